@@ -1,0 +1,70 @@
+// CKVM: the parts of <linux/kvm.h> that Swift cannot import by itself.
+//
+// ioctl(2) is variadic and the _IO* request macros are function-like, so neither
+// imports into Swift. This header gives fixed-arity ioctl wrappers and one inline
+// function per request code. It holds no policy: that lives in the KVM module.
+#ifndef CKVM_H
+#define CKVM_H
+
+#include <linux/kvm.h>
+#include <linux/memfd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static inline int ckvm_ioctl(int fd, unsigned long request) {
+    return ioctl(fd, request, 0);
+}
+
+static inline int ckvm_ioctl_value(int fd, unsigned long request, unsigned long value) {
+    return ioctl(fd, request, value);
+}
+
+static inline int ckvm_ioctl_pointer(int fd, unsigned long request, void *argument) {
+    return ioctl(fd, request, argument);
+}
+
+// memfd_create(2) is hidden behind _GNU_SOURCE in glibc's headers; guest RAM needs it.
+static inline int ckvm_memfd_create(const char *name, unsigned int flags) {
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+#define CKVM_REQUEST(name, macro) \
+    static inline unsigned long ckvm_##name(void) { return (unsigned long)(macro); }
+
+// /dev/kvm
+CKVM_REQUEST(get_api_version, KVM_GET_API_VERSION)
+CKVM_REQUEST(create_vm, KVM_CREATE_VM)
+CKVM_REQUEST(check_extension, KVM_CHECK_EXTENSION)
+CKVM_REQUEST(get_vcpu_mmap_size, KVM_GET_VCPU_MMAP_SIZE)
+CKVM_REQUEST(get_supported_cpuid, KVM_GET_SUPPORTED_CPUID)
+
+// VM
+CKVM_REQUEST(create_vcpu, KVM_CREATE_VCPU)
+CKVM_REQUEST(set_user_memory_region, KVM_SET_USER_MEMORY_REGION)
+CKVM_REQUEST(set_tss_addr, KVM_SET_TSS_ADDR)
+CKVM_REQUEST(set_identity_map_addr, KVM_SET_IDENTITY_MAP_ADDR)
+CKVM_REQUEST(create_irqchip, KVM_CREATE_IRQCHIP)
+CKVM_REQUEST(create_pit2, KVM_CREATE_PIT2)
+CKVM_REQUEST(irq_line, KVM_IRQ_LINE)
+CKVM_REQUEST(set_gsi_routing, KVM_SET_GSI_ROUTING)
+
+// vCPU
+CKVM_REQUEST(run, KVM_RUN)
+CKVM_REQUEST(get_regs, KVM_GET_REGS)
+CKVM_REQUEST(set_regs, KVM_SET_REGS)
+CKVM_REQUEST(get_sregs, KVM_GET_SREGS)
+CKVM_REQUEST(set_sregs, KVM_SET_SREGS)
+CKVM_REQUEST(set_fpu, KVM_SET_FPU)
+CKVM_REQUEST(set_cpuid2, KVM_SET_CPUID2)
+CKVM_REQUEST(set_msrs, KVM_SET_MSRS)
+CKVM_REQUEST(get_lapic, KVM_GET_LAPIC)
+CKVM_REQUEST(set_lapic, KVM_SET_LAPIC)
+CKVM_REQUEST(get_mp_state, KVM_GET_MP_STATE)
+CKVM_REQUEST(set_mp_state, KVM_SET_MP_STATE)
+CKVM_REQUEST(get_vcpu_events, KVM_GET_VCPU_EVENTS)
+
+#undef CKVM_REQUEST
+
+#endif

@@ -1,0 +1,31 @@
+/// The Differentiated System Description Table: the AML namespace.
+///
+/// It holds only what Linux cannot learn elsewhere: the S5 sleep type for power-off and
+/// the serial ports. CPUs need no Processor or ACPI0007 objects because Linux
+/// enumerates them from the MADT; those objects only matter for C/P-states and CPU
+/// hotplug, which this platform does not offer.
+enum ACPIDSDT {
+    static let signature = "DSDT"
+    /// Revision 2 makes AML integers 64-bit.
+    private static let revision: UInt8 = 2
+
+    static func encode(platform: ACPIPlatform) -> [UInt8] {
+        precondition(platform.serialPorts.count <= 9, "serial devices are named COM1...COM9")
+        let s5 = UInt64(platform.s5SleepType)
+        // SLP_TYPa, SLP_TYPb and two reserved elements.
+        let sleepState5 = ACPIAML.name(
+            "_S5", ACPIAML.package([ACPIAML.integer(s5), ACPIAML.integer(s5), ACPIAML.integer(0), ACPIAML.integer(0)]))
+        let serialDevices = platform.serialPorts.enumerated().map { index, serial in
+            ACPIAML.device("COM\(index + 1)", [
+                ACPIAML.name("_HID", ACPIAML.eisaID("PNP0501")),
+                ACPIAML.name("_UID", ACPIAML.integer(UInt64(index + 1))),
+                ACPIAML.name("_CRS", ACPIResourceTemplate.buffer([
+                    ACPIResourceTemplate.io(port: serial.port, length: 8),
+                    ACPIResourceTemplate.irqNoFlags(serial.irq),
+                ])),
+            ])
+        }
+        let aml = sleepState5 + ACPIAML.scope("\\_SB", serialDevices)
+        return ACPITableHeader.table(signature: signature, revision: revision, body: aml)
+    }
+}

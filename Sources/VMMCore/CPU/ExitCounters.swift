@@ -1,0 +1,22 @@
+import Synchronization
+
+/// How often one vCPU left the guest, by reason. Written by the vCPU thread only, read
+/// by anyone (metrics, benchmarks), so relaxed atomics are enough.
+public final class ExitCounters: Sendable {
+    public let portIO = Atomic<UInt64>(0)
+    public let mmio = Atomic<UInt64>(0)
+    public let interrupted = Atomic<UInt64>(0)
+    public let other = Atomic<UInt64>(0)
+
+    public init() {}
+
+    @inline(__always)
+    func count(_ counter: borrowing Atomic<UInt64>) {
+        counter.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    public var total: UInt64 {
+        portIO.load(ordering: .relaxed) + mmio.load(ordering: .relaxed)
+            + interrupted.load(ordering: .relaxed) + other.load(ordering: .relaxed)
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKVM
+import KVM
+import Synchronization
+
+/// One vCPU on its own OS thread: the `KVM_RUN` loop and its run state.
+///
+/// `KVM_RUN` blocks, so vCPUs never run on Swift concurrency's threads. Other threads
+/// steer a vCPU by setting the wanted state and kicking it out of the guest
+/// (`immediate_exit` plus a signal); the loop checks the wanted state between runs.
+public final class VCPUThread: @unchecked Sendable {
+    public enum State: Equatable, Sendable {
+        case created, running, paused, stopped
+    }
+
+    private enum Request { case run, pause, stop }
+
+    private struct Control {
+        var request: Request = .run
+        var state: State = .created
+        var thread: pthread_t?
+    }
+
+    public let vcpu: KVMVirtualCPU
+    public let counters = ExitCounters()
+    private let control = Mutex(Control())
+    private let wakeUp: EventNotifier
+    private let exitHandler: VCPUExitHandler
+
+    init(vcpu: KVMVirtualCPU, exitHandler: VCPUExitHandler) throws(VMMError) {
+        self.vcpu = vcpu
+        self.exitHandler = exitHandler
+        wakeUp = try EventNotifier()
+    }
+
+    public var state: State { control.withLock { $0.state } }
+
+    func start() throws(VMMError) {
+        VCPUSignal.install()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { context in
+            let vcpuThread = Unmanaged<VCPUThread>.fromOpaque(context!).takeRetainedValue()
+            vcpuThread.runLoop()
+            return nil
+        }, context)
+        guard result == 0 else {
+            Unmanaged<VCPUThread>.fromOpaque(context).release()
+            throw .system("pthread_create for vCPU \(vcpu.id)", result)
+        }
+        control.withLock {
+            $0.thread = thread
+            if $0.state == .created { $0.state = .running }
+        }
+    }
+
+    /// Asks the vCPU to leave the guest and wait; returns at once (see `state`).
+    func pause() { request(.pause) }
+    func resume() { request(.run) }
+    func stop() { request(.stop) }
+
+    /// Waits for the thread to end after `stop()`.
+    func join() {
+        guard let thread = control.withLock({ $0.thread }) else { return }
+        pthread_join(thread, nil)
+        control.withLock { $0.thread = nil }
+    }
+
+    private func request(_ request: Request) {
+        let thread = control.withLock { c -> pthread_t? in
+            guard c.state != .stopped else { return nil }
+            c.request = request
+            return c.thread
+        }
+        wakeUp.signal()
+        vcpu.requestImmediateExit(true)
+        if let thread { pthread_kill(thread, VCPUSignal.number) }
+    }
+
+    private func runLoop() {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, VCPUSignal.number)
+        pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
+        while true {
+            vcpu.requestImmediateExit(false)
+            switch control.withLock({ $0.request }) {
+            case .stop:
+                control.withLock { $0.state = .stopped }
+                return
+            case .pause:
+                control.withLock { $0.state = .paused }
+                wakeUp.wait()
+                continue
+            case .run:
+                control.withLock { if $0.state == .paused { $0.state = .running } }
+            }
+            do throws(KVMError) {
+                guard try vcpu.run() else {
+                    counters.count(counters.interrupted)
+                    continue
+                }
+            } catch {
+                exitHandler.fail(.hostFailure("vCPU \(vcpu.id): \(error)"))
+                continue
+            }
+            exitHandler.handleExit(vcpu, counters: counters)
+        }
+    }
+}

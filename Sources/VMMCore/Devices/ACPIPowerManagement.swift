@@ -1,0 +1,111 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// ACPI fixed hardware: the PM1a event and control blocks and the PM timer, at the
+/// ports the FADT names. Drives the SCI, turns SLP_EN into power-off, and presses the
+/// power button for the host.
+public final class ACPIPowerManagement: PortIODevice {
+    public static let port: UInt16 = 0x600
+    public static let portCount: UInt16 = 12
+    public static let eventBlockPort: UInt16 = port
+    public static let controlBlockPort: UInt16 = port + 4
+    public static let timerPort: UInt16 = port + 8
+    public static let sciInterrupt: UInt32 = 9
+    /// SLP_TYP the DSDT's \_S5 announces for soft-off.
+    public static let softOffSleepType: UInt16 = 5
+
+    private static let powerButtonStatus: UInt16 = 1 << 8
+    private static let timerStatus: UInt16 = 1 << 0
+    private static let sciEnable: UInt16 = 1 << 0
+    private static let sleepEnable: UInt16 = 1 << 13
+    private static let timerFrequency: UInt64 = 3_579_545
+
+    private struct Registers {
+        var status: UInt16 = 0
+        var enable: UInt16 = 0
+        // No SMI command port, so the platform is in ACPI mode from reset.
+        var control: UInt16 = ACPIPowerManagement.sciEnable
+        var sciAsserted = false
+
+        var sciShouldAssert: Bool { control & sciEnable != 0 && status & enable != 0 }
+    }
+
+    private let registers = Mutex(Registers())
+    private let sci: any InterruptLine
+    private let exitLatch: MachineExitLatch
+
+    public init(sci: any InterruptLine, exitLatch: MachineExitLatch) {
+        self.sci = sci
+        self.exitLatch = exitLatch
+    }
+
+    /// Presses the fixed-feature power button: PWRBTN_STS, and an SCI if the guest enabled it.
+    public func pressPowerButton() {
+        update { $0.status |= Self.powerButtonStatus }
+    }
+
+    public func read(offset: UInt16, size: Int) -> UInt32 {
+        if offset >= 8 { return Self.timerValue() >> (8 * UInt32(offset - 8)) }
+        let r = registers.withLock { $0 }
+        var value: UInt32 = 0
+        for index in 0..<min(size, 4) {
+            let byteOffset = Int(offset) + index
+            let register: UInt16
+            switch byteOffset / 2 {
+            case 0: register = r.status
+            case 1: register = r.enable
+            case 2: register = r.control
+            default: register = 0
+            }
+            value |= UInt32((register >> (8 * UInt16(byteOffset % 2))) & 0xff) << (8 * index)
+        }
+        return value
+    }
+
+    public func write(offset: UInt16, size: Int, value: UInt32) {
+        guard offset < 8 else { return }
+        var powerOff = false
+        update { r in
+            for index in 0..<min(size, 4) {
+                let byteOffset = Int(offset) + index
+                let shift = UInt16(8 * (byteOffset % 2))
+                let byte = UInt16((value >> (8 * UInt32(index))) & 0xff) << shift
+                let mask: UInt16 = 0xff << shift
+                switch byteOffset / 2 {
+                case 0: r.status &= ~byte  // write 1 to clear
+                case 1: r.enable = (r.enable & ~mask) | byte
+                case 2:
+                    r.control = (r.control & ~mask) | (byte & ~Self.sleepEnable)
+                    let sleepType = (r.control >> 10) & 0x7
+                    if byte & Self.sleepEnable != 0 && sleepType == Self.softOffSleepType {
+                        powerOff = true
+                    }
+                default: break
+                }
+            }
+        }
+        if powerOff { exitLatch.report(.powerOff) }
+    }
+
+    /// Applies a change and moves the level-triggered SCI line if its level changed.
+    private func update(_ change: (inout Registers) -> Void) {
+        let level = registers.withLock { r -> Bool? in
+            change(&r)
+            let assert = r.sciShouldAssert
+            guard assert != r.sciAsserted else { return nil }
+            r.sciAsserted = assert
+            return assert
+        }
+        if let level { sci.set(high: level) }
+    }
+
+    /// The free-running 3.579545 MHz counter, 32 bits wide (FADT TMR_VAL_EXT).
+    private static func timerValue() -> UInt32 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let ticks = UInt64(now.tv_sec) &* timerFrequency + UInt64(now.tv_nsec) * timerFrequency / 1_000_000_000
+        return UInt32(truncatingIfNeeded: ticks)
+    }
+}

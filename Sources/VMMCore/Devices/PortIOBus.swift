@@ -1,0 +1,63 @@
+/// Routes port I/O exits to the device registered for the port.
+///
+/// Built once before the vCPUs start and read-only afterwards, so lookups take no lock.
+/// Ports nobody claims read as all-ones and ignore writes, as on a real ISA bus.
+public final class PortIOBus: Sendable {
+    struct Range: Sendable {
+        let base: UInt16
+        let count: UInt16
+        let device: any PortIODevice
+    }
+
+    private let ranges: [Range]
+    private let unhandled: UnhandledAccessLog
+
+    init(ranges: [Range], unhandled: UnhandledAccessLog) {
+        self.ranges = ranges
+        self.unhandled = unhandled
+    }
+
+    public func read(port: UInt16, size: Int) -> UInt32 {
+        guard let range = range(for: port) else {
+            unhandled.note(kind: "port read", address: UInt64(port))
+            return size >= 4 ? .max : (1 << (size * 8)) - 1
+        }
+        return range.device.read(offset: port - range.base, size: size)
+    }
+
+    public func write(port: UInt16, size: Int, value: UInt32) {
+        guard let range = range(for: port) else {
+            unhandled.note(kind: "port write", address: UInt64(port))
+            return
+        }
+        range.device.write(offset: port - range.base, size: size, value: value)
+    }
+
+    @inline(__always)
+    private func range(for port: UInt16) -> Range? {
+        for range in ranges where port >= range.base && port - range.base < range.count {
+            return range
+        }
+        return nil
+    }
+}
+
+extension PortIOBus {
+    /// Collects registrations, rejecting overlaps, then freezes them into a bus.
+    public struct Builder {
+        private var ranges: [Range] = []
+        private let unhandled: UnhandledAccessLog
+
+        public init(unhandled: UnhandledAccessLog) { self.unhandled = unhandled }
+
+        public mutating func register(_ device: any PortIODevice, base: UInt16, count: UInt16) {
+            precondition(count > 0 && Int(base) + Int(count) <= 0x1_0000, "port range out of bounds")
+            precondition(
+                !ranges.contains { base < $0.base &+ $0.count && $0.base < base &+ count },
+                "port range 0x\(String(base, radix: 16)) overlaps another device")
+            ranges.append(Range(base: base, count: count, device: device))
+        }
+
+        public func build() -> PortIOBus { PortIOBus(ranges: ranges, unhandled: unhandled) }
+    }
+}

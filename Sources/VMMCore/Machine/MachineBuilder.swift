@@ -1,0 +1,111 @@
+import CKVM
+import KVM
+
+/// Assembles a `Machine` from a configuration: checks the input, creates the KVM VM,
+/// memory, devices and vCPUs, writes the ACPI tables and loads the kernel.
+///
+/// Everything the user can get wrong is checked before the KVM VM exists, so a bad
+/// configuration never leaves half a machine behind.
+public struct MachineBuilder: Sendable {
+    public let kvm: KVMSystem
+    public let log: Logger
+
+    public init(kvm: KVMSystem, log: Logger) {
+        self.kvm = kvm
+        self.log = log
+    }
+
+    /// Whether this host's KVM is PVM (software virtualization nested in a cloud VM).
+    public static var isPVMHost: Bool { HostFile.exists("/sys/module/kvm_pvm") }
+
+    /// The validated inputs of a build: files read, protocol recognized.
+    public struct Inputs: Sendable {
+        public let kernel: [UInt8]
+        public let initrd: [UInt8]?
+        public let bootProtocol: BootLoader.BootProtocol
+    }
+
+    /// Checks the configuration and reads its files; throws user errors only.
+    public func validate(_ configuration: MachineConfiguration) throws(VMMError) -> Inputs {
+        let maximum = min(kvm.maximumVCPUs, ACPITables.maximumCPUCount)
+        guard configuration.cpuCount >= 1 && configuration.cpuCount <= maximum else {
+            throw .invalidConfiguration("--cpus \(configuration.cpuCount) is out of range: this host allows 1 to \(maximum)")
+        }
+        guard configuration.memorySize >= GuestMemoryMap.minimumSize else {
+            throw .invalidConfiguration(
+                "--memory \(configuration.memorySize) bytes is too small: at least \(GuestMemoryMap.minimumSize >> 20)M")
+        }
+        let kernel = try HostFile.read(configuration.kernelPath, what: "kernel")
+        let bootProtocol = try BootLoader.detect(kernel, path: configuration.kernelPath)
+        let initrd = try configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
+        let needed = UInt64(kernel.count) + UInt64(initrd?.count ?? 0) + GuestMemoryMap.biosAreaEnd
+        guard needed <= min(configuration.memorySize, GuestMemoryMap.mmioHoleStart) else {
+            throw .invalidConfiguration(
+                "--memory \(configuration.memorySize >> 20)M is too small for the kernel and initrd "
+                    + "(\(needed >> 20) MiB at least): give the VM more memory")
+        }
+        return Inputs(kernel: kernel, initrd: initrd, bootProtocol: bootProtocol)
+    }
+
+    public func build(
+        _ configuration: MachineConfiguration, inputs: Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
+    ) throws(VMMError) -> Machine {
+        let memory = try GuestMemory(size: configuration.memorySize)
+        let vm = try VMMError.kvm { () throws(KVMError) in
+            let vm = try kvm.createVirtualMachine()
+            try vm.setIdentityMapAddress(GuestMemoryMap.identityMapAddress)
+            try vm.setTSSAddress(GuestMemoryMap.tssAddress)
+            try vm.createInterruptController()
+            try vm.setInterruptRouting(PlatformDevices.interruptRouting)
+            if configuration.hasPIT { try vm.createProgrammableIntervalTimer() }
+            for (slot, region) in memory.regions.enumerated() {
+                try vm.setMemoryRegion(
+                    slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
+                    hostAddress: memory.base + Int(region.offset))
+            }
+            return vm
+        }
+
+        let exited = try EventNotifier()
+        let exitLatch = MachineExitLatch { exited.signal() }
+        let devices = PlatformDevices(
+            vm: vm, configuration: configuration, exitLatch: exitLatch, serialOutput: serialOutput, log: log)
+
+        let tables = ACPITables.build(
+            PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)
+        try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
+        try VCPUSetup.writeGDT(to: memory)
+        let entry = try BootLoader.load(BootContext(
+            kernel: inputs.kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
+            commandLine: configuration.commandLine, memory: memory,
+            e820: GuestMemoryMap.e820(size: configuration.memorySize), rsdpAddress: tables.rsdpAddress))
+
+        let vcpus = try createVCPUs(vm: vm, configuration: configuration, entry: entry, devices: devices, exitLatch: exitLatch)
+        return Machine(
+            vm: vm, memory: memory, devices: devices, vcpus: vcpus, exitLatch: exitLatch, exited: exited, log: log)
+    }
+
+    private func createVCPUs(
+        vm: KVMVirtualMachine, configuration: MachineConfiguration, entry: EntryPoint, devices: PlatformDevices,
+        exitLatch: MachineExitLatch
+    ) throws(VMMError) -> [VCPUThread] {
+        let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: Self.isPVMHost, selection: configuration.cpuFeatures)
+        let policy = CPUIDPolicy(
+            supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() }, cpuCount: configuration.cpuCount, hiddenFeatures: hidden,
+            offerTSCDeadline: kvm.check(.tscDeadlineTimer) > 0)
+        let handler = VCPUExitHandler(
+            portBus: devices.portBus, mmioBus: devices.mmioBus, exitLatch: exitLatch,
+            mappingSize: kvm.vcpuMappingSize)
+        var threads: [VCPUThread] = []
+        for id in 0..<configuration.cpuCount {
+            let vcpu = try VMMError.kvm { () throws(KVMError) in
+                let vcpu = try vm.createVirtualCPU(id: id)
+                try VCPUSetup.configure(vcpu, cpuid: policy.entries(forAPICID: UInt32(id)), log: log)
+                if id == 0 { try VCPUSetup.enter(vcpu, at: entry) }
+                return vcpu
+            }
+            threads.append(try VCPUThread(vcpu: vcpu, exitHandler: handler))
+        }
+        return threads
+    }
+}

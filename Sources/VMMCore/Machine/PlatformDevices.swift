@@ -1,0 +1,64 @@
+import KVM
+
+/// The legacy PC devices every machine has, and the port bus that reaches them.
+/// (Firecracker calls this the device manager.)
+public struct PlatformDevices: Sendable {
+    public let serial: Serial16550
+    public let powerManagement: ACPIPowerManagement
+    let portBus: PortIOBus
+    let mmioBus: MMIOBus
+
+    init(
+        vm: KVMVirtualMachine, configuration: MachineConfiguration, exitLatch: MachineExitLatch,
+        serialOutput: @escaping @Sendable (UInt8) -> Void, log: Logger
+    ) {
+        let unhandled = UnhandledAccessLog(log: log)
+        serial = Serial16550(
+            interrupt: KVMInterruptLine(vm: vm, gsi: Serial16550.com1Interrupt, log: log), output: serialOutput)
+        powerManagement = ACPIPowerManagement(
+            sci: KVMInterruptLine(vm: vm, gsi: ACPIPowerManagement.sciInterrupt, log: log), exitLatch: exitLatch)
+
+        var ports = PortIOBus.Builder(unhandled: unhandled)
+        ports.register(serial, base: Serial16550.com1Port, count: 8)
+        ports.register(I8042Controller(exitLatch: exitLatch), base: I8042Controller.dataPort, count: 5)
+        ports.register(CMOSClock(), base: CMOSClock.port, count: CMOSClock.portCount)
+        ports.register(PostCodeSink(), base: PostCodeSink.port, count: 1)
+        ports.register(DebugExit(exitLatch: exitLatch), base: DebugExit.port, count: 4)
+        ports.register(
+            FirmwareConfig(ramSize: configuration.memorySize, cpuCount: UInt16(configuration.cpuCount)),
+            base: FirmwareConfig.port, count: FirmwareConfig.portCount)
+        ports.register(EmptyPCIConfigSpace(), base: EmptyPCIConfigSpace.port, count: EmptyPCIConfigSpace.portCount)
+        ports.register(powerManagement, base: ACPIPowerManagement.port, count: ACPIPowerManagement.portCount)
+        portBus = ports.build()
+        mmioBus = MMIOBus.Builder(unhandled: unhandled).build()
+    }
+
+    /// PC interrupt wiring: ISA IRQs 0–15 on the PIC pair and the IOAPIC, except that ISA
+    /// IRQ 0 (the PIT) reaches IOAPIC pin 2, as the MADT's override says and QEMU wires it.
+    static let interruptRouting: [KVMInterruptRoute] = {
+        var routes: [KVMInterruptRoute] = []
+        for gsi in UInt32(0)..<16 where gsi != 2 {
+            routes.append(.init(gsi: gsi, chip: gsi < 8 ? .primaryPIC : .secondaryPIC, pin: gsi % 8))
+        }
+        for gsi in UInt32(0)..<24 where gsi != 2 {
+            routes.append(.init(gsi: gsi, chip: .ioapic, pin: gsi == 0 ? 2 : gsi))
+        }
+        return routes
+    }()
+
+    /// What the ACPI tables tell the guest about these devices.
+    static func acpiPlatform(cpuCount: Int) -> ACPIPlatform {
+        var platform = ACPIPlatform(cpuCount: cpuCount)
+        platform.ioapicAddress = UInt32(GuestMemoryMap.ioapicAddress)
+        platform.lapicAddress = UInt32(GuestMemoryMap.lapicAddress)
+        platform.sciInterrupt = UInt8(ACPIPowerManagement.sciInterrupt)
+        platform.pm1aEventPort = ACPIPowerManagement.eventBlockPort
+        platform.pm1aControlPort = ACPIPowerManagement.controlBlockPort
+        platform.pmTimerPort = ACPIPowerManagement.timerPort
+        platform.resetPort = I8042Controller.commandPort
+        platform.resetValue = 0xFE
+        platform.s5SleepType = UInt8(ACPIPowerManagement.softOffSleepType)
+        platform.serialPorts = [.init(port: Serial16550.com1Port, irq: UInt8(Serial16550.com1Interrupt))]
+        return platform
+    }
+}

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CKVM
+
+/// The guest's RAM: one memfd mapped once into this process, split into the regions
+/// the guest sees (RAM below the 32-bit PCI hole, and the rest above 4 GiB).
+///
+/// Every access takes a guest-physical address and a length and is checked against
+/// the regions, so an address a guest chose can fail an access but never trap the host.
+/// The memfd stays open so that snapshots and migration can reuse it.
+public final class GuestMemory: @unchecked Sendable {
+    /// A contiguous range of guest-physical RAM and where it lives in this process.
+    public struct Region: Sendable {
+        public let guestAddress: UInt64
+        public let size: UInt64
+        /// Offset of this region in the memfd (and in `base`).
+        public let offset: UInt64
+        public var end: UInt64 { guestAddress + size }
+    }
+
+    public let size: UInt64
+    public let regions: [Region]
+    /// The memfd holding the guest's RAM.
+    public let fileDescriptor: Int32
+    /// Start of the mapping of the whole memfd in this process.
+    public let base: UnsafeMutableRawPointer
+
+    /// Creates `size` bytes of zeroed guest RAM. Untouched pages cost nothing.
+    public init(size: UInt64) throws(VMMError) {
+        guard size >= GuestMemoryMap.minimumSize else {
+            throw .invalidConfiguration(
+                "memory size \(size) bytes is too small: vmm needs at least "
+                    + "\(GuestMemoryMap.minimumSize >> 20) MiB")
+        }
+        let fd = ckvm_memfd_create("vmm-guest-ram", UInt32(MFD_CLOEXEC))
+        guard fd >= 0 else { throw .system("memfd_create", errno) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let code = errno
+            close(fd)
+            throw .system("ftruncate guest memory to \(size) bytes", code)
+        }
+        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0),
+              mapping != MAP_FAILED
+        else {
+            let code = errno
+            close(fd)
+            throw .system("mmap \(size) bytes of guest memory", code)
+        }
+        // Transparent huge pages where the host allows them for shared memory; a refusal is fine.
+        _ = madvise(mapping, Int(size), MADV_HUGEPAGE)
+        // A core dump of vmm should not carry the guest's memory.
+        _ = madvise(mapping, Int(size), MADV_DONTDUMP)
+        self.size = size
+        self.fileDescriptor = fd
+        self.base = mapping
+        self.regions = GuestMemoryMap.ramRegions(size: size)
+    }
+
+    deinit {
+        munmap(base, Int(size))
+        close(fileDescriptor)
+    }
+
+    /// Host pointer for `count` bytes at `guestAddress`, or nil unless they lie in one RAM region.
+    @inline(__always)
+    public func pointer(at guestAddress: UInt64, count: Int) -> UnsafeMutableRawPointer? {
+        guard count >= 0 else { return nil }
+        for region in regions where guestAddress >= region.guestAddress && guestAddress < region.end {
+            let (last, overflow) = guestAddress.addingReportingOverflow(UInt64(count))
+            guard !overflow, last <= region.end else { return nil }
+            return base + Int(region.offset + (guestAddress - region.guestAddress))
+        }
+        return nil
+    }
+
+    /// Whether `count` bytes at `guestAddress` are guest RAM.
+    public func contains(_ guestAddress: UInt64, count: Int) -> Bool {
+        pointer(at: guestAddress, count: count) != nil
+    }
+
+    public func write(_ bytes: some Collection<UInt8>, at guestAddress: UInt64) throws(VMMError) {
+        guard let destination = pointer(at: guestAddress, count: bytes.count) else {
+            throw .outOfGuestMemory(guestAddress, bytes.count)
+        }
+        let buffer = UnsafeMutableRawBufferPointer(start: destination, count: bytes.count)
+        buffer.copyBytes(from: bytes)
+    }
+
+    public func write<T: FixedWidthInteger>(_ value: T, at guestAddress: UInt64) throws(VMMError) {
+        guard let destination = pointer(at: guestAddress, count: MemoryLayout<T>.size) else {
+            throw .outOfGuestMemory(guestAddress, MemoryLayout<T>.size)
+        }
+        destination.storeBytes(of: value.littleEndian, as: T.self)
+    }
+
+    public func read<T: FixedWidthInteger>(_: T.Type, at guestAddress: UInt64) -> T? {
+        guard let source = pointer(at: guestAddress, count: MemoryLayout<T>.size) else { return nil }
+        return T(littleEndian: source.loadUnaligned(as: T.self))
+    }
+
+    public func readBytes(at guestAddress: UInt64, count: Int) -> [UInt8]? {
+        guard let source = pointer(at: guestAddress, count: count) else { return nil }
+        return Array(UnsafeRawBufferPointer(start: source, count: count))
+    }
+}

@@ -1,0 +1,20 @@
+import VMMCore
+
+/// vmm's process exit statuses (documented in `vmm --help`).
+enum ExitStatus {
+    static let success: Int32 = 0
+    static let badInput: Int32 = 2
+    static let guestCrashed: Int32 = 4
+    static let hostFailure: Int32 = 6
+    static let forcedStop: Int32 = 143
+
+    static func forExit(_ exit: MachineExit) -> Int32 {
+        switch exit {
+        case .powerOff, .reset: return success
+        case .debugExit(let value): return Int32(((value << 1) | 1) & 0xff)
+        case .guestFault: return guestCrashed
+        case .forcedStop: return forcedStop
+        case .hostFailure: return hostFailure
+        }
+    }
+}
