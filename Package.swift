@@ -24,7 +24,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
-        .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore"]),
+        .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vmm's build, tests and test guests need.
+# Swift itself is expected at /opt/swift (or anywhere on PATH).
+set -euo pipefail
+
+packages=(
+    gcc gcc-multilib make        # Multiboot test kernels (-m32, 64-bit division from libgcc)
+    acpica-tools                 # iasl: the ACPI table tests' oracle
+    linux-source-6.1 bc bison flex libelf-dev libssl-dev lz4   # the minimal Linux guest
+    busybox-static cpio          # its initramfs
+    e2fsprogs iproute2           # disk images and network namespaces for device tests
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "install-dependencies: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "install-dependencies: swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }

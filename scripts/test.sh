@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds everything the tests need and runs them: unit tests, the Multiboot test kernels
+# and the minimal Linux guest under the real vmm binary on /dev/kvm.
+#
+# /dev/kvm is required; VMM_ALLOW_NO_KVM=1 turns the KVM tests into skips (laptops only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+
+if [[ ! -w /dev/kvm && "${VMM_ALLOW_NO_KVM:-0}" != 1 ]]; then
+    echo "test: /dev/kvm is missing or not writable; the tests boot real guests on KVM" >&2
+    echo "test: (set VMM_ALLOW_NO_KVM=1 to skip the KVM tests on a machine without it)" >&2
+    exit 1
+fi
+
+make -s -C Tests/Guests OUT="$PWD/.build/guests"
+linux_guest=$(scripts/build-linux-guest.sh | tail -n 1)
+export VMM_LINUX_GUEST="$linux_guest"
+swift build --build-tests
+swift test --skip-build
