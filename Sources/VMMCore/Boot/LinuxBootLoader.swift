@@ -39,9 +39,11 @@ enum LinuxBootLoader {
         try context.memory.write(protectedModeKernel, at: kernelAddress)
 
         let commandLine = Array(context.commandLine.utf8)
-        guard commandLine.count <= Int(commandLineLimit) else {
+        // The command line must also end below the BIOS area, where the ACPI tables live.
+        let limit = min(Int(commandLineLimit), Int(GuestMemoryMap.lowMemoryEnd - commandLineAddress) - 1)
+        guard commandLine.count <= limit else {
             throw .invalidConfiguration(
-                "the kernel command line is \(commandLine.count) bytes; this kernel accepts at most \(commandLineLimit)")
+                "the kernel command line is \(commandLine.count) bytes; this kernel accepts at most \(limit)")
         }
         try context.memory.write(commandLine + [0], at: commandLineAddress)
 

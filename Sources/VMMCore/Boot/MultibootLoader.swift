@@ -8,12 +8,14 @@ enum MultibootLoader {
     static let bootloaderMagic: UInt32 = 0x2BAD_B002
     /// The header must lie 4-byte aligned in the first 8 KiB of the file.
     static let searchLimit = 8192
-    /// The info block and everything it points to stays above the first 64 KiB.
-    static let lowestInfoAddress: UInt64 = 0x1_0000
+    /// The info block and everything it points to goes above the BIOS area (so above the
+    /// first 64 KiB too), after the image.
+    static let lowestInfoAddress = GuestMemoryMap.biosAreaEnd
+    static let headerSize = 12
 
     static func header(in kernel: [UInt8]) -> (offset: Int, flags: UInt32)? {
         let file = ByteReader(kernel)
-        for offset in stride(from: 0, to: min(kernel.count, searchLimit), by: 4) {
+        for offset in stride(from: 0, through: min(kernel.count, searchLimit) - headerSize, by: 4) {
             guard let magic = file.u32(offset), magic == headerMagic,
                   let flags = file.u32(offset + 4), let checksum = file.u32(offset + 8),
                   magic &+ flags &+ checksum == 0
@@ -27,6 +29,9 @@ enum MultibootLoader {
         let image = try ELFImage(context.kernel, path: context.kernelPath)
         guard image.machine == ELFImage.machineI386 else {
             throw .invalidImage(path: context.kernelPath, reason: "Multiboot kernels must be ELF32 for i386")
+        }
+        guard !image.loadSegments.isEmpty else {
+            throw .invalidImage(path: context.kernelPath, reason: "the ELF file has no loadable segments")
         }
         let imageEnd = try image.load(context.kernel, into: context.memory, path: context.kernelPath)
         guard image.entry <= UInt32.max else {

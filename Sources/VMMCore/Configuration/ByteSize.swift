@@ -17,7 +17,8 @@ public enum ByteSize {
                 if digits.last == "i" || digits.last == "I" { return nil }
             }
         }
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let value = UInt64(digits), value > 0 else { return nil }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let value = UInt64(digits), value > 0
+        else { return nil }
         let (bytes, overflow) = value.multipliedReportingOverflow(by: multiplier)
         return overflow ? nil : bytes
     }

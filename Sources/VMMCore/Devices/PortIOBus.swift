@@ -53,7 +53,7 @@ extension PortIOBus {
         public mutating func register(_ device: any PortIODevice, base: UInt16, count: UInt16) {
             precondition(count > 0 && Int(base) + Int(count) <= 0x1_0000, "port range out of bounds")
             precondition(
-                !ranges.contains { base < $0.base &+ $0.count && $0.base < base &+ count },
+                !ranges.contains { Int(base) < Int($0.base) + Int($0.count) && Int($0.base) < Int(base) + Int(count) },
                 "port range 0x\(String(base, radix: 16)) overlaps another device")
             ranges.append(Range(base: base, count: count, device: device))
         }

@@ -39,8 +39,10 @@ public final class Serial16550: PortIODevice {
             guard inputCount > 0 else { return 0 }
             let byte = input[inputStart]
             inputStart += 1
-            if inputStart == input.count {
-                input.removeAll(keepingCapacity: true)
+            // Drop consumed bytes now and then, so a guest that never drains the FIFO
+            // completely cannot make the array grow.
+            if inputStart == input.count || inputStart >= Serial16550.inputCapacity {
+                input.removeFirst(inputStart)
                 inputStart = 0
             }
             return byte
