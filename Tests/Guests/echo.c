@@ -5,21 +5,22 @@
 static volatile u8 rx[256];
 static volatile u8 rx_head, rx_tail;    /* written by ISR / main loop only */
 
-static ISR void uart_isr(struct iframe *f)
+ISR_FN void uart_rx(void)
 {
-    (void)f;
     while (inb(COM1 + 5) & 1) {
         u8 c = inb(COM1);
         if ((u8)(rx_head + 1) != rx_tail) { rx[rx_head] = c; rx_head++; }
     }
     lapic_eoi();
 }
+DEFINE_ISR(uart_isr, uart_rx);
 
 int kmain(u32 magic, const struct mb_info *mbi)
 {
     (void)magic; (void)mbi;
     char line[128];
     u32 len = 0;
+    outb(COM1 + 1, 0x00);            /* IER off: firmware may have left the IRQ line high */
     pic_mask();
     idt_set(VEC_UART, uart_isr);
     idt_load();

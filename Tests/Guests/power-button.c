@@ -5,16 +5,14 @@
 static u16 pm1_sts, pm1_en;
 static volatile u32 pressed;
 
-static ISR void sci_isr(struct iframe *f)
+ISR_FN void sci(void)
 {
-    (void)f;
     u16 st = inw(pm1_sts);
-    if (st & 0x100) {
-        outw(pm1_sts, 0x100);            /* write 1 to clear PWRBTN_STS */
-        pressed = 1;
-    }
+    if (st & 0x100) pressed = 1;
+    if (st) outw(pm1_sts, st);           /* write 1 to clear (PWRBTN_STS and any other) */
     lapic_eoi();
 }
+DEFINE_ISR(sci_isr, sci);
 
 int kmain(u32 magic, const struct mb_info *mbi)
 {

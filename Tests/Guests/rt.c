@@ -104,7 +104,9 @@ void idt_load(void)
     __asm__ volatile("lidt %0" :: "m"(d));
 }
 
-static ISR void spurious_isr(struct iframe *f) { (void)f; }
+void spurious_isr(void);
+__asm__(".pushsection .text.spurious_isr,\"ax\",@progbits\n"
+        "spurious_isr:\n\tpushl 8(%esp)\n\tpopfl\n\tret $8\n.popsection\n");
 
 void lapic_enable(void)
 {

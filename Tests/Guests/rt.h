@@ -25,8 +25,19 @@ struct mb_mmap {
     u32 type;
 } __attribute__((packed));
 
-struct iframe; /* opaque interrupt frame for __attribute__((interrupt)) */
-#define ISR __attribute__((interrupt))
+/* Interrupt handlers. The KVM/PVM instruction emulator cannot emulate a
+ * protected-mode `iret` (nor an outer-privilege `lret`), so handlers return
+ * with "pushl 8(%esp); popfl; ret $8" instead (same privilege only).
+ * DEFINE_ISR(stub, fn) emits an assembly entry `stub` that saves the
+ * caller-saved registers, calls the C function fn(void) and returns. */
+#define DEFINE_ISR(stub, fn)                                             \
+    void stub(void);                                                     \
+    __asm__(".pushsection .text." #stub ",\"ax\",@progbits\n"          \
+            #stub ":\n\tpushl %eax\n\tpushl %ecx\n\tpushl %edx\n"        \
+            "\tcld\n\tcall " #fn "\n"                                    \
+            "\tpopl %edx\n\tpopl %ecx\n\tpopl %eax\n"                   \
+            "\tpushl 8(%esp)\n\tpopfl\n\tret $8\n.popsection\n")
+#define ISR_FN __attribute__((used))
 
 /* ---- port I/O ---- */
 static inline void outb(u16 p, u8 v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(p)); }

@@ -5,8 +5,10 @@
 #define VEC_PIT 0x41
 static volatile u32 nlapic, npit;
 
-static ISR void lapic_isr(struct iframe *f) { (void)f; nlapic++; lapic_eoi(); }
-static ISR void pit_isr(struct iframe *f) { (void)f; npit++; lapic_eoi(); }
+ISR_FN void lapic_timer(void) { nlapic++; lapic_eoi(); }
+ISR_FN void pit_timer(void) { npit++; lapic_eoi(); }
+DEFINE_ISR(lapic_isr, lapic_timer);
+DEFINE_ISR(pit_isr, pit_timer);
 
 int kmain(u32 magic, const struct mb_info *mbi)
 {
