@@ -91,6 +91,26 @@ struct MultibootGuestTests {
         #expect(result.standardError.contains("did not power off"))
     }
 
+    @Test func resetBootsTheGuestAgain() throws {
+        let vmm = VMMProcess(["run", "--kernel", try TestEnvironment.guest("reboot")])
+        try vmm.start()
+        let deadline = Date().addingTimeInterval(30)
+        while vmm.standardOutput.components(separatedBy: "reboot: resetting").count < 4 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        vmm.signal(SIGKILL)
+        let result = vmm.finish(timeout: 10)
+        #expect(result.lines.filter { $0 == "reboot: resetting" }.count >= 3, "the guest did not boot again")
+        #expect(!result.lines.contains("reboot: still running"))
+        #expect(result.standardError.contains("guest rebooted"))
+    }
+
+    @Test func resetEndsTheVMWithNoReboot() throws {
+        let result = try VMMProcess.run(["run", "--kernel", try TestEnvironment.guest("reboot"), "--no-reboot"])
+        #expect(result.lines.filter { $0 == "reboot: resetting" }.count == 1)
+        #expect(result.status == 0)
+    }
+
     @Test func tripleFaultIsReportedWithRegisters() throws {
         let result = try VMMProcess.run(["run", "--kernel", try TestEnvironment.guest("fault")])
         #expect(result.lines.contains("fault: triple faulting"))
