@@ -53,16 +53,16 @@ public struct MachineBuilder: Sendable {
         let memory = try GuestMemory(size: configuration.memorySize)
         let vm = try VMMError.kvm { () throws(KVMError) in
             let vm = try kvm.createVirtualMachine()
-            try vm.setIdentityMapAddress(GuestMemoryMap.identityMapAddress)
-            try vm.setTSSAddress(GuestMemoryMap.tssAddress)
-            try vm.createInterruptController()
-            try vm.setInterruptRouting(PlatformDevices.interruptRouting)
-            if configuration.hasPIT { try vm.createProgrammableIntervalTimer() }
             for (slot, region) in memory.regions.enumerated() {
                 try vm.setMemoryRegion(
                     slot: UInt32(slot), guestAddress: region.guestAddress, size: region.size,
                     hostAddress: memory.base + Int(region.offset))
             }
+            try vm.setIdentityMapAddress(GuestMemoryMap.identityMapAddress)
+            try vm.setTSSAddress(GuestMemoryMap.tssAddress)
+            try vm.createInterruptController()
+            try vm.setInterruptRouting(PlatformDevices.interruptRouting)
+            if configuration.hasPIT { try vm.createProgrammableIntervalTimer() }
             return vm
         }
 
