@@ -15,16 +15,17 @@ public final class VCPUThread: @unchecked Sendable {
         case created, running, paused, stopped
     }
 
-    private enum Request { case run, pause, stop }
+    private enum Request: UInt8, AtomicRepresentable { case run, pause, stop }
 
     private struct Control {
-        var request: Request = .run
         var state: State = .created
         var thread: pthread_t?
     }
 
     public let vcpu: KVMVirtualCPU
     public let counters = ExitCounters()
+    /// Read on every exit, so it is a lone atomic rather than part of `control`.
+    private let wanted = Atomic<Request>(.run)
     private let control = Mutex(Control())
     private let wakeUp: EventNotifier
     private let exitHandler: VCPUExitHandler
@@ -71,7 +72,7 @@ public final class VCPUThread: @unchecked Sendable {
     private func request(_ request: Request) {
         let thread = control.withLock { c -> pthread_t? in
             guard c.state != .stopped else { return nil }
-            c.request = request
+            wanted.store(request, ordering: .sequentiallyConsistent)
             return c.thread
         }
         wakeUp.signal()
@@ -84,18 +85,21 @@ public final class VCPUThread: @unchecked Sendable {
         sigemptyset(&blocked)
         sigaddset(&blocked, VCPUSignal.number)
         pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
+        var paused = false
         while true {
             vcpu.requestImmediateExit(false)
-            switch control.withLock({ $0.request }) {
+            switch wanted.load(ordering: .sequentiallyConsistent) {
             case .stop:
                 control.withLock { $0.state = .stopped }
                 return
             case .pause:
-                control.withLock { $0.state = .paused }
+                if !paused { control.withLock { $0.state = .paused } }
+                paused = true
                 wakeUp.wait()
                 continue
             case .run:
-                control.withLock { if $0.state == .paused { $0.state = .running } }
+                if paused { control.withLock { $0.state = .running } }
+                paused = false
             }
             do throws(KVMError) {
                 guard try vcpu.run() else {

@@ -18,7 +18,7 @@ public final class MMIOBus: Sendable {
 
     public func read(address: UInt64, size: Int) -> UInt64 {
         guard let range = range(for: address) else {
-            unhandled.note(kind: "MMIO read", address: address)
+            unhandled.note(.mmioRead, address: address)
             return size >= 8 ? .max : (1 << UInt64(size * 8)) - 1
         }
         return range.device.read(offset: address - range.base, size: size)
@@ -26,7 +26,7 @@ public final class MMIOBus: Sendable {
 
     public func write(address: UInt64, size: Int, value: UInt64) {
         guard let range = range(for: address) else {
-            unhandled.note(kind: "MMIO write", address: address)
+            unhandled.note(.mmioWrite, address: address)
             return
         }
         range.device.write(offset: address - range.base, size: size, value: value)

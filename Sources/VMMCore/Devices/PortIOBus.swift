@@ -19,7 +19,7 @@ public final class PortIOBus: Sendable {
 
     public func read(port: UInt16, size: Int) -> UInt32 {
         guard let range = range(for: port) else {
-            unhandled.note(kind: "port read", address: UInt64(port))
+            unhandled.note(.portRead, address: UInt64(port))
             return size >= 4 ? .max : (1 << (size * 8)) - 1
         }
         return range.device.read(offset: port - range.base, size: size)
@@ -27,7 +27,7 @@ public final class PortIOBus: Sendable {
 
     public func write(port: UInt16, size: Int, value: UInt32) {
         guard let range = range(for: port) else {
-            unhandled.note(kind: "port write", address: UInt64(port))
+            unhandled.note(.portWrite, address: UInt64(port))
             return
         }
         range.device.write(offset: port - range.base, size: size, value: value)

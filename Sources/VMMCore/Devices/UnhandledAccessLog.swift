@@ -4,6 +4,9 @@ import Synchronization
 /// not there cannot flood the log. After `limit` distinct addresses it goes quiet.
 public final class UnhandledAccessLog: Sendable {
     private let seen = Mutex<Set<UInt64>>([])
+    /// The last address noted: a guest hammering one unclaimed address (a probe loop, a
+    /// benchmark) skips the lock and the set.
+    private let lastKey = Atomic<UInt64>(.max)
     private let limit: Int
     private let log: Logger
 
@@ -12,15 +15,31 @@ public final class UnhandledAccessLog: Sendable {
         self.limit = limit
     }
 
-    func note(kind: String, address: UInt64) {
-        let key = address ^ (kind.hasPrefix("port") ? 1 << 63 : 0)
+    enum Access: UInt64 {
+        case portRead, portWrite, mmioRead, mmioWrite
+
+        var description: String {
+            switch self {
+            case .portRead: return "port read"
+            case .portWrite: return "port write"
+            case .mmioRead: return "MMIO read"
+            case .mmioWrite: return "MMIO write"
+            }
+        }
+    }
+
+    @inline(__always)
+    func note(_ access: Access, address: UInt64) {
+        // Guest-physical addresses stay below 2^52, so the top bits can carry the kind.
+        let key = address ^ (access.rawValue << 60)
+        guard lastKey.exchange(key, ordering: .relaxed) != key else { return }
         let isNew = seen.withLock { seen -> Bool in
             guard seen.count < limit, !seen.contains(key) else { return false }
             seen.insert(key)
             return true
         }
         if isNew {
-            log.debug("unhandled \(kind) at 0x\(String(address, radix: 16)) (reads give all-ones, writes are ignored)")
+            log.debug("unhandled \(access.description) at 0x\(String(address, radix: 16)) (reads give all-ones, writes are ignored)")
         }
     }
 }
