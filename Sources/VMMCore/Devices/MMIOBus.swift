@@ -16,28 +16,21 @@ public final class MMIOBus: Sendable {
         self.unhandled = unhandled
     }
 
+    // See PortIOBus: devices are called in place to spare a retain and release per exit.
     public func read(address: UInt64, size: Int) -> UInt64 {
-        guard let range = range(for: address) else {
-            unhandled.note(.mmioRead, address: address)
-            return size >= 8 ? .max : (1 << UInt64(size * 8)) - 1
+        for index in ranges.indices where address &- ranges[index].base < ranges[index].size {
+            return ranges[index].device.read(offset: address &- ranges[index].base, size: size)
         }
-        return range.device.read(offset: address - range.base, size: size)
+        unhandled.note(.mmioRead, address: address)
+        return size >= 8 ? .max : (1 << UInt64(size * 8)) - 1
     }
 
     public func write(address: UInt64, size: Int, value: UInt64) {
-        guard let range = range(for: address) else {
-            unhandled.note(.mmioWrite, address: address)
+        for index in ranges.indices where address &- ranges[index].base < ranges[index].size {
+            ranges[index].device.write(offset: address &- ranges[index].base, size: size, value: value)
             return
         }
-        range.device.write(offset: address - range.base, size: size, value: value)
-    }
-
-    @inline(__always)
-    private func range(for address: UInt64) -> Range? {
-        for range in ranges where address >= range.base && address - range.base < range.size {
-            return range
-        }
-        return nil
+        unhandled.note(.mmioWrite, address: address)
     }
 }
 

@@ -17,28 +17,22 @@ public final class PortIOBus: Sendable {
         self.unhandled = unhandled
     }
 
+    // The loops call the device in place: returning the matching range would copy the
+    // existential and cost a retain and release on every exit.
     public func read(port: UInt16, size: Int) -> UInt32 {
-        guard let range = range(for: port) else {
-            unhandled.note(.portRead, address: UInt64(port))
-            return size >= 4 ? .max : (1 << (size * 8)) - 1
+        for index in ranges.indices where port &- ranges[index].base < ranges[index].count {
+            return ranges[index].device.read(offset: port &- ranges[index].base, size: size)
         }
-        return range.device.read(offset: port - range.base, size: size)
+        unhandled.note(.portRead, address: UInt64(port))
+        return size >= 4 ? .max : (1 << (size * 8)) - 1
     }
 
     public func write(port: UInt16, size: Int, value: UInt32) {
-        guard let range = range(for: port) else {
-            unhandled.note(.portWrite, address: UInt64(port))
+        for index in ranges.indices where port &- ranges[index].base < ranges[index].count {
+            ranges[index].device.write(offset: port &- ranges[index].base, size: size, value: value)
             return
         }
-        range.device.write(offset: port - range.base, size: size, value: value)
-    }
-
-    @inline(__always)
-    private func range(for port: UInt16) -> Range? {
-        for range in ranges where port >= range.base && port - range.base < range.count {
-            return range
-        }
-        return nil
+        unhandled.note(.portWrite, address: UInt64(port))
     }
 }
 
