@@ -142,7 +142,9 @@ def startup(a, v):
 def rss_sample(a, v, name):
     """Starts echo.elf (idles in HLT waiting for serial input).
 
-    Returns KiB: VmRSS, Rss of the guest-RAM memfd mapping, RssAnon, RssFile, RssShmem.
+    Returns KiB: VmRSS, Rss of the guest-RAM memfd mapping, RssAnon, RssFile, RssShmem, and
+    the private (unshared) resident memory outside guest RAM: what each further VM costs,
+    since the binary's and libraries' pages are shared by every process running them.
     """
     kernel = os.path.join(a.test_guests, "echo.elf")
     cmd = v.cmd(name, kernel)
@@ -168,17 +170,19 @@ def rss_sample(a, v, name):
         time.sleep(1.0)  # let it settle in HLT
         status = dict(l.split(":", 1) for l in open(f"/proc/{p.pid}/status").read().splitlines() if ":" in l)
         vmrss = int(status["VmRSS"].split()[0])
-        guest, current = 0, None
+        guest, private, current = 0, 0, None
         for line in open(f"/proc/{p.pid}/smaps"):
             f = line.split()
             if f and "-" in f[0] and len(f) >= 5 and not f[0].endswith(":"):
                 current = " ".join(f[5:])
             elif f and f[0] == "Rss:" and current and ram_name in current:
                 guest += int(f[1])
+            elif f and f[0] in ("Private_Clean:", "Private_Dirty:") and not (current and ram_name in current):
+                private += int(f[1])
         if guest == 0:
             log(f"  warning: {name}: no resident mapping named {ram_name}")
         kib = lambda k: int(status[k].split()[0])
-        return vmrss, guest, kib("RssAnon"), kib("RssFile"), kib("RssShmem")
+        return vmrss, guest, kib("RssAnon"), kib("RssFile"), kib("RssShmem"), private
     finally:
         if name == "vmm":
             os.write(fd, b"quit\n")
@@ -203,7 +207,8 @@ def memory(a, v):
         over = [(x[0] - x[1]) / 1024 for x in xs]
         res[n] = {"vmrss": med([x[0] for x in xs]) / 1024, "guest": med([x[1] for x in xs]) / 1024,
                   "anon": med([x[2] for x in xs]) / 1024, "file": med([x[3] for x in xs]) / 1024,
-                  "shmem": med([x[4] for x in xs]) / 1024, "over": med(over), "range": (min(over), max(over))}
+                  "shmem": med([x[4] for x in xs]) / 1024, "private": med([x[5] for x in xs]) / 1024,
+                  "over": med(over), "range": (min(over), max(over))}
         log(f"  memory {n}: " + ", ".join(f"{x[0] / 1024:.1f}-{x[1] / 1024:.1f}" for x in xs) + " MiB (VmRSS-guest)")
     return res
 
@@ -254,6 +259,7 @@ def table(a, ex, st, mem):
         rows.append(f"| memory: {what}, MiB | {mv[key]:.1f} | {mc[key]:.1f} | {qv(mq, key, '.1f')} | | |")
     rows.append(f"| memory: **VmRSS minus guest RAM, MiB** | **{mv['over']:.1f}** | {mc['over']:.1f} | {qv(mq, 'over', '.1f')} "
                 f"| {fmt_ratio(mv['over'], mc['over'])} | ≤ 5 MiB |")
+
     return "\n".join(rows)
 
 

@@ -36,7 +36,7 @@ struct LinuxGuestTests {
 
     /// The total the kernel reports in "Memory: 241884K/261752K available".
     private func reportedMemoryKiB(_ log: String) -> Int? {
-        guard let line = log.split(separator: "\n").first(where: { $0.contains("Memory: ") && $0.contains("K available") }),
+        guard let line = log.split(whereSeparator: \.isNewline).first(where: { $0.contains("Memory: ") && $0.contains("K available") }),
               let slash = line.firstIndex(of: "/")
         else { return nil }
         return Int(line[line.index(after: slash)...].prefix { $0.isNumber })

@@ -6,7 +6,7 @@ final class VMMProcess: @unchecked Sendable {
         let status: Int32
         let standardOutput: String
         let standardError: String
-        var lines: [String] { standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+        var lines: [String] { standardOutput.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init) }
     }
 
     let process = Process()
