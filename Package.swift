@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "vmm", targets: ["vmm"]),
         .library(name: "VMMCore", targets: ["VMMCore"]),
         .library(name: "KVM", targets: ["KVM"]),
+        .library(name: "VMMAPI", targets: ["VMMAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,6 +24,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "VMMAPI"),
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
     ],

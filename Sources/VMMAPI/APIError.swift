@@ -1,0 +1,43 @@
+/// An error as the API reports it: `{"error": {"code": "...", "message": "..."}}` with an
+/// HTTP status that fits.
+public struct APIError: Error, Codable, Equatable, Sendable, CustomStringConvertible {
+    public struct Detail: Codable, Equatable, Sendable {
+        public var code: String
+        public var message: String
+    }
+
+    public var error: Detail
+
+    public init(code: Code, message: String) {
+        error = Detail(code: code.rawValue, message: message)
+    }
+
+    public var code: String { error.code }
+    public var message: String { error.message }
+    public var description: String { error.message }
+
+    /// The error codes and the HTTP status each goes with.
+    public enum Code: String, CaseIterable, Sendable {
+        case badRequest = "bad_request"
+        case forbidden
+        case notFound = "not_found"
+        case conflict
+        case payloadTooLarge = "payload_too_large"
+        case invalidDefinition = "invalid_definition"
+        case internalError = "internal_error"
+        case unavailable
+
+        public var httpStatus: Int {
+            switch self {
+            case .badRequest: return 400
+            case .forbidden: return 403
+            case .notFound: return 404
+            case .conflict: return 409
+            case .payloadTooLarge: return 413
+            case .invalidDefinition: return 422
+            case .internalError: return 500
+            case .unavailable: return 503
+            }
+        }
+    }
+}

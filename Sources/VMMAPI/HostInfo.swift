@@ -1,0 +1,32 @@
+/// `GET /v1/host`: what this host offers and how many VMs it runs.
+public struct HostInfo: Codable, Equatable, Sendable {
+    public struct KVM: Codable, Equatable, Sendable {
+        public var apiVersion: Int
+        public var maxVCPUs: Int
+        public var recommendedVCPUs: Int
+        /// Software virtualization nested in a cloud VM (no guest user space for Linux).
+        public var pvm: Bool
+
+        public init(apiVersion: Int, maxVCPUs: Int, recommendedVCPUs: Int, pvm: Bool) {
+            self.apiVersion = apiVersion
+            self.maxVCPUs = maxVCPUs
+            self.recommendedVCPUs = recommendedVCPUs
+            self.pvm = pvm
+        }
+    }
+
+    public var kvm: KVM
+    public var cpus: Int
+    public var memory: UInt64
+    /// VM counts by state name; every state is present.
+    public var vms: [String: Int]
+    public var version: String
+
+    public init(kvm: KVM, cpus: Int, memory: UInt64, vms: [String: Int], version: String) {
+        self.kvm = kvm
+        self.cpus = cpus
+        self.memory = memory
+        self.vms = vms
+        self.version = version
+    }
+}

@@ -1,0 +1,59 @@
+/// What a VM is: stored by the daemon, sent by clients to create one.
+public struct VMDefinition: Codable, Equatable, Sendable {
+    /// `[a-z0-9][a-z0-9-]{0,62}`: safe as a file and folder name.
+    public var name: String
+    public var cpus: Int
+    /// Guest RAM in bytes.
+    public var memory: UInt64
+    /// Absolute path of the kernel on the daemon's host.
+    public var kernel: String
+    public var initrd: String?
+    public var cmdline: String
+    public var autostart: Bool
+
+    public static let defaultCPUs = 1
+    public static let defaultMemory: UInt64 = 256 << 20
+
+    public init(
+        name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
+        initrd: String? = nil, cmdline: String = "", autostart: Bool = false
+    ) {
+        self.name = name
+        self.cpus = cpus
+        self.memory = memory
+        self.kernel = kernel
+        self.initrd = initrd
+        self.cmdline = cmdline
+        self.autostart = autostart
+    }
+
+    /// Whether `name` is a valid VM name.
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 63 else { return false }
+        func allowed(_ byte: UInt8) -> Bool { (0x61...0x7a).contains(byte) || (0x30...0x39).contains(byte) }
+        return allowed(first) && bytes.allSatisfy { allowed($0) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+/// A partial update of a stopped VM's definition (`PATCH /v1/vms/{name}`).
+public struct VMDefinitionPatch: Codable, Equatable, Sendable {
+    public var cpus: Int?
+    public var memory: UInt64?
+    public var kernel: String?
+    public var initrd: String?
+    public var cmdline: String?
+    public var autostart: Bool?
+
+    public init(
+        cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
+        cmdline: String? = nil, autostart: Bool? = nil
+    ) {
+        self.cpus = cpus
+        self.memory = memory
+        self.kernel = kernel
+        self.initrd = initrd
+        self.cmdline = cmdline
+        self.autostart = autostart
+    }
+}

@@ -1,0 +1,25 @@
+/// A VM as the API reports it: its definition and its runtime state.
+public struct VMInfo: Codable, Equatable, Sendable {
+    public var definition: VMDefinition
+    public var state: VMState
+    /// The `vmm` process while one exists.
+    public var pid: Int32?
+    /// Seconds since the VM last started, while it has a process.
+    public var uptime: Double?
+    /// How the last run ended (e.g. "poweroff", "crashed: exit status 4"), once one did.
+    public var lastExit: String?
+
+    public init(definition: VMDefinition, state: VMState, pid: Int32? = nil, uptime: Double? = nil, lastExit: String? = nil) {
+        self.definition = definition
+        self.state = state
+        self.pid = pid
+        self.uptime = uptime
+        self.lastExit = lastExit
+    }
+}
+
+/// The body of `GET /v1/vms`.
+public struct VMList: Codable, Equatable, Sendable {
+    public var vms: [VMInfo]
+    public init(vms: [VMInfo]) { self.vms = vms }
+}
