@@ -62,11 +62,12 @@ public final class KVMSystem: Sendable {
     public func supportedCPUID() throws(KVMError) -> [kvm_cpuid_entry2] {
         var capacity = 128
         while true {
-            let buffer = CPUIDBuffer(capacity: capacity)
+            let buffer = FlexibleArrayBuffer<kvm_cpuid2, kvm_cpuid_entry2>(capacity: capacity)
+            buffer.header.pointee.nent = UInt32(capacity)
             do {
                 try Syscall.ioctl(
                     fd, ckvm_get_supported_cpuid(), "KVM_GET_SUPPORTED_CPUID", pointer: buffer.raw)
-                return buffer.entries
+                return Array(buffer.entries.prefix(min(Int(buffer.header.pointee.nent), capacity)))
             } catch where error.code == E2BIG && capacity < 4096 {
                 capacity *= 2
             }

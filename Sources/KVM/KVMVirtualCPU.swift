@@ -75,23 +75,21 @@ public final class KVMVirtualCPU: @unchecked Sendable {
     }
 
     public func setCPUID(_ entries: [kvm_cpuid_entry2]) throws(KVMError) {
-        let buffer = CPUIDBuffer(entries: entries)
+        let buffer = FlexibleArrayBuffer<kvm_cpuid2, kvm_cpuid_entry2>(capacity: entries.count)
+        buffer.header.pointee.nent = UInt32(entries.count)
+        _ = buffer.entries.initialize(from: entries)
         try Syscall.ioctl(fd, ckvm_set_cpuid2(), "KVM_SET_CPUID2", pointer: buffer.raw)
     }
 
     /// Writes model-specific registers; fails unless KVM accepted every one.
     public func setMSRs(_ msrs: [(index: UInt32, value: UInt64)]) throws(KVMError) {
-        let size = MemoryLayout<kvm_msrs>.size + msrs.count * MemoryLayout<kvm_msr_entry>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { raw.deallocate() }
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        raw.assumingMemoryBound(to: kvm_msrs.self).pointee.nmsrs = UInt32(msrs.count)
-        let entries = (raw + MemoryLayout<kvm_msrs>.size).assumingMemoryBound(to: kvm_msr_entry.self)
+        let buffer = FlexibleArrayBuffer<kvm_msrs, kvm_msr_entry>(capacity: msrs.count)
+        buffer.header.pointee.nmsrs = UInt32(msrs.count)
         for (offset, msr) in msrs.enumerated() {
-            entries[offset].index = msr.index
-            entries[offset].data = msr.value
+            buffer.entries[offset].index = msr.index
+            buffer.entries[offset].data = msr.value
         }
-        let written = try Syscall.ioctl(fd, ckvm_set_msrs(), "KVM_SET_MSRS", pointer: raw)
+        let written = try Syscall.ioctl(fd, ckvm_set_msrs(), "KVM_SET_MSRS", pointer: buffer.raw)
         guard written == msrs.count else {
             throw KVMError(
                 operation: "KVM_SET_MSRS", code: EINVAL,

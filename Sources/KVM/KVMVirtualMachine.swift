@@ -64,19 +64,15 @@ public final class KVMVirtualMachine: Sendable {
     /// Replaces the whole GSI routing table. Any route left out stops working, so callers
     /// pass the irqchip pins along with anything they add.
     public func setInterruptRouting(_ routes: [KVMInterruptRoute]) throws(KVMError) {
-        let size = MemoryLayout<kvm_irq_routing>.size + routes.count * MemoryLayout<kvm_irq_routing_entry>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { raw.deallocate() }
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        raw.assumingMemoryBound(to: kvm_irq_routing.self).pointee.nr = UInt32(routes.count)
-        let entries = (raw + MemoryLayout<kvm_irq_routing>.size).assumingMemoryBound(to: kvm_irq_routing_entry.self)
+        let buffer = FlexibleArrayBuffer<kvm_irq_routing, kvm_irq_routing_entry>(capacity: routes.count)
+        buffer.header.pointee.nr = UInt32(routes.count)
         for (index, route) in routes.enumerated() {
-            entries[index].gsi = route.gsi
-            entries[index].type = UInt32(KVM_IRQ_ROUTING_IRQCHIP)
-            entries[index].u.irqchip.irqchip = route.chip.rawValue
-            entries[index].u.irqchip.pin = route.pin
+            buffer.entries[index].gsi = route.gsi
+            buffer.entries[index].type = UInt32(KVM_IRQ_ROUTING_IRQCHIP)
+            buffer.entries[index].u.irqchip.irqchip = route.chip.rawValue
+            buffer.entries[index].u.irqchip.pin = route.pin
         }
-        try Syscall.ioctl(fd, ckvm_set_gsi_routing(), "KVM_SET_GSI_ROUTING", pointer: raw)
+        try Syscall.ioctl(fd, ckvm_set_gsi_routing(), "KVM_SET_GSI_ROUTING", pointer: buffer.raw)
     }
 
     /// Creates vCPU `id` (its initial APIC id) and maps its `kvm_run` area.

@@ -131,7 +131,7 @@ final class TemporaryFile {
 
     init(size: Int) throws {
         path = NSTemporaryDirectory() + "vmm-test-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: Data(count: size))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(count: size))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }

@@ -46,7 +46,7 @@ enum MultibootLoader {
         func nextAddress() -> UInt64 { infoAddress + 120 + UInt64(trailer.count) }
 
         let memoryBelowHole = context.memory.regions[0].end
-        var flags: UInt32 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 9
+        let flags: UInt32 = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 6 | 1 << 9
         info.set(UInt32(GuestMemoryMap.lowMemoryEnd / 1024), at: 4)
         info.set(UInt32((memoryBelowHole - GuestMemoryMap.biosAreaEnd) / 1024), at: 8)
 
