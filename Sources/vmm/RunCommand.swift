@@ -5,7 +5,8 @@ import ArgumentParser
 import KVM
 import VMMCore
 
-/// `vmm run`: boots a kernel and runs it in the foreground, serial console on stdio.
+/// `vmm run`: boots a kernel and runs it in the foreground, serial console on stdio or,
+/// under a supervisor, on a socket.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -42,10 +43,31 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Log every unhandled device access and other details to stderr.")
     var verbose = false
 
+    @Option(help: ArgumentHelp("Serve the control protocol (status, pause, resume, shutdown, stop, reboot) on a Unix socket.",
+                               valueName: "path"))
+    var controlSocket: String?
+
+    @Option(help: ArgumentHelp("Put the serial console on a Unix socket instead of standard input and output.",
+                               valueName: "path"))
+    var consoleSocket: String?
+
+    @Option(help: ArgumentHelp("Write vmm's process id here once the VM runs.", valueName: "path"))
+    var pidFile: String?
+
+    @Option(help: ArgumentHelp("Write how vmm ended here, as one line of JSON.", valueName: "path"))
+    var exitFile: String?
+
     func run() throws {
         var log = Logger()
         if verbose { log.minimumLevel = .debug }
-        let configuration = try parseConfiguration()
+        // An exit file from an earlier run must not describe this one.
+        if let exitFile { unlink(exitFile) }
+        let configuration: MachineConfiguration
+        do {
+            configuration = try parseConfiguration()
+        } catch let error as ValidationError {
+            fail(error.message, status: ExitStatus.badInput)
+        }
         let kvm: KVMSystem
         do {
             kvm = try KVMSystem()
@@ -64,8 +86,31 @@ struct RunCommand: ParsableCommand {
                 "PVM host: hiding CPU features its instruction emulator cannot run in guest kernel mode "
                     + "(\(CPUFeature.unsupportedOnPVM.filter { !configuration.cpuFeatures.shown.contains($0) }.joined(separator: ", ")))")
         }
+        let supervision: Supervision
+        do {
+            supervision = try makeSupervision(log: log)
+        } catch {
+            fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+        }
         Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
-                     noReboot: noReboot, shutdownTimeout: shutdownTimeout).run())
+                           noReboot: noReboot, shutdownTimeout: shutdownTimeout, supervision: supervision).run())
+    }
+
+    /// Creates the sockets last, after every other check, so bad input leaves none behind.
+    private func makeSupervision(log: Logger) throws(VMMError) -> Supervision {
+        var supervision = Supervision(pidFile: pidFile, exitFile: exitFile, log: log)
+        if let controlSocket {
+            supervision.controlSocket = try UnixListener(path: controlSocket, what: "--control-socket")
+        }
+        if let consoleSocket {
+            do {
+                supervision.consoleSocket = try UnixListener(path: consoleSocket, what: "--console-socket")
+            } catch {
+                supervision.controlSocket?.remove()
+                throw error
+            }
+        }
+        return supervision
     }
 
     private func parseConfiguration() throws -> MachineConfiguration {
@@ -89,6 +134,8 @@ struct RunCommand: ParsableCommand {
 
     private func fail(_ message: String, status: Int32) -> Never {
         Logger().error(message)
+        let reason: ExitReport.Reason = status == ExitStatus.badInput ? .badInput : .hostFailure
+        Supervision(exitFile: exitFile).finish(ExitReport(reason: reason, status: status, message: message))
         Glibc.exit(status)
     }
 }

@@ -4,77 +4,220 @@ import Glibc
 import Synchronization
 import VMMCore
 
-/// One `vmm run`: the machine (rebuilt on each guest reboot), the console and signals.
+/// One `vmm run`: the machine (rebuilt on each guest reboot), the console, signals and
+/// the control socket.
 final class Session: Sendable {
+    /// Why the host stopped the machine; decides whether it boots again and how vmm exits.
+    private enum StopRequest: Equatable {
+        case reboot, quit, stop, timeout
+    }
+
+    /// What control requests and the main loop share.
+    private struct Live {
+        var machine: Machine?
+        var paused = false
+        var boots = 0
+        var stopRequest: StopRequest?
+    }
+
+    private static let pauseTimeout = 1.0
+
     private let builder: MachineBuilder
     private let configuration: MachineConfiguration
     private let inputs: MachineBuilder.Inputs
     private let log: Logger
     private let noReboot: Bool
     private let shutdownTimeout: Double
-    private let current = Mutex<Machine?>(nil)
-    private let userQuit = Atomic<Bool>(false)
+    private let supervision: Supervision
+    private let live = Mutex(Live())
+    private let started = MonotonicClock.now
 
     init(builder: MachineBuilder, configuration: MachineConfiguration, inputs: MachineBuilder.Inputs,
-         log: Logger, noReboot: Bool, shutdownTimeout: Double) {
+         log: Logger, noReboot: Bool, shutdownTimeout: Double, supervision: Supervision) {
         self.builder = builder
         self.configuration = configuration
         self.inputs = inputs
         self.log = log
         self.noReboot = noReboot
         self.shutdownTimeout = shutdownTimeout
+        self.supervision = supervision
     }
 
-    /// Runs the guest to its end and returns the process exit status.
+    /// Runs the guest to its end, leaves the exit file and returns the process exit status.
     func run() -> Int32 {
         // Blocked before any thread starts, so every thread inherits the mask and only
         // the watcher receives these signals.
         SignalWatcher.blockTerminationSignals()
-        let terminal = Terminal.makeRawIfInteractive()
+        let terminal = supervision.consoleSocket == nil ? Terminal.makeRawIfInteractive() : nil
         defer { terminal?.restore() }
         SignalWatcher(timeout: shutdownTimeout, log: log,
-                      pressPowerButton: { [self] in current.withLock { $0 }?.pressPowerButton() },
-                      forceStop: { [self] in current.withLock { $0 }?.forceStop() }).start()
-        ConsoleInput(escapes: terminal != nil, log: log,
-                     deliver: { [self] bytes in current.withLock { $0 }?.devices.serial.receive(bytes) ?? 0 },
-                     quit: { [self] in
-                         userQuit.store(true, ordering: .relaxed)
-                         current.withLock { $0 }?.forceStop()
-                     }).start()
+                      pressPowerButton: { [self] in pressPowerButton() },
+                      forceStop: { [self] in forceStop(.timeout) }).start()
+        let report: ExitReport
+        do {
+            let console = try startConsole(escapes: terminal != nil)
+            if let listener = supervision.controlSocket {
+                try SocketServer(listener: listener, handler: ControlSocket(session: self), log: log).start()
+            }
+            report = runMachines(console: console)
+        } catch {
+            log.error(error.description)
+            report = ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
+        }
+        supervision.finish(report)
+        return report.status
+    }
 
+    private func startConsole(escapes: Bool) throws(VMMError) -> any ConsoleSink {
+        let deliver: @Sendable ([UInt8]) -> Int = { [self] bytes in
+            live.withLock { $0.machine }?.devices.serial.receive(bytes) ?? 0
+        }
+        if let listener = supervision.consoleSocket {
+            let console = ConsoleSocket(deliver: deliver)
+            try SocketServer(listener: listener, handler: console, log: log).start()
+            return console
+        }
+        ConsoleInput(escapes: escapes, log: log, deliver: deliver, quit: { [self] in forceStop(.quit) }).start()
+        return StandardOutput()
+    }
+
+    private func runMachines(console: any ConsoleSink) -> ExitReport {
         while true {
             let machine: Machine
             do {
-                machine = try builder.build(configuration, inputs: inputs, serialOutput: StandardOutput.write)
+                machine = try builder.build(configuration, inputs: inputs, serialOutput: { console.write($0) })
             } catch {
                 log.error(error.description)
-                return error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure
+                return error.isUserError
+                    ? ExitReport(reason: .badInput, status: ExitStatus.badInput, message: error.description)
+                    : ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
             }
-            current.withLock { $0 = machine }
+            let boots = live.withLock { l in
+                l.machine = machine
+                l.paused = false
+                l.boots += 1
+                // A stop that came while no machine existed applies to this one.
+                if l.stopRequest != nil { machine.forceStop() }
+                return l.boots
+            }
+            if boots == 1 { supervision.announceRunning() }
             let exit: MachineExit
             do {
                 exit = try machine.run()
             } catch {
                 log.error(error.description)
-                return ExitStatus.hostFailure
+                return ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
             }
-            current.withLock { $0 = nil }
-            switch exit {
-            case .reset where !noReboot:
+            let request = live.withLock { l in
+                l.machine = nil
+                defer { if l.stopRequest == .reboot { l.stopRequest = nil } }
+                return l.stopRequest
+            }
+            switch (exit, request) {
+            case (.reset, _) where !noReboot:
                 log.info("guest rebooted")
                 continue
-            case .guestFault(let report):
+            case (.forcedStop, .reboot):
+                log.info("rebooting the guest on request")
+                continue
+            case (.guestFault(let report), _):
                 log.error("guest crashed: \(report)")
-            case .hostFailure(let report):
+            case (.hostFailure(let report), _):
                 log.error(report)
-            case .forcedStop where userQuit.load(ordering: .relaxed):
-                return ExitStatus.success
-            case .forcedStop:
-                log.warning("guest did not power off within \(shutdownTimeout) s of the power button; stopped it")
+            case (.forcedStop, .quit):
+                return ExitReport(exit, forcedStatus: ExitStatus.success, forcedMessage: "quit from the console")
+            case (.forcedStop, .stop):
+                return ExitReport(exit, forcedMessage: "stopped through the control socket")
+            case (.forcedStop, _):
+                let message = "guest did not power off within \(shutdownTimeout) s of the power button; stopped it"
+                log.warning(message)
+                return ExitReport(exit, forcedMessage: message)
             default:
                 break
             }
-            return ExitStatus.forExit(exit)
+            return ExitReport(exit)
+        }
+    }
+
+    // MARK: Control
+
+    /// Presses the ACPI power button; a cooperative guest shuts down and vmm exits.
+    func pressPowerButton() {
+        live.withLock { $0.machine }?.pressPowerButton()
+    }
+
+    /// Stops the machine now; vmm exits.
+    func stop() { forceStop(.stop) }
+
+    /// Resets the guest: the machine is stopped and built again, as on a guest reboot.
+    func reboot() throws(ControlError) {
+        let accepted = live.withLock { l -> Bool in
+            guard let machine = l.machine, l.stopRequest == nil else { return false }
+            l.stopRequest = .reboot
+            machine.forceStop()
+            return true
+        }
+        guard accepted else { throw ControlError(.conflict, "the VM is already restarting or stopping") }
+    }
+
+    /// Holds every vCPU outside the guest; returns once they all are, or throws after a second.
+    func pause() throws(ControlError) {
+        let machine = try live.withLock { l throws(ControlError) -> Machine in
+            guard let machine = l.machine, l.stopRequest == nil else {
+                throw ControlError(.conflict, "the VM is restarting or stopping")
+            }
+            guard !l.paused else { throw ControlError(.conflict, "already paused") }
+            l.paused = true
+            machine.pause()
+            return machine
+        }
+        let deadline = MonotonicClock.now + Self.pauseTimeout
+        while MonotonicClock.now < deadline {
+            let states = machine.vcpus.map(\.state)
+            if states.allSatisfy({ $0 == .paused }) { return }
+            if states.contains(.stopped) { throw ControlError(.conflict, "the VM is stopping") }
+            var pause = timespec(tv_sec: 0, tv_nsec: 500_000)
+            nanosleep(&pause, nil)
+        }
+        // Leave the VM as it was rather than half paused.
+        try? resume()
+        throw ControlError(.timeout, "the vCPUs did not pause within \(Self.pauseTimeout) s")
+    }
+
+    func resume() throws(ControlError) {
+        try live.withLock { l throws(ControlError) in
+            guard let machine = l.machine, l.paused else { throw ControlError(.conflict, "already running") }
+            l.paused = false
+            machine.resume()
+        }
+    }
+
+    /// `{"state":..,"pid":..,"vcpus":..,"memory":..,"uptime_ms":..,"exits":{..},"boots":..}`;
+    /// exit counts are for the current boot.
+    func status() -> JSONValue {
+        let (machine, paused, boots) = live.withLock { ($0.machine, $0.paused, $0.boots) }
+        let counters = machine?.vcpus.map(\.counters) ?? []
+        let sum = { (counter: (ExitCounters) -> UInt64) in Int(clamping: counters.reduce(0) { $0 &+ counter($1) }) }
+        return .object([
+            ("state", .string(paused ? "paused" : "running")),
+            ("pid", .integer(Int(getpid()))),
+            ("vcpus", .integer(configuration.cpuCount)),
+            ("memory", .integer(Int(clamping: configuration.memorySize))),
+            ("uptime_ms", .integer(Int((MonotonicClock.now - started) * 1000))),
+            ("exits", .object([
+                ("io", .integer(sum { $0.portIO.load(ordering: .relaxed) })),
+                ("mmio", .integer(sum { $0.mmio.load(ordering: .relaxed) })),
+                ("other", .integer(sum { $0.other.load(ordering: .relaxed) + $0.interrupted.load(ordering: .relaxed) })),
+            ])),
+            ("boots", .integer(boots)),
+        ])
+    }
+
+    private func forceStop(_ request: StopRequest) {
+        live.withLock { l in
+            // The first request wins, except that any stop outranks a pending reboot.
+            if l.stopRequest == nil || l.stopRequest == .reboot { l.stopRequest = request }
+            l.machine?.forceStop()
         }
     }
 }

@@ -60,6 +60,16 @@ struct MultibootGuestTests {
         #expect(result.status == 1)
     }
 
+    @Test func bulkSerialInputArrivesCompleteAndInOrder() throws {
+        let lines = (0..<400).map { "line \($0) abcdefghijklmnopqrstuvwxyz" }
+        let result = try VMMProcess.run(
+            ["run", "--kernel", try TestEnvironment.guest("echo")], input: lines.joined(separator: "\n") + "\nquit\n",
+            timeout: 120)
+        #expect(result.lines.filter { $0.hasPrefix("echo: line ") } == lines.map { "echo: \($0)" })
+        #expect(result.lines.contains("echo: bye"))
+        #expect(result.status == 1)
+    }
+
     @Test func acpiPowerOffEndsWithStatusZero() throws {
         let result = try VMMProcess.run(["run", "--kernel", try TestEnvironment.guest("acpi-poweroff"), "--cpus", "2"])
         #expect(result.lines.contains("acpi: fadt pm1a_cnt=0x604 s5=5"))

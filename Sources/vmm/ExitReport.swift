@@ -1,0 +1,44 @@
+import VMMCore
+
+/// How vmm ended: its exit status and, for a supervisor that was not watching, the exit
+/// file's one line of JSON.
+struct ExitReport: Sendable {
+    enum Reason: String, Sendable {
+        case poweroff
+        case debugExit = "debug-exit"
+        case reset
+        case crashed
+        case stopped
+        case hostFailure = "host-failure"
+        case badInput = "bad-input"
+    }
+
+    let reason: Reason
+    let status: Int32
+    let message: String
+
+    init(reason: Reason, status: Int32, message: String) {
+        self.reason = reason
+        self.status = status
+        self.message = message
+    }
+
+    /// The report for a machine exit; a forced stop's status and message come from whoever forced it.
+    init(_ exit: MachineExit, forcedStatus: Int32 = ExitStatus.forcedStop, forcedMessage: String = "stopped") {
+        let status = ExitStatus.forExit(exit)
+        switch exit {
+        case .powerOff: self.init(reason: .poweroff, status: status, message: "the guest powered off")
+        case .reset: self.init(reason: .reset, status: status, message: "the guest rebooted (--no-reboot)")
+        case .debugExit(let value):
+            self.init(reason: .debugExit, status: status, message: "the guest wrote \(value) to the debug-exit port")
+        case .guestFault(let report): self.init(reason: .crashed, status: status, message: "guest crashed: \(report)")
+        case .hostFailure(let report): self.init(reason: .hostFailure, status: status, message: report)
+        case .forcedStop: self.init(reason: .stopped, status: forcedStatus, message: forcedMessage)
+        }
+    }
+
+    /// `{"reason":...,"status":N,"message":...}`
+    var json: JSONValue {
+        .object([("reason", .string(reason.rawValue)), ("status", .integer(Int(status))), ("message", .string(message))])
+    }
+}

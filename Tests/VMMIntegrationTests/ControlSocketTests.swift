@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// `vmm run --control-socket`: the requests vmmd will send, and what untrusted clients
+/// cannot do to vmm.
+@Suite(.enabled(if: TestEnvironment.kvmAvailable))
+struct ControlSocketTests {
+    @Test func requestsPauseResumeAndStopTheVM() throws {
+        let vmm = try SupervisedVMM(kernel: "echo", arguments: ["--cpus", "2"])
+        let control = try vmm.control()
+        let console = try vmm.console()
+        #expect(console.waitFor("echo: ready"))
+
+        let status = try #require(control.request("status"))
+        let pidFile = try String(contentsOfFile: vmm.pidPath, encoding: .utf8)
+        #expect(status["state"] as? String == "running")
+        #expect(status["pid"] as? Int == Int(vmm.process.process.processIdentifier))
+        #expect(pidFile == "\(vmm.process.process.processIdentifier)\n")
+        #expect(status["vcpus"] as? Int == 2)
+        #expect(status["memory"] as? Int == 256 << 20)
+        #expect(status["boots"] as? Int == 1)
+        #expect((status["exits"] as? [String: Any])?["io"] as? Int ?? 0 > 0)
+
+        #expect(control.request("pause")?["state"] as? String == "paused")
+        #expect(control.request("status")?["state"] as? String == "paused")
+        #expect(errorCode(control.request("pause")) == "conflict")
+        console.send("ping\n")
+        #expect(!console.waitFor("echo: ping", timeout: 0.3), "a paused guest must not run")
+        #expect(control.request("resume")?["state"] as? String == "running")
+        #expect(console.waitFor("echo: ping", timeout: 10))
+        #expect(errorCode(control.request("resume")) == "conflict")
+
+        #expect(errorCode(control.request("frobnicate \"\u{1}\\")) == "bad_request")
+        #expect(control.request("status")?["state"] as? String == "running", "the connection must survive garbage")
+
+        let flooder = try vmm.control()
+        flooder.send([UInt8](repeating: UInt8(ascii: "x"), count: 10 * 1024))
+        let answer = flooder.readLine()
+        #expect(answer?.contains("bad_request") == true, "\(answer ?? "no answer")")
+        #expect(flooder.readLine(timeout: 5) == nil && flooder.isClosed, "an over-long line closes the connection")
+        #expect(control.request("status")?["state"] as? String == "running", "vmm must survive an over-long line")
+
+        #expect(control.request("stop")?["ok"] as? Bool == true)
+        let result = vmm.process.finish(timeout: 10)
+        #expect(result.status == 143)
+        #expect(result.standardOutput.isEmpty, "with --console-socket nothing goes to stdout")
+        #expect(vmm.exitReport?["reason"] as? String == "stopped")
+        #expect(vmm.exitReport?["status"] as? Int == 143)
+        #expect(!vmm.fileExists(vmm.controlPath) && !vmm.fileExists(vmm.consolePath) && !vmm.fileExists(vmm.pidPath))
+    }
+
+    @Test func shutdownPressesThePowerButton() throws {
+        let vmm = try SupervisedVMM(kernel: "power-button")
+        let console = try vmm.console()
+        #expect(console.waitFor("power-button: waiting"))
+        #expect(try vmm.control().request("shutdown")?["ok"] as? Bool == true)
+        let result = vmm.process.finish(timeout: 30)
+        #expect(console.waitFor("power-button: powering off", timeout: 5))
+        #expect(result.status == 0)
+        #expect(vmm.exitReport?["reason"] as? String == "poweroff")
+        #expect(vmm.exitReport?["status"] as? Int == 0)
+    }
+
+    @Test func rebootBootsTheGuestAgain() throws {
+        let vmm = try SupervisedVMM(kernel: "echo")
+        let control = try vmm.control()
+        let console = try vmm.console()
+        #expect(console.waitFor("echo: ready"))
+        #expect(control.request("reboot")?["ok"] as? Bool == true)
+        #expect(console.waitFor("echo: ready"), "the guest did not boot again: \(console.text)")
+        #expect(control.request("status")?["boots"] as? Int == 2)
+        console.send("quit\n")
+        let result = vmm.process.finish(timeout: 30)
+        #expect(result.status == 1)
+        #expect(vmm.exitReport?["reason"] as? String == "debug-exit")
+    }
+
+    @Test func guestResetsCountAsBoots() throws {
+        let vmm = try SupervisedVMM(kernel: "reboot")
+        let control = try vmm.control()
+        let deadline = Date().addingTimeInterval(30)
+        var boots = 0
+        while boots < 2 && Date() < deadline {
+            boots = control.request("status")?["boots"] as? Int ?? 0
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(boots >= 2)
+        #expect(control.request("stop")?["ok"] as? Bool == true)
+        #expect(vmm.process.finish(timeout: 10).status == 143)
+    }
+
+    @Test func badSocketPathsAreBadInput() throws {
+        let file = try TemporaryFile(contents: "not a socket")
+        let result = try VMMProcess.run(["run", "--kernel", try TestEnvironment.guest("hello"), "--control-socket", file.path])
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("not a socket"))
+        #expect(FileManager.default.contents(atPath: file.path) == Data("not a socket".utf8), "vmm must not replace a file")
+    }
+
+    private func errorCode(_ answer: [String: Any]?) -> String? {
+        (answer?["error"] as? [String: Any])?["code"] as? String
+    }
+}
