@@ -6,12 +6,17 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "vmm", targets: ["vmm"]),
+        .executable(name: "vmmd", targets: ["vmmd"]),
+        .executable(name: "vmctl", targets: ["vmctl"]),
         .library(name: "VMMCore", targets: ["VMMCore"]),
         .library(name: "KVM", targets: ["KVM"]),
         .library(name: "VMMAPI", targets: ["VMMAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CKVM", path: "Modules/CKVM"),
@@ -24,9 +29,35 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "VMMAPI"),
+        .target(
+            name: "VMMAPI",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "VMMDaemon",
+            dependencies: [
+                "VMMAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "vmmd",
+            dependencies: ["VMMDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "vmctl",
+            dependencies: ["VMMAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
+        .testTarget(name: "VMMAPITests", dependencies: ["VMMAPI"]),
+        .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),
+        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

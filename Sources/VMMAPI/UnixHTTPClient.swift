@@ -1,0 +1,159 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// An HTTP/1.1 client for the daemon's API on a Unix domain socket.
+///
+/// Every request gets its own connection (`Connection: close`): the daemon is local, a
+/// connection costs microseconds, and no pool means no stale connection to recover from.
+///
+/// Failures to reach the daemon are thrown as ``UnixHTTPClientError``; a non-2xx answer
+/// with an error body is thrown as the ``APIError`` it carries.
+public final class UnixHTTPClient: Sendable {
+    /// The socket this client connects to.
+    public let socketPath: String
+    private let eventLoopGroup: any EventLoopGroup
+
+    /// A client for the daemon listening on `socketPath`; connects only when asked to.
+    public init(socketPath: String, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.socketPath = socketPath
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Sends one request (`body`, if any, as `application/json`) and returns the response
+    /// whatever its status.
+    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> Response {
+        try await exchange(method, path, body: body) { reader in
+            let head = try await reader.head()
+            return Response(status: Int(head.status.code), headers: head.headers, body: try await reader.remainingBody())
+        }
+    }
+
+    /// Sends one request with `body` as JSON; throws the API's error unless the status is 2xx.
+    @discardableResult
+    public func request(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil) async throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let bytes = try body.map { Array(try encoder.encode($0)) }
+        let response = try await send(method, path, body: bytes)
+        guard response.isSuccess else { throw response.error }
+        return response
+    }
+
+    /// `GET path`, decoded from JSON.
+    public func get<Result: Decodable>(_ path: String, as type: Result.Type = Result.self) async throws -> Result {
+        try await request(.GET, path).decode(type)
+    }
+
+    /// `GET path`, for a body that is not JSON (such as a console log).
+    public func get(_ path: String) async throws -> Response {
+        try await request(.GET, path)
+    }
+
+    /// `POST path` with an optional JSON body, the answer decoded from JSON.
+    public func post<Result: Decodable>(
+        _ path: String, body: (any Encodable)? = nil, as type: Result.Type = Result.self
+    ) async throws -> Result {
+        try await request(.POST, path, body: body).decode(type)
+    }
+
+    /// `POST path` with an optional JSON body, for when the answer's body does not matter.
+    @discardableResult
+    public func post(_ path: String, body: (any Encodable)? = nil) async throws -> Response {
+        try await request(.POST, path, body: body)
+    }
+
+    /// `PATCH path` with a JSON body, the answer decoded from JSON.
+    public func patch<Result: Decodable>(
+        _ path: String, body: any Encodable, as type: Result.Type = Result.self
+    ) async throws -> Result {
+        try await request(.PATCH, path, body: body).decode(type)
+    }
+
+    /// `DELETE path`.
+    @discardableResult
+    public func delete(_ path: String) async throws -> Response {
+        try await request(.DELETE, path)
+    }
+
+    /// The lines of a long-lived `GET path` response (such as the NDJSON of `/v1/events`),
+    /// without their line ends, skipping empty ones.
+    ///
+    /// The connection stays open until the daemon ends the response or the consumer stops
+    /// iterating. A non-2xx answer ends the stream with the API's error.
+    public func stream(_ path: String) -> AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await self.streamLines(path) { continuation.yield($0) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private func streamLines(_ path: String, _ yield: @Sendable (String) -> Void) async throws {
+        try await exchange(.GET, path, body: nil) { reader in
+            let head = try await reader.head()
+            guard (200..<300).contains(head.status.code) else {
+                throw Response(status: Int(head.status.code), headers: head.headers, body: try await reader.remainingBody()).error
+            }
+            var splitter = LineSplitter()
+            while let chunk = try await reader.nextBodyChunk() {
+                splitter.append(chunk.readableBytesView).forEach(yield)
+            }
+            splitter.finish().map(yield)
+        }
+    }
+
+    private typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+    /// Connects, sends one request and hands the response to `read`; closes the connection after.
+    private func exchange<Result: Sendable>(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, _ read: (inout ResponseReader) async throws -> Result
+    ) async throws -> Result {
+        let channel: Connection
+        do {
+            channel = try await ClientBootstrap(group: eventLoopGroup).connect(unixDomainSocketPath: socketPath) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+        } catch let error as IOError {
+            throw UnixHTTPClientError.connecting(to: socketPath, errno: error.errnoCode)
+        } catch let error as SocketAddressError {
+            throw UnixHTTPClientError.connectionFailed(socketPath: socketPath, reason: "\(error)")
+        }
+        return try await channel.executeThenClose { inbound, outbound in
+            do {
+                try await outbound.write(contentsOf: Self.requestParts(method, path, body: body))
+                var reader = ResponseReader(inbound)
+                return try await read(&reader)
+            } catch let error as HTTPParserError {
+                throw UnixHTTPClientError.malformedResponse("\(error)")
+            }
+        }
+    }
+
+    private static func requestParts(_ method: HTTPMethod, _ path: String, body: [UInt8]?) -> [HTTPClientRequestPart] {
+        var headers = HTTPHeaders([("Host", "localhost"), ("Connection", "close"), ("Accept", "application/json")])
+        if let body {
+            headers.add(name: "Content-Type", value: "application/json")
+            headers.add(name: "Content-Length", value: String(body.count))
+        } else if method != .GET && method != .HEAD {
+            // Without a length some servers wait for a body that never comes.
+            headers.add(name: "Content-Length", value: "0")
+        }
+        var parts: [HTTPClientRequestPart] = [.head(HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers))]
+        if let body, !body.isEmpty {
+            parts.append(.body(.byteBuffer(ByteBuffer(bytes: body))))
+        }
+        parts.append(.end(nil))
+        return parts
+    }
+}

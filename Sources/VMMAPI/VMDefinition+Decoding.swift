@@ -1,0 +1,20 @@
+extension VMDefinition {
+    private enum Field: String, CodingKey {
+        case name, cpus, memory, kernel, initrd, cmdline, autostart
+    }
+
+    /// Decodes a definition in which only `name` and `kernel` are required; the other fields
+    /// take the same defaults as `init(name:kernel:)`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Field.self)
+        self.init(
+            name: try container.decode(String.self, forKey: .name),
+            cpus: try container.decodeIfPresent(Int.self, forKey: .cpus) ?? Self.defaultCPUs,
+            memory: try container.decodeIfPresent(UInt64.self, forKey: .memory) ?? Self.defaultMemory,
+            kernel: try container.decode(String.self, forKey: .kernel),
+            initrd: try container.decodeIfPresent(String.self, forKey: .initrd),
+            cmdline: try container.decodeIfPresent(String.self, forKey: .cmdline) ?? "",
+            autostart: try container.decodeIfPresent(Bool.self, forKey: .autostart) ?? false
+        )
+    }
+}

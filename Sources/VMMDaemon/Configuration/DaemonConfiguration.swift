@@ -1,0 +1,24 @@
+/// Where the daemon keeps things and whom it serves.
+public struct DaemonConfiguration: Sendable {
+    /// The REST API's Unix socket.
+    public var socketPath: String
+    /// Definitions live in `<stateDirectory>/vms/<name>.json`.
+    public var stateDirectory: String
+    /// Each running VM's sockets, pid file and log live in `<runtimeDirectory>/vms/<name>/`.
+    public var runtimeDirectory: String
+    /// Members of this group may use the API (besides root).
+    public var group: String
+    /// The `vmm` executable started for each VM.
+    public var vmmPath: String
+
+    public init(socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String) {
+        self.socketPath = socketPath
+        self.stateDirectory = stateDirectory
+        self.runtimeDirectory = runtimeDirectory
+        self.group = group
+        self.vmmPath = vmmPath
+    }
+
+    var definitionsDirectory: String { "\(stateDirectory)/vms" }
+    var vmsRuntimeDirectory: String { "\(runtimeDirectory)/vms" }
+}

@@ -1,0 +1,41 @@
+import Glibc
+import VMMAPI
+
+extension VMDefinition {
+    /// The smallest guest RAM a definition may ask for.
+    static let minimumMemory: UInt64 = 2 << 20
+
+    /// Throws a 422 error naming the first field that cannot work. Kernel and initrd must be
+    /// absolute paths of readable files now, so a typo shows at create time, not at start.
+    func validate() throws {
+        guard VMDefinition.isValidName(name) else { throw APIError.invalidName(name) }
+        guard cpus >= 1 else { throw APIError(code: .invalidDefinition, message: "cpus must be at least 1, not \(cpus)") }
+        guard memory >= VMDefinition.minimumMemory else {
+            throw APIError(code: .invalidDefinition, message: "memory must be at least 2 MiB (\(VMDefinition.minimumMemory) bytes), not \(memory)")
+        }
+        try VMDefinition.validateFile(kernel, field: "kernel")
+        if let initrd { try VMDefinition.validateFile(initrd, field: "initrd") }
+    }
+
+    private static func validateFile(_ path: String, field: String) throws {
+        guard path.hasPrefix("/") else {
+            throw APIError(code: .invalidDefinition, message: "\(field) must be an absolute path, not \(path)")
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(path, R_OK) == 0 else {
+            throw APIError(code: .invalidDefinition, message: "\(field) \(path) is not a readable file")
+        }
+    }
+
+    /// This definition with the patch's fields applied; an empty `initrd` removes it.
+    func applying(_ patch: VMDefinitionPatch) -> VMDefinition {
+        var result = self
+        if let cpus = patch.cpus { result.cpus = cpus }
+        if let memory = patch.memory { result.memory = memory }
+        if let kernel = patch.kernel { result.kernel = kernel }
+        if let initrd = patch.initrd { result.initrd = initrd.isEmpty ? nil : initrd }
+        if let cmdline = patch.cmdline { result.cmdline = cmdline }
+        if let autostart = patch.autostart { result.autostart = autostart }
+        return result
+    }
+}

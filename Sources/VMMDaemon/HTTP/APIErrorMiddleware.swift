@@ -1,0 +1,30 @@
+import Hummingbird
+import VMMAPI
+
+/// Turns every error, the router's own included (unknown route, body too large), into the
+/// API's error shape with a fitting status.
+struct APIErrorMiddleware: RouterMiddleware {
+    typealias Context = DaemonRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return JSONResponse.error(error)
+        } catch let error as HTTPResponseError {
+            return JSONResponse.error(Self.apiError(for: error.status, request))
+        } catch {
+            context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
+            return JSONResponse.error(APIError.internalError("\(error)"))
+        }
+    }
+
+    private static func apiError(for status: HTTPResponse.Status, _ request: Request) -> APIError {
+        switch status.code {
+        case 404, 405: return APIError(code: .notFound, message: "no route for \(request.method) \(request.uri.path)")
+        case 413: return APIError(code: .payloadTooLarge, message: "request body over 1 MiB")
+        case 400..<500: return APIError(code: .badRequest, message: status.reasonPhrase)
+        default: return APIError.internalError(status.reasonPhrase)
+        }
+    }
+}

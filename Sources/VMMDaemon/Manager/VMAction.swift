@@ -1,0 +1,22 @@
+import VMMAPI
+
+/// What a client can ask of a VM, and in which states it may.
+enum VMAction: String, Sendable {
+    case start, stop, pause, resume, reboot, kill, edit, delete
+
+    /// The states from which this action is legal; anything else is a 409.
+    var legalStates: Set<VMState> {
+        switch self {
+        case .start, .edit, .delete: return [.stopped, .crashed]
+        case .stop: return [.running, .paused]
+        case .pause, .reboot: return [.running]
+        case .resume: return [.paused]
+        case .kill: return [.starting, .running, .paused, .stopping]
+        }
+    }
+
+    /// Throws a 409 naming the current state unless the action is legal in it.
+    func check(_ state: VMState, vm name: String) throws {
+        guard legalStates.contains(state) else { throw APIError.illegal(rawValue, name, in: state) }
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import VMMAPI
+
+/// Read-only views for the console, event, host and metrics endpoints.
+extension VMManager {
+    /// The recent console output of a VM (kept while it runs and after it ends).
+    func console(_ name: String) throws -> [UInt8] {
+        try lookup(name).console.contents
+    }
+
+    nonisolated func subscribe() -> AsyncStream<VMEvent> {
+        events.subscribe()
+    }
+
+    /// VM counts for every state (zeros included).
+    func stateCounts() -> [VMState: Int] {
+        var counts = Dictionary(uniqueKeysWithValues: VMState.allCases.map { ($0, 0) })
+        for vm in vms.values { counts[vm.state, default: 0] += 1 }
+        return counts
+    }
+
+    /// Each VM's definition and, when its `vmm` answers, its live status.
+    func snapshot() async -> [(definition: VMDefinition, status: ControlChannel.Status?)] {
+        let running = vms.values.sorted { $0.definition.name < $1.definition.name }.map {
+            ($0.definition, $0.state.hasProcess ? ControlChannel(socketPath: runtimeDirectory($0.definition.name).controlSocket) : nil)
+        }
+        var result: [(definition: VMDefinition, status: ControlChannel.Status?)] = []
+        for (definition, control) in running {
+            result.append((definition, try? await control?.status()))
+        }
+        return result
+    }
+}

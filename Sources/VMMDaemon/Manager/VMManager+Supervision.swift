@@ -1,0 +1,79 @@
+import Foundation
+import VMMAPI
+
+/// Watching `vmm` processes end, and finding the ones a previous daemon left running.
+extension VMManager {
+    /// Has the watcher thread report the process's end to this actor.
+    func watch(_ name: String, _ process: ProcessHandle) {
+        process.watch { ending in
+            Task { await self.processEnded(name, process, ending) }
+        }
+    }
+
+    /// Records how a run ended: a requested stop or the guest's own power-off leaves the VM
+    /// stopped; anything else (a crash, a signal, no exit file) leaves it crashed.
+    func processEnded(_ name: String, _ process: ProcessHandle, _ ending: ProcessHandle.Ending) {
+        guard let vm = vms[name], let run = vm.run, run.process === process else { return }
+        let directory = runtimeDirectory(name)
+        let record = directory.readExitRecord()
+        directory.clean()
+        let summary = record?.summary ?? "vmm \(ending), no exit file"
+        let cleanEnd = run.endRequested || (vm.state != .starting && record?.isGuestInitiated == true)
+        vms[name]?.run = nil
+        vms[name]?.lastExit = summary
+        transition(name, to: cleanEnd ? .stopped : .crashed, reason: summary)
+        run.exited.fire()
+    }
+
+    /// Loads the stored definitions, re-adopts the `vmm` processes still running for them
+    /// and starts the autostart VMs that are not running.
+    public func load() async {
+        for definition in store.loadAll(skipping: { file, error in
+            logger.error("skipping definition \(file): \(error)")
+        }) {
+            vms[definition.name] = ManagedVM(definition: definition)
+            await adopt(definition.name)
+        }
+        for (name, vm) in vms where vm.definition.autostart && !vm.state.hasProcess {
+            Task {
+                do {
+                    _ = try await self.start(name)
+                } catch {
+                    self.logger.error("autostart of VM \(name) failed: \(error)")
+                }
+            }
+        }
+    }
+
+    /// Takes over the `vmm` a previous daemon started for `name`, if it still runs and
+    /// answers; otherwise settles the VM's state from the exit file it left.
+    private func adopt(_ name: String) async {
+        let directory = runtimeDirectory(name)
+        guard let pid = directory.readPID() else { return }
+        if let pidfd = Linux.pidfdOpen(pid) {
+            let process = ProcessHandle(pid: pid, pidfd: pidfd, isChild: false)
+            // A zombie (nobody reaps orphans here) has an empty cmdline and polls as ended.
+            if !process.hasExited, directory.isServed(by: pid) {
+                guard let status = try? await ControlChannel(socketPath: directory.controlSocket).status() else {
+                    // Leave it alone: it is not ours to kill, and it may still be a VM.
+                    vms[name]?.lastExit = "vmm pid \(pid) does not answer on its control socket"
+                    logger.warning("VM \(name): vmm pid \(pid) runs but does not answer; not adopted")
+                    transition(name, to: .crashed, reason: vms[name]?.lastExit)
+                    return
+                }
+                let uptime = Double(status.uptimeMilliseconds) / 1000
+                vms[name]?.run = ManagedVM.Run(process: process, startedAt: Date().addingTimeInterval(-uptime))
+                vms[name]?.console.record(from: directory.consoleSocket)
+                watch(name, process)
+                transition(name, to: status.state == "paused" ? .paused : .running, reason: "adopted vmm pid \(pid)")
+                return
+            }
+        }
+        let record = directory.readExitRecord()
+        directory.clean()
+        vms[name]?.lastExit = record?.summary ?? "vmm pid \(pid) ended while vmmd was away, no exit file"
+        if record?.isGuestInitiated != true {
+            transition(name, to: .crashed, reason: vms[name]?.lastExit)
+        }
+    }
+}

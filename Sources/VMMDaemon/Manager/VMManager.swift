@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import VMMAPI
+
+/// The daemon's one internal API: every front end (REST today) calls these methods, and
+/// they mean the same thing to each. Owns the registry of VMs and their state machines.
+public actor VMManager {
+    let configuration: DaemonConfiguration
+    let logger: Logger
+    let store: DefinitionStore
+    let launcher: VMMLauncher
+    let events = EventHub()
+    var vms: [String: ManagedVM] = [:]
+
+    public init(configuration: DaemonConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        store = try DefinitionStore(directory: configuration.definitionsDirectory)
+        launcher = VMMLauncher(executable: configuration.vmmPath)
+        try FileManager.default.createDirectory(atPath: configuration.vmsRuntimeDirectory, withIntermediateDirectories: true)
+    }
+
+    // MARK: Registry
+
+    func list() -> VMList {
+        VMList(vms: vms.keys.sorted().map { vms[$0]!.info })
+    }
+
+    func info(_ name: String) throws -> VMInfo {
+        try lookup(name).info
+    }
+
+    func create(_ definition: VMDefinition) throws -> VMInfo {
+        guard VMDefinition.isValidName(definition.name) else { throw APIError.invalidName(definition.name) }
+        guard vms[definition.name] == nil else {
+            throw APIError(code: .conflict, message: "a VM named \(definition.name) exists")
+        }
+        try definition.validate()
+        try saving { try store.save(definition) }
+        vms[definition.name] = ManagedVM(definition: definition)
+        logger.info("created VM \(definition.name)")
+        publish(definition.name, .stopped, previous: nil, reason: "created")
+        return vms[definition.name]!.info
+    }
+
+    func update(_ name: String, _ patch: VMDefinitionPatch) throws -> VMInfo {
+        let vm = try lookup(name)
+        try VMAction.edit.check(vm.state, vm: name)
+        let definition = vm.definition.applying(patch)
+        try definition.validate()
+        try saving { try store.save(definition) }
+        vms[name]?.definition = definition
+        logger.info("updated VM \(name)")
+        return vms[name]!.info
+    }
+
+    /// Deletes a VM's definition; with `force`, kills its process first.
+    func delete(_ name: String, force: Bool) async throws {
+        let vm = try lookup(name)
+        if vm.state.hasProcess {
+            guard force else { throw APIError.illegal("delete", name, in: vm.state) }
+            _ = try await kill(name)
+        }
+        try VMAction.delete.check(try lookup(name).state, vm: name)
+        try saving { try store.remove(name) }
+        vms[name] = nil
+        runtimeDirectory(name).remove()
+        logger.info("deleted VM \(name)")
+    }
+
+    // MARK: Helpers
+
+    /// The VM named `name`; names are checked before they reach any path.
+    func lookup(_ name: String) throws -> ManagedVM {
+        guard VMDefinition.isValidName(name) else { throw APIError.invalidName(name) }
+        guard let vm = vms[name] else { throw APIError.unknownVM(name) }
+        return vm
+    }
+
+    func runtimeDirectory(_ name: String) -> RuntimeDirectory {
+        RuntimeDirectory(path: "\(configuration.vmsRuntimeDirectory)/\(name)")
+    }
+
+    /// Moves a VM to `state`, logs it and tells event subscribers.
+    func transition(_ name: String, to state: VMState, reason: String? = nil) {
+        guard let previous = vms[name]?.state, previous != state else { return }
+        vms[name]?.state = state
+        logger.info("VM \(name): \(previous.rawValue) → \(state.rawValue)\(reason.map { " (\($0))" } ?? "")")
+        publish(name, state, previous: previous, reason: reason)
+    }
+
+    private func publish(_ name: String, _ state: VMState, previous: VMState?, reason: String?) {
+        events.publish(VMEvent(time: Date().timeIntervalSince1970, vm: name, state: state, previous: previous, reason: reason))
+    }
+
+    private func saving(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as FileError {
+            throw APIError.internalError(error.description)
+        }
+    }
+}

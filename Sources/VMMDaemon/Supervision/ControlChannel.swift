@@ -1,0 +1,57 @@
+import Foundation
+import VMMAPI
+
+/// A `vmm`'s control socket: one request line, one JSON reply line per connection.
+struct ControlChannel: Sendable {
+    /// The reply to `status`.
+    struct Status: Decodable, Sendable {
+        struct Exits: Decodable, Sendable {
+            var io: UInt64
+            var mmio: UInt64
+            var other: UInt64
+        }
+
+        var state: String
+        var pid: Int32
+        var vcpus: Int
+        var memory: UInt64
+        var uptimeMilliseconds: UInt64
+        var exits: Exits
+        var boots: Int
+
+        private enum CodingKeys: String, CodingKey {
+            case state, pid, vcpus, memory, exits, boots
+            case uptimeMilliseconds = "uptime_ms"
+        }
+    }
+
+    private struct Reply: Decodable {
+        var ok: Bool?
+        var error: APIError.Detail?
+    }
+
+    let socketPath: String
+    /// A live `vmm` answers at once; a stuck one must not hang a request forever.
+    var timeout = 5.0
+
+    func status() async throws -> Status {
+        try JSONDecoder().decode(Status.self, from: Data(try await request("status").utf8))
+    }
+
+    /// Sends `command` ("pause", "resume", "shutdown", "stop", "reboot"); a refusal from
+    /// the `vmm` comes back as an `APIError` with its code.
+    func send(_ command: String) async throws {
+        let reply = try JSONDecoder().decode(Reply.self, from: Data(try await request(command).utf8))
+        if let error = reply.error {
+            throw APIError(code: APIError.Code(rawValue: error.code) ?? .internalError, message: error.message)
+        }
+    }
+
+    private func request(_ line: String) async throws -> String {
+        let path = socketPath
+        let timeout = timeout
+        return try await BlockingThread.run("vmm-control") {
+            try UnixSocket(connectingTo: path, timeout: timeout).request(line)
+        }
+    }
+}

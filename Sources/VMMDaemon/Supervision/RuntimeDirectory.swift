@@ -1,0 +1,51 @@
+import Foundation
+import Glibc
+
+/// The folder of one VM's `vmm` process: its sockets, pid file, exit file and log.
+struct RuntimeDirectory: Sendable {
+    let path: String
+
+    var controlSocket: String { "\(path)/control.sock" }
+    var consoleSocket: String { "\(path)/console.sock" }
+    var pidFile: String { "\(path)/vmm.pid" }
+    var exitFile: String { "\(path)/exit.json" }
+    var logFile: String { "\(path)/vmm.log" }
+
+    /// Creates the folder and clears what a previous run left, so a stale socket or exit
+    /// file cannot be mistaken for the new process's.
+    func prepare() throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        clean()
+    }
+
+    /// Removes the files of an ended run; the log stays for diagnosis.
+    func clean() {
+        for file in [controlSocket, consoleSocket, pidFile, exitFile] { unlink(file) }
+    }
+
+    /// Removes the folder with everything in it (the VM is being deleted).
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// The pid the `vmm` wrote, if it did.
+    func readPID() -> pid_t? {
+        guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8) else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Why the last `vmm` ended, if it said so.
+    func readExitRecord() -> ExitRecord? {
+        guard let data = FileManager.default.contents(atPath: exitFile) else { return nil }
+        return try? JSONDecoder().decode(ExitRecord.self, from: data)
+    }
+
+    /// Whether process `pid` is a `vmm` serving this folder (and not an unrelated process
+    /// that got a reused pid).
+    func isServed(by pid: pid_t) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard let flag = arguments.firstIndex(of: "--control-socket"), flag + 1 < arguments.count else { return false }
+        return arguments[flag + 1] == controlSocket
+    }
+}

@@ -1,0 +1,66 @@
+import Glibc
+import VMMAPI
+
+/// Starts `vmm run` processes that outlive the daemon: each in its own session, with
+/// stdin on /dev/null and output in the VM's log file, never on a pipe to the daemon
+/// (a write to a dead daemon's pipe would kill the VM with SIGPIPE).
+struct VMMLauncher: Sendable {
+    let executable: String
+
+    /// The command line for `definition`, served from `directory`.
+    func arguments(for definition: VMDefinition, in directory: RuntimeDirectory) -> [String] {
+        var arguments = [executable, "run", "--kernel", definition.kernel]
+        if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
+        arguments += [
+            "--cmdline", definition.cmdline,
+            "--cpus", String(definition.cpus),
+            "--memory", String(definition.memory),
+            "--control-socket", directory.controlSocket,
+            "--console-socket", directory.consoleSocket,
+            "--pid-file", directory.pidFile,
+            "--exit-file", directory.exitFile,
+        ]
+        return arguments
+    }
+
+    /// Spawns the `vmm` for `definition` and returns a handle on it.
+    func launch(_ definition: VMDefinition, in directory: RuntimeDirectory) throws -> ProcessHandle {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, directory.logFile, O_WRONLY | O_CREAT | O_APPEND, 0o640)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Not every descriptor of the daemon is close-on-exec (NIO's listening socket is
+        // not): a VM holding the API socket would keep it alive after the daemon died.
+        guard Linux.spawnCloseFrom(&actions, 3) else {
+            throw APIError.internalError("posix_spawn_file_actions_addclosefrom_np is unavailable")
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The daemon ignores or blocks some signals; the VM must start with the defaults.
+        var all = sigset_t()
+        var none = sigset_t()
+        sigfillset(&all)
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Linux.spawnSetSID | Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        let arguments = arguments(for: definition, in: directory)
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
+        guard result == 0 else {
+            throw APIError.internalError("cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        guard let pidfd = Linux.pidfdOpen(pid) else {
+            // Only possible if the process is already gone and reaped, which we have not done.
+            throw APIError.internalError("pidfd_open(\(pid)) failed: \(Linux.errorMessage)")
+        }
+        return ProcessHandle(pid: pid, pidfd: pidfd, isChild: true)
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import Glibc
+
+/// Writes files so that a crash at any moment leaves either the old or the new content.
+enum AtomicFile {
+    /// Writes `data` to a temporary file beside `path`, syncs it, renames it over `path` and
+    /// syncs the folder so the rename itself survives a power loss.
+    static func write(_ data: Data, to path: String, mode: mode_t = 0o600) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw FileError("cannot create \(temporary): \(Linux.errorMessage)") }
+        var ok = data.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 { if errno == EINTR { continue }; return false }
+                offset += written
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let message = Linux.errorMessage
+            unlink(temporary)
+            throw FileError("cannot write \(path): \(message)")
+        }
+        try syncFolder(folder)
+    }
+
+    /// Syncs a folder, making renames and unlinks in it durable.
+    static func syncFolder(_ folder: String) throws {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError("cannot open \(folder): \(Linux.errorMessage)") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileError("cannot sync \(folder): \(Linux.errorMessage)") }
+    }
+}
+
+/// A file-system failure, with the path and errno text in its message.
+struct FileError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import VMMAPI
+
+/// What vmctl prints and returns for an error: one line saying what failed, why, and
+/// what to do about it, and the exit status a script can branch on.
+struct FailureReport: Equatable {
+    let status: ExitStatus
+    /// Nil when the failure was already reported (an `ExitCode` thrown on purpose).
+    let message: String?
+
+    init(_ error: any Error) {
+        switch error {
+        case let error as UnixHTTPClientError:
+            (status, message) = Self.describe(error)
+        case let error as APIError:
+            (status, message) = Self.describe(error)
+        case let error as ConsoleError:
+            (status, message) = (error.status, error.description)
+        case let error as ValidationError:
+            (status, message) = (.usage, error.message)
+        case let error as ExitCode:
+            (status, message) = (ExitStatus(rawValue: error.rawValue) ?? .failure, nil)
+        default:
+            (status, message) = (.failure, "\(error)")
+        }
+    }
+
+    private static func describe(_ error: UnixHTTPClientError) -> (ExitStatus, String) {
+        switch error {
+        case .daemonNotRunning:
+            return (.daemonNotRunning, "\(error) (is vmmd running? systemctl start vmmd; another socket: --socket or VMM_SOCKET)")
+        case .permissionDenied:
+            return (.permissionDenied,
+                    "\(error) (run as root, or join the socket's group: sudo usermod -aG kvm $USER, then log in again)")
+        case .connectionFailed:
+            return (.failure, "\(error) (check --socket or VMM_SOCKET)")
+        case .malformedResponse, .unexpectedStatus:
+            return (.failure, "\(error) (are vmctl and vmmd the same version?)")
+        }
+    }
+
+    private static func describe(_ error: APIError) -> (ExitStatus, String) {
+        switch APIError.Code(rawValue: error.code) {
+        case .notFound:
+            return (.noSuchVM, "\(error.message) (vmctl list shows the VMs)")
+        case .conflict:
+            return (.conflict, "\(error.message) (vmctl list shows each VM's state)")
+        case .badRequest, .invalidDefinition, .payloadTooLarge:
+            return (.invalidDefinition, error.message)
+        case .forbidden:
+            return (.permissionDenied, error.message)
+        case .unavailable:
+            return (.failure, "\(error.message) (vmmd is starting or stopping; try again)")
+        case .internalError, nil:
+            return (.failure, "vmmd failed: \(error.message) (journalctl -u vmmd has the details)")
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import VMMAPI
+
+/// `vmctl info`: one VM's definition and state.
+struct InfoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Show a VM's definition and state.",
+        discussion: "--json prints the API's VMInfo object: {\"definition\": {...}, \"state\": ..., ...}.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var vm: VMNameArgument
+
+    @Flag(help: "Print JSON (pretty, sorted keys).")
+    var json = false
+
+    func run() async throws {
+        let info = try await global.client().get(Routes.vm(vm.name), as: VMInfo.self)
+        print(json ? try JSONOutput.document(info) : Self.fields(info))
+    }
+
+    static func fields(_ info: VMInfo) -> String {
+        let definition = info.definition
+        var fields: [(key: String, value: String)] = [
+            ("name", definition.name),
+            ("state", info.state.rawValue),
+            ("cpus", String(definition.cpus)),
+            ("memory", ByteSize.format(definition.memory)),
+            ("kernel", definition.kernel),
+            ("initrd", definition.initrd ?? "-"),
+            ("cmdline", definition.cmdline),
+            ("autostart", definition.autostart ? "yes" : "no"),
+        ]
+        if let pid = info.pid { fields.append(("pid", String(pid))) }
+        if let uptime = info.uptime { fields.append(("uptime", Uptime.format(uptime))) }
+        if let lastExit = info.lastExit { fields.append(("last exit", lastExit)) }
+        return TextTable.fields(fields)
+    }
+}

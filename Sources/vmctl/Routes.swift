@@ -1,0 +1,11 @@
+/// The API's paths (see docs and `api/openapi.yaml`).
+enum Routes {
+    static let vms = "/v1/vms"
+    static let events = "/v1/events"
+    static let host = "/v1/host"
+
+    /// A VM's resource; `name` is a valid VM name, so it needs no escaping.
+    static func vm(_ name: String) -> String { "\(vms)/\(name)" }
+
+    static func action(_ action: String, on name: String) -> String { "\(vm(name))/\(action)" }
+}

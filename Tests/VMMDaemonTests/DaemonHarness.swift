@@ -1,0 +1,120 @@
+import Foundation
+import Glibc
+
+/// A real `vmmd` on a temporary socket, state folder and runtime folder, driven with curl.
+final class DaemonHarness {
+    let root: String
+    var socket: String { "\(root)/vmmd.sock" }
+    var stateDirectory: String { "\(root)/state" }
+    var runtimeDirectory: String { "\(root)/run" }
+    var log: String { (try? String(contentsOfFile: "\(root)/vmmd.log", encoding: .utf8)) ?? "" }
+    private var process: Process?
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-test-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    /// Starts the daemon and waits until its socket answers.
+    func start(group: String = "kvm", environment extra: [String: String] = [:]) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.vmmd)
+        process.arguments = [
+            "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory, "--vmm", TestPaths.vmm,
+            "--group", group,
+        ]
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        if !FileManager.default.fileExists(atPath: "\(root)/vmmd.log") {
+            _ = FileManager.default.createFile(atPath: "\(root)/vmmd.log", contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(root)/vmmd.log"))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let up = try await eventually(seconds: 15) { (try? await self.request("GET", "/v1/vms"))?.status == 200 }
+        guard up else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
+    }
+
+    var daemonIsRunning: Bool { process.map { !hasEnded($0.processIdentifier) } ?? false }
+
+    /// Stops the daemon with `signal` (SIGKILL: as if it crashed) and waits for it to end.
+    func stopDaemon(signal: Int32 = SIGKILL) async throws {
+        guard let process else { return }
+        kill(process.processIdentifier, signal)
+        _ = try await eventually(seconds: 10) { hasEnded(process.processIdentifier) }
+        self.process = nil
+    }
+
+    /// Kills every VM, stops the daemon and removes the folders.
+    func tearDown() async {
+        if daemonIsRunning, let list = try? await request("GET", "/v1/vms"),
+           let vms = list.json["vms"] as? [[String: Any]] {
+            for vm in vms where ["starting", "running", "paused", "stopping"].contains(vm["state"] as? String ?? "") {
+                let name = (vm["definition"] as? [String: Any])?["name"] as? String ?? ""
+                _ = try? await request("POST", "/v1/vms/\(name)/kill")
+            }
+        }
+        try? await stopDaemon(signal: SIGTERM)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Sends one request; `body` is sent as is, `bodyFile` names a file to send. `runAs`
+    /// runs curl under another identity (e.g. `setpriv` options).
+    func request(
+        _ method: String, _ path: String, body: String? = nil, bodyFile: String? = nil, runAs: [String] = []
+    ) async throws -> HTTPResult {
+        // In /tmp, where a curl running as another user may write too.
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-response-\(UUID().uuidString)").path
+        defer { unlink(output) }
+        var arguments = runAs + [
+            "/usr/bin/curl", "-s", "--path-as-is", "--max-time", "60", "--unix-socket", socket, "-X", method,
+            "-o", output, "-w", "%{http_code}", "-H", "Content-Type: application/json",
+        ]
+        if let body { arguments += ["--data-binary", body] }
+        if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
+        arguments.append("http://localhost\(path)")
+        let result = try await ChildProcess.run(arguments)
+        return HTTPResult(
+            status: Int(result.output) ?? 0,
+            body: FileManager.default.contents(atPath: output) ?? Data())
+    }
+
+    /// Creates a VM booting test kernel `kernel`.
+    @discardableResult
+    func create(_ name: String, kernel: String = "echo", autostart: Bool = false) async throws -> HTTPResult {
+        try await request("POST", "/v1/vms", body: #"{"name":"\#(name)","kernel":"\#(TestPaths.kernel(kernel))","memory":16777216,"autostart":\#(autostart)}"#)
+    }
+
+    func state(_ name: String) async throws -> String? {
+        try await request("GET", "/v1/vms/\(name)").state
+    }
+
+    func pid(_ name: String) async throws -> Int32? {
+        (try await request("GET", "/v1/vms/\(name)").json["pid"] as? NSNumber)?.int32Value
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Whether `pid` has ended (a zombie counts: the test process need not have reaped it yet).
+func hasEnded(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let afterName = stat.range(of: ") ") else { return true }
+    return stat[afterName.upperBound...].hasPrefix("Z")
+}
+
+/// Checks `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
+func eventually(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Testing
+@testable import vmctl
+
+@Suite struct CommandParsingTests {
+    @Test func globalOptionsWorkBeforeAndAfterTheCommand() throws {
+        let after = try #require(try VMCtl.parseAsRoot(["list", "--socket", "/tmp/a.sock"]) as? ListCommand)
+        #expect(after.global.socketPath == "/tmp/a.sock")
+        let before = try #require(try VMCtl.parseAsRoot(["--socket", "/tmp/b.sock", "list"]) as? ListCommand)
+        #expect(before.global.socketPath == "/tmp/b.sock")
+        let info = try #require(try VMCtl.parseAsRoot(["info", "web", "--runtime-dir", "/tmp/rt"]) as? InfoCommand)
+        #expect(info.global.consoleSocketPath(of: "web") == "/tmp/rt/vms/web/console.sock")
+    }
+
+    @Test func createTakesSizesAndRejectsBadOnes() throws {
+        let create = try #require(try VMCtl.parseAsRoot(["create", "web", "--kernel", "k", "--memory", "1G", "--cpus", "2"]) as? CreateCommand)
+        #expect(create.memory == "1G")
+        #expect(VMCtl.exitCode(for: Self.parseError(["create", "web", "--kernel", "k", "--memory", "lots"])) == .validationFailure)
+        #expect(VMCtl.exitCode(for: Self.parseError(["create", "web", "--kernel", "k", "--cpus", "0"])) == .validationFailure)
+        #expect(VMCtl.exitCode(for: Self.parseError(["create", "Web!", "--kernel", "k"])) == .validationFailure)
+        #expect(VMCtl.exitCode(for: Self.parseError(["create", "web"])) == .validationFailure)
+    }
+
+    @Test func stopTakesForceAndTimeout() throws {
+        let stop = try #require(try VMCtl.parseAsRoot(["stop", "web", "--force", "--timeout", "2.5"]) as? StopCommand)
+        #expect(stop.force && stop.timeout == 2.5)
+        #expect(VMCtl.exitCode(for: Self.parseError(["stop", "web", "--timeout", "-1"])) == .validationFailure)
+    }
+
+    private static func parseError(_ arguments: [String]) -> any Error {
+        do {
+            _ = try VMCtl.parseAsRoot(arguments)
+        } catch {
+            return error
+        }
+        Issue.record("\(arguments) parsed")
+        return CleanExit.message("")
+    }
+}

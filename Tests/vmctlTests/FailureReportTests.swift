@@ -1,0 +1,29 @@
+import ArgumentParser
+import Testing
+import VMMAPI
+@testable import vmctl
+
+@Suite struct FailureReportTests {
+    @Test func exitStatusesTellFailuresApart() {
+        let socket = "/run/vmm/vmmd.sock"
+        #expect(FailureReport(UnixHTTPClientError.daemonNotRunning(socketPath: socket, reason: "no such socket")).status == .daemonNotRunning)
+        #expect(FailureReport(UnixHTTPClientError.permissionDenied(socketPath: socket)).status == .permissionDenied)
+        #expect(FailureReport(UnixHTTPClientError.malformedResponse("x")).status == .failure)
+        #expect(FailureReport(APIError(code: .notFound, message: "no VM named web")).status == .noSuchVM)
+        #expect(FailureReport(APIError(code: .conflict, message: "web is running")).status == .conflict)
+        #expect(FailureReport(APIError(code: .invalidDefinition, message: "no kernel")).status == .invalidDefinition)
+        #expect(FailureReport(APIError(code: .badRequest, message: "bad JSON")).status == .invalidDefinition)
+        #expect(FailureReport(APIError(code: .internalError, message: "boom")).status == .failure)
+        #expect(FailureReport(ValidationError("bad")).status == .usage)
+        #expect(FailureReport(ConsoleError.notRunning(name: "web", state: .stopped)).status == .conflict)
+        #expect(FailureReport(ConsoleError.permissionDenied(path: "/x")).status == .permissionDenied)
+        #expect(ExitStatus.allCases.map(\.rawValue) == Array(0...7))
+    }
+
+    @Test func messagesSayWhatWhyAndHowToFix() {
+        let report = FailureReport(UnixHTTPClientError.daemonNotRunning(socketPath: "/run/vmm/vmmd.sock", reason: "no such socket"))
+        #expect(report.message == "cannot reach vmmd at /run/vmm/vmmd.sock: no such socket (is vmmd running? systemctl start vmmd; another socket: --socket or VMM_SOCKET)")
+        #expect(FailureReport(APIError(code: .notFound, message: "no VM named web")).message == "no VM named web (vmctl list shows the VMs)")
+        #expect(FailureReport(ExitCode(5)).message == nil)
+    }
+}
