@@ -1,14 +1,14 @@
 import Foundation
 
-/// Where the tests find the binaries and guest kernels. Environment variables override:
-/// `VMMD_BINARY`, `VMM_BINARY` (default: a Python stand-in with vmm's daemon interface,
-/// until the real vmm serves control sockets), `VMM_TEST_GUESTS`.
+/// Where the tests find the binaries and guest kernels (the ones `swift build` and
+/// `make -C Tests/Guests` produce). Environment variables override: `VMMD_BINARY`,
+/// `VMM_BINARY`, `VMM_TEST_GUESTS`.
 enum TestPaths {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
     static var vmmd: String { environment("VMMD_BINARY") ?? "\(packageRoot)/.build/debug/vmmd" }
-    static var vmm: String { environment("VMM_BINARY") ?? "\(packageRoot)/Tests/Fixtures/fake-vmm" }
+    static var vmm: String { environment("VMM_BINARY") ?? "\(packageRoot)/.build/debug/vmm" }
 
     /// The folder of the Multiboot test kernels, built on first use.
     static let guests: String = {
