@@ -9,6 +9,7 @@ packages=(
     linux-source-6.1 bc bison flex libelf-dev libssl-dev lz4   # the minimal Linux guest
     busybox-static cpio          # its initramfs
     e2fsprogs iproute2           # disk images and network namespaces for device tests
+    curl util-linux              # daemon tests drive the REST API; setpriv, script
 )
 
 missing=()
@@ -21,4 +22,6 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+python3 -c "import openapi_spec_validator, jsonschema, yaml" 2>/dev/null \
+    || python3 -m pip install -q openapi-spec-validator jsonschema pyyaml
 command -v swift >/dev/null || { echo "install-dependencies: swift is not on PATH (expected /opt/swift/usr/bin)" >&2; exit 1; }
