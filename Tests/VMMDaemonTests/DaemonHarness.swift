@@ -8,7 +8,11 @@ final class DaemonHarness {
     var stateDirectory: String { "\(root)/state" }
     var runtimeDirectory: String { "\(root)/run" }
     var log: String { (try? String(contentsOfFile: "\(root)/vmmd.log", encoding: .utf8)) ?? "" }
+    /// A command that execs the daemon (its path and arguments follow), e.g. a shell that
+    /// first moves itself into a cgroup; empty: the daemon is started directly.
+    var wrapper: [String] = []
     private var process: Process?
+    var daemonPID: pid_t? { process?.processIdentifier }
 
     init() throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-test-\(UUID().uuidString.prefix(8))").path
@@ -18,11 +22,12 @@ final class DaemonHarness {
     /// Starts the daemon and waits until its socket answers.
     func start(group: String = "kvm", environment extra: [String: String] = [:]) async throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.vmmd)
-        process.arguments = [
-            "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory, "--vmm", TestPaths.vmm,
-            "--group", group,
+        let command = wrapper + [
+            TestPaths.vmmd, "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory,
+            "--vmm", TestPaths.vmm, "--group", group,
         ]
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         if !FileManager.default.fileExists(atPath: "\(root)/vmmd.log") {
             _ = FileManager.default.createFile(atPath: "\(root)/vmmd.log", contents: nil)

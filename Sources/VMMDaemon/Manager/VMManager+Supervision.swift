@@ -17,6 +17,7 @@ extension VMManager {
         let directory = runtimeDirectory(name)
         let record = directory.readExitRecord()
         directory.clean()
+        cgroups.release(vm: name, logger: logger)
         let summary = record?.summary ?? "vmm \(ending), no exit file"
         let cleanEnd = run.endRequested || (vm.state != .starting && record?.isGuestInitiated == true)
         vms[name]?.run = nil
@@ -71,6 +72,7 @@ extension VMManager {
         }
         let record = directory.readExitRecord()
         directory.clean()
+        cgroups.release(vm: name, logger: logger)
         vms[name]?.lastExit = record?.summary ?? "vmm pid \(pid) ended while vmmd was away, no exit file"
         if record?.isGuestInitiated != true {
             transition(name, to: .crashed, reason: vms[name]?.lastExit)

@@ -9,6 +9,7 @@ public actor VMManager {
     let logger: Logger
     let store: DefinitionStore
     let launcher: VMMLauncher
+    let cgroups: CgroupPlacement
     let events = EventHub()
     var vms: [String: ManagedVM] = [:]
 
@@ -17,6 +18,7 @@ public actor VMManager {
         self.logger = logger
         store = try DefinitionStore(directory: configuration.definitionsDirectory)
         launcher = VMMLauncher(executable: configuration.vmmPath)
+        cgroups = CgroupPlacement.setUp(logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.vmsRuntimeDirectory, withIntermediateDirectories: true)
     }
 
@@ -65,6 +67,7 @@ public actor VMManager {
         try saving { try store.remove(name) }
         vms[name] = nil
         runtimeDirectory(name).remove()
+        cgroups.release(vm: name, logger: logger)
         logger.info("deleted VM \(name)")
     }
 
