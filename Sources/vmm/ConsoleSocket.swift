@@ -2,7 +2,9 @@ import Synchronization
 import VMMCore
 
 /// The guest's serial console on a Unix socket: output goes to every client (recent output
-/// first, from the backlog), and what any client sends goes to the UART, merged.
+/// first, from the backlog); input comes from one writer at a time, the first client to
+/// send anything, until it disconnects. Others are readers: their input is dropped with a
+/// notice, so two people typing cannot interleave keystrokes into the guest.
 ///
 /// A client that does not read is dropped once its queue is full (see `SocketClient`),
 /// and while the guest's receive buffer is full no client input is read at all, so
@@ -13,7 +15,11 @@ final class ConsoleSocket: ConsoleSink, SocketServerHandler {
         var clients: [SocketClient] = []
     }
 
+    private static let notWriterNotice = Array("\r\n[vmm: another client holds the console input]\r\n".utf8)
+
     private let output = Mutex(Output())
+    /// The client whose input reaches the guest; touched by the server thread only.
+    private let writer = Mutex<ObjectIdentifier?>(nil)
     /// Input the guest has not taken yet; touched by the server thread only.
     private let input = Mutex<[UInt8]>([])
     /// Hands bytes to the guest; returns how many it took (0 while its buffer is full).
@@ -40,10 +46,19 @@ final class ConsoleSocket: ConsoleSink, SocketServerHandler {
 
     func disconnected(_ client: SocketClient) {
         output.withLock { $0.clients.removeAll { $0 === client } }
+        writer.withLock { if $0 == ObjectIdentifier(client) { $0 = nil } }
     }
 
     func received(_ bytes: inout [UInt8], from client: SocketClient) {
-        input.withLock { $0.append(contentsOf: bytes) }
+        let isWriter = writer.withLock { current -> Bool in
+            if current == nil { current = ObjectIdentifier(client) }
+            return current == ObjectIdentifier(client)
+        }
+        if isWriter {
+            input.withLock { $0.append(contentsOf: bytes) }
+        } else {
+            Self.notWriterNotice.withUnsafeBytes { client.send($0) }
+        }
         bytes.removeAll()
         retry()
     }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `vmm run --console-socket`: output to every client with a backlog for late ones, input
-/// merged from all, and no client able to stall the guest.
+/// from one writer at a time, and no client able to stall the guest.
 @Suite(.enabled(if: TestEnvironment.kvmAvailable))
 struct ConsoleSocketTests {
     @Test func everyClientSeesOutputAndLateOnesGetTheBacklog() throws {
@@ -15,9 +15,31 @@ struct ConsoleSocketTests {
         late.send("hello\n")
         #expect(first.waitFor("echo: hello", timeout: 10))
         #expect(late.waitFor("echo: hello", timeout: 10))
-        first.send("quit\n")
+        late.send("quit\n")
         #expect(vmm.process.finish(timeout: 30).status == 1)
-        #expect(late.waitFor("echo: bye", timeout: 5))
+        #expect(first.waitFor("echo: bye", timeout: 5))
+    }
+
+    @Test func oneWriterAtATimeAndTheNextOneTakesOverWhenItLeaves() throws {
+        let vmm = try SupervisedVMM(kernel: "echo")
+        var writer: UnixSocketConnection? = try vmm.console()
+        let reader = try vmm.console()
+        #expect(reader.waitFor("echo: ready"))
+        writer?.send("first\n")
+        #expect(reader.waitFor("echo: first", timeout: 10))
+
+        reader.send("intruder\n")
+        #expect(reader.waitFor("another client holds the console input", timeout: 10))
+        writer?.send("second\n")
+        #expect(reader.waitFor("echo: second", timeout: 10))
+        #expect(!reader.text.contains("echo: intruder"))
+
+        writer = nil  // disconnects: the reader may write now
+        Thread.sleep(forTimeInterval: 0.2)
+        reader.send("third\n")
+        #expect(reader.waitFor("echo: third", timeout: 10))
+        reader.send("quit\n")
+        #expect(vmm.process.finish(timeout: 30).status == 1)
     }
 
     @Test func aClientThatNeverReadsDoesNotStallTheGuest() throws {
