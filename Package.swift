@@ -21,11 +21,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CKVM", path: "Modules/CKVM"),
         .target(name: "KVM", dependencies: ["CKVM"]),
+        .target(name: "Sizes"),
         .target(name: "VMMCore", dependencies: ["KVM", "CKVM"]),
         .executableTarget(
             name: "vmm",
             dependencies: [
                 "VMMCore",
+                "Sizes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,9 +53,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "vmctl",
-            dependencies: ["VMMAPI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VMMAPI", "Sizes", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
+        .testTarget(name: "SizesTests", dependencies: ["Sizes"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
         .testTarget(name: "VMMAPITests", dependencies: ["VMMAPI"]),
         .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Sizes
 import VMMAPI
 
 /// `vmctl create`: defines a VM.

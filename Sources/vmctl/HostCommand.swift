@@ -1,4 +1,5 @@
 import ArgumentParser
+import Sizes
 import VMMAPI
 
 /// `vmctl host`: what the host offers.

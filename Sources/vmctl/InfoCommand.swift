@@ -1,4 +1,5 @@
 import ArgumentParser
+import Sizes
 import VMMAPI
 
 /// `vmctl info`: one VM's definition and state.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Sizes
 import VMMAPI
 
 /// `vmctl list`: every VM and its state.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import KVM
+import Sizes
 import VMMCore
 
 /// `vmm run`: boots a kernel and runs it in the foreground, serial console on stdio or,

@@ -1,5 +1,5 @@
 import Testing
-@testable import vmctl
+import Sizes
 
 @Suite struct ByteSizeTests {
     @Test func parsesSuffixesAndPlainBytes() {

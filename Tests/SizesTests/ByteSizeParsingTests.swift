@@ -1,7 +1,7 @@
 import Testing
-@testable import VMMCore
+import Sizes
 
-@Suite struct ByteSizeTests {
+@Suite struct ByteSizeParsingTests {
     @Test(arguments: [
         ("256M", UInt64(256 << 20)),
         ("1G", 1 << 30),
