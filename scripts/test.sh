@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds everything the tests need and runs them: unit tests, the Multiboot test kernels
-# and the minimal Linux guest under the real vmm binary on /dev/kvm.
+# Installs and builds everything the tests need and runs them: unit tests, the Multiboot
+# test kernels and the minimal Linux guest under the real vmm binary on /dev/kvm, the
+# daemon end to end. README.md's test command; .ci/run calls exactly this.
 #
 # /dev/kvm is required; VMM_ALLOW_NO_KVM=1 turns the KVM tests into skips (laptops only).
 set -euo pipefail
@@ -13,6 +14,7 @@ if [[ ! -w /dev/kvm && "${VMM_ALLOW_NO_KVM:-0}" != 1 ]]; then
     exit 1
 fi
 
+scripts/install-dependencies.sh
 make -s -C Tests/Guests OUT="$PWD/.build/guests"
 linux_guest=$(scripts/build-linux-guest.sh | tail -n 1)
 export VMM_LINUX_GUEST="$linux_guest"
