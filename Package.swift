@@ -43,6 +43,7 @@ let package = Package(
             name: "VMMDaemon",
             dependencies: [
                 "VMMAPI",
+                "KVM",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -49,6 +49,10 @@ public final class KVMSystem: Sendable {
         return Int(result ?? 0)
     }
 
+    /// Whether this host's KVM is PVM: software virtualization nested in a cloud VM, whose
+    /// instruction emulator runs guest kernel code and cannot run every instruction.
+    public static var isPVM: Bool { access("/sys/module/kvm_pvm", F_OK) == 0 }
+
     /// The most vCPUs one VM may have on this host.
     public var maximumVCPUs: Int {
         let maximum = check(.maxVCPUs)

@@ -82,7 +82,7 @@ struct RunCommand: ParsableCommand {
         } catch {
             fail(error.description, status: ExitStatus.badInput)
         }
-        if MachineBuilder.isPVMHost {
+        if KVMSystem.isPVM {
             log.info(
                 "PVM host: hiding CPU features its instruction emulator cannot run in guest kernel mode "
                     + "(\(CPUFeature.unsupportedOnPVM.filter { !configuration.cpuFeatures.shown.contains($0) }.joined(separator: ", ")))")

@@ -15,9 +15,4 @@ public final class ExitCounters: Sendable {
     func count(_ counter: borrowing Atomic<UInt64>) {
         counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
     }
-
-    public var total: UInt64 {
-        portIO.load(ordering: .relaxed) + mmio.load(ordering: .relaxed)
-            + interrupted.load(ordering: .relaxed) + other.load(ordering: .relaxed)
-    }
 }

@@ -37,6 +37,4 @@ enum HostFile {
         }
         return bytes
     }
-
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 }

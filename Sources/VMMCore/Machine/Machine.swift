@@ -51,7 +51,4 @@ public final class Machine: Sendable {
 
     /// Stops the machine at once, whatever the guest is doing.
     public func forceStop() { exitLatch.report(.forcedStop) }
-
-    /// Exits summed over all vCPUs.
-    public var exitCount: UInt64 { vcpus.reduce(0) { $0 + $1.counters.total } }
 }

@@ -15,8 +15,6 @@ public struct MachineBuilder: Sendable {
         self.log = log
     }
 
-    /// Whether this host's KVM is PVM (software virtualization nested in a cloud VM).
-    public static var isPVMHost: Bool { HostFile.exists("/sys/module/kvm_pvm") }
 
     /// The validated inputs of a build: files read, protocol recognized.
     public struct Inputs: Sendable {
@@ -89,7 +87,7 @@ public struct MachineBuilder: Sendable {
         vm: KVMVirtualMachine, configuration: MachineConfiguration, entry: EntryPoint, devices: PlatformDevices,
         exitLatch: MachineExitLatch
     ) throws(VMMError) -> [VCPUThread] {
-        let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: Self.isPVMHost, selection: configuration.cpuFeatures)
+        let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: KVMSystem.isPVM, selection: configuration.cpuFeatures)
         let policy = CPUIDPolicy(
             supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() }, cpuCount: configuration.cpuCount, hiddenFeatures: hidden,
             offerTSCDeadline: kvm.check(.tscDeadlineTimer) > 0)

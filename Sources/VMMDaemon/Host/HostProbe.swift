@@ -1,26 +1,18 @@
 import Foundation
 import Glibc
+import KVM
 import VMMAPI
 
 /// Facts about this host: what /dev/kvm offers, CPUs and memory.
 enum HostProbe {
-    // _IO(KVMIO=0xAE, nr): the request codes of the two ioctls used here.
-    private static let getAPIVersion: UInt = 0xAE00
-    private static let checkExtension: UInt = 0xAE03
-    private static let capabilityNrVCPUs: Int32 = 9
-    private static let capabilityMaxVCPUs: Int32 = 66
-
-    /// KVM facts; zeros when /dev/kvm cannot be opened.
+    /// KVM facts; zeros when /dev/kvm cannot be used.
     static func kvm() -> HostInfo.KVM {
-        let pvm = FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm")
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return HostInfo.KVM(apiVersion: 0, maxVCPUs: 0, recommendedVCPUs: 0, pvm: pvm) }
-        defer { close(fd) }
+        guard let kvm = try? KVMSystem() else {
+            return HostInfo.KVM(apiVersion: 0, maxVCPUs: 0, recommendedVCPUs: 0, pvm: KVMSystem.isPVM)
+        }
         return HostInfo.KVM(
-            apiVersion: Int(ioctl(fd, getAPIVersion, 0)),
-            maxVCPUs: Int(ioctl(fd, checkExtension, capabilityMaxVCPUs)),
-            recommendedVCPUs: Int(ioctl(fd, checkExtension, capabilityNrVCPUs)),
-            pvm: pvm)
+            apiVersion: Int(KVMSystem.apiVersion), maxVCPUs: kvm.check(.maxVCPUs),
+            recommendedVCPUs: kvm.check(.recommendedVCPUs), pvm: KVMSystem.isPVM)
     }
 
     static var cpus: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
