@@ -10,10 +10,17 @@ public struct MachineConfiguration: Sendable {
     public var cpuFeatures: CPUFeatureSelection
     /// Whether the machine has an i8254 PIT (Linux can do without one).
     public var hasPIT: Bool
+    /// virtio-blk disks, in PCI slot order after the host bridge.
+    public var disks: [DiskConfiguration]
+    /// virtio-net interfaces, in PCI slot order after the disks.
+    public var networks: [NetworkConfiguration]
+    /// Whether the machine has a virtio-rng device (fed by the host's getrandom).
+    public var hasEntropyDevice: Bool
 
     public init(
         kernelPath: String, initrdPath: String? = nil, commandLine: String = "", cpuCount: Int = 1,
-        memorySize: UInt64 = defaultMemorySize, cpuFeatures: CPUFeatureSelection = .init(), hasPIT: Bool = true
+        memorySize: UInt64 = defaultMemorySize, cpuFeatures: CPUFeatureSelection = .init(), hasPIT: Bool = true,
+        disks: [DiskConfiguration] = [], networks: [NetworkConfiguration] = [], hasEntropyDevice: Bool = true
     ) {
         self.kernelPath = kernelPath
         self.initrdPath = initrdPath
@@ -22,5 +29,8 @@ public struct MachineConfiguration: Sendable {
         self.memorySize = memorySize
         self.cpuFeatures = cpuFeatures
         self.hasPIT = hasPIT
+        self.disks = disks
+        self.networks = networks
+        self.hasEntropyDevice = hasEntropyDevice
     }
 }
