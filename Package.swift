@@ -20,9 +20,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CKVM", path: "Modules/CKVM"),
+        .systemLibrary(name: "CTap", path: "Modules/CTap"),
         .target(name: "KVM", dependencies: ["CKVM"]),
         .target(name: "Sizes"),
-        .target(name: "VMMCore", dependencies: ["KVM", "CKVM"]),
+        .target(name: "DeviceOptions"),
+        .target(name: "VMMCore", dependencies: ["KVM", "CKVM", "CTap", "DeviceOptions"]),
         .executableTarget(
             name: "vmm",
             dependencies: [
@@ -44,6 +46,7 @@ let package = Package(
             dependencies: [
                 "VMMAPI",
                 "KVM",
+                "DeviceOptions",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,14 +57,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "vmctl",
-            dependencies: ["VMMAPI", "Sizes", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VMMAPI", "Sizes", "DeviceOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
         .testTarget(name: "SizesTests", dependencies: ["Sizes"]),
+        .testTarget(name: "DeviceOptionsTests", dependencies: ["DeviceOptions"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
         .testTarget(name: "VMMAPITests", dependencies: ["VMMAPI"]),
         .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),
-        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI"]),
+        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions"]),
     ],
     swiftLanguageModes: [.v6]
 )
