@@ -49,6 +49,8 @@ CKVM_REQUEST(create_irqchip, KVM_CREATE_IRQCHIP)
 CKVM_REQUEST(create_pit2, KVM_CREATE_PIT2)
 CKVM_REQUEST(irq_line, KVM_IRQ_LINE)
 CKVM_REQUEST(set_gsi_routing, KVM_SET_GSI_ROUTING)
+CKVM_REQUEST(irqfd, KVM_IRQFD)
+CKVM_REQUEST(ioeventfd, KVM_IOEVENTFD)
 
 // vCPU
 CKVM_REQUEST(run, KVM_RUN)
@@ -66,5 +68,9 @@ CKVM_REQUEST(set_mp_state, KVM_SET_MP_STATE)
 CKVM_REQUEST(get_vcpu_events, KVM_GET_VCPU_EVENTS)
 
 #undef CKVM_REQUEST
+
+// The ioeventfd flags are shifts of enum constants, which Swift does not import as macros.
+static inline unsigned int ckvm_ioeventfd_flag_datamatch(void) { return KVM_IOEVENTFD_FLAG_DATAMATCH; }
+static inline unsigned int ckvm_ioeventfd_flag_deassign(void) { return KVM_IOEVENTFD_FLAG_DEASSIGN; }
 
 #endif

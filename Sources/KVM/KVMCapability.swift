@@ -8,4 +8,10 @@ public struct KVMCapability: RawRepresentable, Hashable, Sendable {
     public static let recommendedVCPUs = Self(rawValue: KVM_CAP_NR_VCPUS)
     public static let maxVCPUs = Self(rawValue: KVM_CAP_MAX_VCPUS)
     public static let tscDeadlineTimer = Self(rawValue: KVM_CAP_TSC_DEADLINE_TIMER)
+    /// `KVM_SET_GSI_ROUTING`; the value is the most routes a table may hold.
+    public static let interruptRouting = Self(rawValue: KVM_CAP_IRQ_ROUTING)
+    /// `KVM_IRQFD`: an eventfd write injects an interrupt without a trip through user space.
+    public static let irqfd = Self(rawValue: KVM_CAP_IRQFD)
+    /// `KVM_IOEVENTFD`: a guest write to an address signals an eventfd instead of exiting.
+    public static let ioeventfd = Self(rawValue: KVM_CAP_IOEVENTFD)
 }

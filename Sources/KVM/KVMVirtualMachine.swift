@@ -68,9 +68,17 @@ public final class KVMVirtualMachine: Sendable {
         buffer.header.pointee.nr = UInt32(routes.count)
         for (index, route) in routes.enumerated() {
             buffer.entries[index].gsi = route.gsi
-            buffer.entries[index].type = UInt32(KVM_IRQ_ROUTING_IRQCHIP)
-            buffer.entries[index].u.irqchip.irqchip = route.chip.rawValue
-            buffer.entries[index].u.irqchip.pin = route.pin
+            switch route.target {
+            case .irqchip(let chip, let pin):
+                buffer.entries[index].type = UInt32(KVM_IRQ_ROUTING_IRQCHIP)
+                buffer.entries[index].u.irqchip.irqchip = chip.rawValue
+                buffer.entries[index].u.irqchip.pin = pin
+            case .msi(let address, let data):
+                buffer.entries[index].type = UInt32(KVM_IRQ_ROUTING_MSI)
+                buffer.entries[index].u.msi.address_lo = UInt32(truncatingIfNeeded: address)
+                buffer.entries[index].u.msi.address_hi = UInt32(truncatingIfNeeded: address >> 32)
+                buffer.entries[index].u.msi.data = data
+            }
         }
         try Syscall.ioctl(fd, ckvm_set_gsi_routing(), "KVM_SET_GSI_ROUTING", pointer: buffer.raw)
     }

@@ -1,7 +1,7 @@
 /// The Differentiated System Description Table: the AML namespace.
 ///
-/// It holds only what Linux cannot learn elsewhere: the S5 sleep type for power-off and
-/// the serial ports. CPUs need no Processor or ACPI0007 objects because Linux
+/// It holds only what Linux cannot learn elsewhere: the S5 sleep type for power-off, the
+/// serial ports and the PCI host bridge (`ACPIDSDT+PCI.swift`). CPUs need no Processor or ACPI0007 objects because Linux
 /// enumerates them from the MADT; those objects only matter for C/P-states and CPU
 /// hotplug, which this platform does not offer.
 enum ACPIDSDT {
@@ -25,7 +25,8 @@ enum ACPIDSDT {
                 ])),
             ])
         }
-        let aml = sleepState5 + ACPIAML.scope("\\_SB", serialDevices)
+        let pciDevices = platform.pciHostBridge.map(pciHostBridgeDevices) ?? []
+        let aml = sleepState5 + ACPIAML.scope("\\_SB", serialDevices + pciDevices)
         return ACPITableHeader.table(signature: signature, revision: revision, body: aml)
     }
 }

@@ -17,6 +17,29 @@ public struct ACPIPlatform: Sendable, Equatable {
         }
     }
 
+    /// A PCI Express host bridge, segment 0, described by the MCFG table and `\_SB.PCI0`.
+    public struct PCIHostBridge: Sendable, Equatable {
+        /// Base of the ECAM window (below 4 GiB); it covers `busNumbers`.
+        public var configurationWindowAddress: UInt64
+        /// The buses behind the bridge, which the ECAM window covers (1 MiB per bus).
+        public var busNumbers: ClosedRange<UInt8>
+        /// The window memory BARs are placed in, below 4 GiB.
+        public var memoryWindow: Range<UInt64>
+
+        public init(configurationWindowAddress: UInt64, busNumbers: ClosedRange<UInt8>, memoryWindow: Range<UInt64>) {
+            precondition(configurationWindowAddress % (1 << 20) == 0, "ECAM windows are 1 MiB aligned")
+            precondition(
+                configurationWindowAddress + UInt64(busNumbers.count) << 20 <= 1 << 32 && memoryWindow.upperBound <= 1 << 32,
+                "the PCI windows must lie below 4 GiB")
+            self.configurationWindowAddress = configurationWindowAddress
+            self.busNumbers = busNumbers
+            self.memoryWindow = memoryWindow
+        }
+
+        /// Bytes of ECAM space the buses take.
+        public var configurationWindowSize: UInt64 { UInt64(busNumbers.count) << 20 }
+    }
+
     /// Number of vCPUs, 1...1024; their APIC ids are `0..<cpuCount`.
     public var cpuCount: Int
     /// Base of the IOAPIC's MMIO window; it serves GSIs from 0.
@@ -44,6 +67,8 @@ public struct ACPIPlatform: Sendable, Equatable {
     public var s5SleepType: UInt8 = 5
     /// At most nine; they become `\_SB.COM1`... in the DSDT.
     public var serialPorts: [SerialPort] = [SerialPort(port: 0x3f8, irq: 4)]
+    /// The PCI host bridge, if the machine has one: adds an MCFG table and DSDT devices.
+    public var pciHostBridge: PCIHostBridge?
 
     /// A platform with `cpuCount` vCPUs and the default legacy PC devices.
     public init(cpuCount: Int) {

@@ -17,7 +17,8 @@ public struct ACPITables: Sendable {
     public let rsdpAddress: UInt64
     /// All tables, to be copied to `rsdpAddress`.
     public let bytes: [UInt8]
-    /// Every table in `bytes`, in order: RSDP, XSDT, RSDT, FACP, FACS, DSDT, APIC.
+    /// Every table in `bytes`, in order: RSDP, XSDT, RSDT, FACP, FACS, DSDT, APIC, and MCFG
+    /// when the platform has a PCI host bridge.
     public let tables: [Table]
 
     /// Returns the table with `signature` ("RSDP" for the root pointer), if built.
@@ -39,7 +40,9 @@ public struct ACPITables: Sendable {
         // These two do not depend on any address, so their sizes are known up front.
         let dsdtBytes = ACPIDSDT.encode(platform: platform)
         let madtBytes = ACPIMADT.encode(platform: platform)
-        let rootEntryCount = 2  // FADT, MADT; the FADT leads to the DSDT and FACS
+        let mcfgBytes = platform.pciHostBridge.map(ACPIMCFG.encode)
+        // FADT, MADT (and MCFG); the FADT leads to the DSDT and FACS.
+        let rootEntryCount = mcfgBytes == nil ? 2 : 3
 
         var tables: [Table] = []
         var end = 0
@@ -58,6 +61,7 @@ public struct ACPITables: Sendable {
         let facs = place("FACS", length: ACPIFACS.size, alignment: ACPIFACS.alignment)
         let dsdt = place(ACPIDSDT.signature, length: dsdtBytes.count)
         let madt = place(ACPIMADT.signature, length: madtBytes.count)
+        let mcfg = mcfgBytes.map { place(ACPIMCFG.signature, length: $0.count) }
         precondition(baseAddress + UInt64(end) <= UInt64(UInt32.max), "ACPI tables must lie below 4 GiB")
 
         func address(_ table: Table) -> UInt64 { baseAddress + UInt64(table.offset) }
@@ -69,12 +73,14 @@ public struct ACPITables: Sendable {
             bytes.replaceSubrange(table.offset..<table.offset + table.length, with: encoded)
         }
         store(ACPIRSDP.encode(rsdtAddress: address32(rsdt), xsdtAddress: address(xsdt)), in: rsdp)
-        store(ACPIRootTable.xsdt(pointingAt: [address(fadt), address(madt)]), in: xsdt)
-        store(ACPIRootTable.rsdt(pointingAt: [address32(fadt), address32(madt)]), in: rsdt)
+        let rootEntries = [fadt, madt] + (mcfg.map { [$0] } ?? [])
+        store(ACPIRootTable.xsdt(pointingAt: rootEntries.map(address)), in: xsdt)
+        store(ACPIRootTable.rsdt(pointingAt: rootEntries.map(address32)), in: rsdt)
         store(ACPIFADT.encode(platform: platform, facsAddress: address32(facs), dsdtAddress: address32(dsdt)), in: fadt)
         store(ACPIFACS.encode(), in: facs)
         store(dsdtBytes, in: dsdt)
         store(madtBytes, in: madt)
+        if let mcfg, let mcfgBytes { store(mcfgBytes, in: mcfg) }
 
         return ACPITables(rsdpAddress: baseAddress, bytes: bytes, tables: tables)
     }

@@ -45,8 +45,11 @@ public struct MachineBuilder: Sendable {
         return Inputs(kernel: kernel, initrd: initrd, bootProtocol: bootProtocol)
     }
 
+    /// Builds the machine. `pciDevices` are called in order to fill PCI slots 1, 2, ...;
+    /// with none, bus 0 holds only the host bridge.
     public func build(
-        _ configuration: MachineConfiguration, inputs: Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
+        _ configuration: MachineConfiguration, inputs: Inputs, pciDevices: [PCIDeviceFactory] = [],
+        serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
         let memory = try GuestMemory(size: configuration.memorySize)
         let vm = try VMMError.kvm { () throws(KVMError) in
@@ -59,15 +62,16 @@ public struct MachineBuilder: Sendable {
             try vm.setIdentityMapAddress(GuestMemoryMap.identityMapAddress)
             try vm.setTSSAddress(GuestMemoryMap.tssAddress)
             try vm.createInterruptController()
-            try vm.setInterruptRouting(PlatformDevices.interruptRouting)
             if configuration.hasPIT { try vm.createProgrammableIntervalTimer() }
             return vm
         }
+        let router = try InterruptRouter(vm: vm, pinRoutes: PlatformDevices.interruptRouting)
 
         let exited = try EventNotifier()
         let exitLatch = MachineExitLatch { exited.signal() }
-        let devices = PlatformDevices(
-            vm: vm, configuration: configuration, exitLatch: exitLatch, serialOutput: serialOutput, log: log)
+        let devices = try PlatformDevices(
+            vm: vm, memory: memory, interruptRouter: router, configuration: configuration, pciDevices: pciDevices,
+            exitLatch: exitLatch, serialOutput: serialOutput, log: log)
 
         let tables = ACPITables.build(
             PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)

@@ -1,17 +1,38 @@
 import KVM
 
-/// The legacy PC devices every machine has, and the port bus that reaches them.
-/// (Firecracker calls this the device manager.)
+/// The legacy PC devices every machine has, the PCI bus with the devices the builder was
+/// given, and the port and MMIO buses that reach them. (Firecracker calls this the device
+/// manager.)
 public struct PlatformDevices: Sendable {
     public let serial: Serial16550
     public let powerManagement: ACPIPowerManagement
+    public let pciBus: PCIBus
+    public let interruptRouter: InterruptRouter
     let portBus: PortIOBus
     let mmioBus: MMIOBus
 
+    /// Builds the PCI devices in slot order (1...), places their BARs, then lets each
+    /// `PCIBarsAssigned` device finish its setup.
     init(
-        vm: KVMVirtualMachine, configuration: MachineConfiguration, exitLatch: MachineExitLatch,
+        vm: KVMVirtualMachine, memory: GuestMemory, interruptRouter: InterruptRouter,
+        configuration: MachineConfiguration, pciDevices: [PCIDeviceFactory], exitLatch: MachineExitLatch,
         serialOutput: @escaping @Sendable (UInt8) -> Void, log: Logger
-    ) {
+    ) throws(VMMError) {
+        guard pciDevices.count <= PCIBus.maximumDeviceCount else {
+            throw .invalidConfiguration(
+                "\(pciDevices.count) PCI devices do not fit bus 0: at most \(PCIBus.maximumDeviceCount)")
+        }
+        var devices: [any PCIDevice] = []
+        for (index, factory) in pciDevices.enumerated() {
+            let slot = index + 1
+            let line = KVMInterruptLine(vm: vm, gsi: PCIBus.interruptGSI(slot: slot), log: log)
+            devices.append(try factory(PCIDeviceContext(
+                vm: vm, memory: memory, interruptRouter: interruptRouter, slot: slot, interruptLine: line, log: log)))
+        }
+        pciBus = try PCIBus(devices: devices)
+        for case let device as any PCIBarsAssigned in pciBus.devices { try device.barsAssigned(vm: vm) }
+        self.interruptRouter = interruptRouter
+
         let unhandled = UnhandledAccessLog(log: log)
         serial = Serial16550(
             interrupt: KVMInterruptLine(vm: vm, gsi: Serial16550.com1Interrupt, log: log), output: serialOutput)
@@ -27,14 +48,20 @@ public struct PlatformDevices: Sendable {
         ports.register(
             FirmwareConfig(ramSize: configuration.memorySize, cpuCount: UInt16(configuration.cpuCount)),
             base: FirmwareConfig.port, count: FirmwareConfig.portCount)
-        ports.register(EmptyPCIConfigSpace(), base: EmptyPCIConfigSpace.port, count: EmptyPCIConfigSpace.portCount)
+        ports.register(PCIConfigurationPorts(bus: pciBus), base: PCIConfigurationPorts.port, count: PCIConfigurationPorts.portCount)
         ports.register(powerManagement, base: ACPIPowerManagement.port, count: ACPIPowerManagement.portCount)
         portBus = ports.build()
-        mmioBus = MMIOBus.Builder(unhandled: unhandled).build()
+        var mmio = MMIOBus.Builder(unhandled: unhandled)
+        mmio.register(
+            PCIExpressConfigurationWindow(bus: pciBus), base: GuestMemoryMap.pciConfigurationWindowStart,
+            size: GuestMemoryMap.pciConfigurationWindowSize)
+        pciBus.registerBARs(on: &mmio)
+        mmioBus = mmio.build()
     }
 
     /// PC interrupt wiring: ISA IRQs 0–15 on the PIC pair and the IOAPIC, except that ISA
-    /// IRQ 0 (the PIT) reaches IOAPIC pin 2, as the MADT's override says and QEMU wires it.
+    /// IRQ 0 (the PIT) reaches IOAPIC pin 2, as the MADT's override says and QEMU wires it;
+    /// GSIs 16–23 (PCI INTx) on the IOAPIC only.
     static let interruptRouting: [KVMInterruptRoute] = {
         var routes: [KVMInterruptRoute] = []
         for gsi in UInt32(0)..<16 where gsi != 2 {
@@ -59,6 +86,9 @@ public struct PlatformDevices: Sendable {
         platform.resetValue = 0xFE
         platform.s5SleepType = UInt8(ACPIPowerManagement.softOffSleepType)
         platform.serialPorts = [.init(port: Serial16550.com1Port, irq: UInt8(Serial16550.com1Interrupt))]
+        platform.pciHostBridge = .init(
+            configurationWindowAddress: GuestMemoryMap.pciConfigurationWindowStart, busNumbers: 0...0,
+            memoryWindow: PCIBus.memoryWindow)
         return platform
     }
 }

@@ -9,6 +9,12 @@ public enum GuestMemoryMap {
     /// ACPI tables live in the BIOS area, where Multiboot guests scan for the RSDP.
     public static let acpiTablesStart: UInt64 = 0xE_0000
     public static let biosAreaEnd: UInt64 = 0x10_0000
+    /// PCI memory BARs are placed in [start, end): the host bridge's 32-bit window.
+    public static let pciMemoryWindowStart: UInt64 = 0xC000_0000
+    public static let pciMemoryWindowEnd: UInt64 = 0xE000_0000
+    /// The PCI Express configuration window (ECAM) for bus 0, reserved in the e820 map.
+    public static let pciConfigurationWindowStart: UInt64 = 0xE000_0000
+    public static let pciConfigurationWindowSize: UInt64 = 1 << 20
     public static let ioapicAddress: UInt64 = 0xFEC0_0000
     public static let lapicAddress: UInt64 = 0xFEE0_0000
     /// Three pages below the IOAPIC for VT-x's real-mode TSS, and one for its identity map.
@@ -26,17 +32,20 @@ public enum GuestMemoryMap {
         return regions
     }
 
-    /// The memory map the firmware interfaces (e820, Multiboot, PVH) describe.
+    /// The memory map the firmware interfaces (e820, Multiboot, PVH) describe, in address
+    /// order. The ECAM window is reserved because Linux only uses an MCFG region that the
+    /// firmware reserved.
     public static func e820(size: UInt64) -> [E820Entry] {
         var entries = [
             E820Entry(address: 0, size: lowMemoryEnd, type: .ram),
             E820Entry(address: lowMemoryEnd, size: biosAreaEnd - lowMemoryEnd, type: .reserved),
+            E820Entry(address: pciConfigurationWindowStart, size: pciConfigurationWindowSize, type: .reserved),
         ]
         for region in ramRegions(size: size) {
             let start = max(region.guestAddress, biosAreaEnd)
             if region.end > start { entries.append(.init(address: start, size: region.end - start, type: .ram)) }
         }
-        return entries
+        return entries.sorted { $0.address < $1.address }
     }
 }
 

@@ -101,46 +101,72 @@ public final class PCIConfigurationSpace: Sendable {
         state.withLock { UInt16($0.bytes[Register.command]) | UInt16($0.bytes[Register.command + 1]) << 8 }
     }
 
-    /// Reads `size` (1, 2 or 4) bytes at `offset`; out-of-range reads give all-ones.
+    /// Reads `size` (1, 2 or 4) naturally aligned bytes at `offset`; other reads give all-ones.
+    ///
+    /// A read inside a capability's body (after its ID and next-pointer bytes) goes to the
+    /// capability's `read` hook first; one that also covers other bytes is put together
+    /// byte by byte, asking the hooks for single bytes.
     public func read(offset: Int, size: Int) -> UInt32 {
-        guard offset >= 0, offset + size <= Self.size, [1, 2, 4].contains(size) else { return .max }
-        if let placement = capabilities.first(where: { offset >= $0.start && offset < $0.end }),
+        guard Self.isValidAccess(offset: offset, size: size) else { return .max }
+        if let placement = capabilities.first(where: { offset >= $0.start + 2 && offset + size <= $0.end }),
            let value = placement.capability.read?(offset - placement.start, size)
         {
             return value
         }
-        let dword = state.withLock { state in
-            let base = offset & ~3
-            if base >= Register.bars && base < Register.bars + 24 { return barRegister((base - Register.bars) / 4, state) }
-            return (0..<4).reduce(UInt32(0)) { $0 | UInt32(state.bytes[base + $1]) << (8 * $1) }
+        return (0..<size).reduce(UInt32(0)) { value, index in
+            value | UInt32(readByte(offset + index)) << (8 * UInt32(index))
         }
-        let shifted = dword >> (8 * UInt32(offset & 3))
-        return size == 4 ? shifted : shifted & ((1 << (8 * UInt32(size))) - 1)
     }
 
-    /// Writes `size` bytes at `offset`; read-only bits and unknown registers ignore writes.
+    /// Writes `size` naturally aligned bytes at `offset`. A write that starts in a capability
+    /// goes to its `write` hook; elsewhere only the writable bits of the command register,
+    /// cache line size, interrupt line and BARs (dword writes) take effect.
     public func write(offset: Int, size: Int, value: UInt32) {
-        guard offset >= 0, offset + size <= Self.size, [1, 2, 4].contains(size) else { return }
+        guard Self.isValidAccess(offset: offset, size: size) else { return }
         if let placement = capabilities.first(where: { offset >= $0.start && offset < $0.end }) {
             placement.capability.write?(offset - placement.start, size, value)
             return
         }
         state.withLock { state in
-            switch offset {
-            case Register.bars..<(Register.bars + 24):
-                guard size == 4, offset & 3 == 0 else { return }
+            if offset >= Register.bars && offset < Register.bars + 24 {
+                guard size == 4 else { return }
                 let index = (offset - Register.bars) / 4
                 if value == .max { state.sizing.insert(index) } else { state.sizing.remove(index) }
-            case Register.command where size >= 2:
-                let command = UInt16(truncatingIfNeeded: value) & Command.writable
-                state.bytes[Register.command] = UInt8(command & 0xff)
-                state.bytes[Register.command + 1] = UInt8(command >> 8)
-            case Register.cacheLineSize where size == 1, Register.interruptLine:
-                // A wider write at 0x3c reaches the read-only pin byte too: keep only the line.
-                state.bytes[offset] = UInt8(truncatingIfNeeded: value)
-            default:
-                break
+                return
             }
+            for index in 0..<size {
+                let at = offset + index
+                let mask = Self.writableBits(at)
+                let byte = UInt8(truncatingIfNeeded: value >> (8 * UInt32(index)))
+                state.bytes[at] = state.bytes[at] & ~mask | byte & mask
+            }
+        }
+    }
+
+    private static func isValidAccess(offset: Int, size: Int) -> Bool {
+        [1, 2, 4].contains(size) && offset >= 0 && offset + size <= Self.size && offset % size == 0
+    }
+
+    /// The bits of the byte at `offset` (outside the BARs) that the guest may change.
+    private static func writableBits(_ offset: Int) -> UInt8 {
+        switch offset {
+        case Register.command: UInt8(Command.writable & 0xff)
+        case Register.command + 1: UInt8(Command.writable >> 8)
+        case Register.cacheLineSize, Register.interruptLine: 0xff
+        default: 0
+        }
+    }
+
+    private func readByte(_ offset: Int) -> UInt8 {
+        if let placement = capabilities.first(where: { offset >= $0.start + 2 && offset < $0.end }),
+           let value = placement.capability.read?(offset - placement.start, 1)
+        {
+            return UInt8(truncatingIfNeeded: value)
+        }
+        return state.withLock { state in
+            guard offset >= Register.bars && offset < Register.bars + 24 else { return state.bytes[offset] }
+            let register = barRegister((offset - Register.bars) / 4, state)
+            return UInt8(truncatingIfNeeded: register >> (8 * UInt32(offset & 3)))
         }
     }
 

@@ -52,8 +52,9 @@ public struct PCIBar: Equatable, Sendable {
 }
 
 /// One entry of the capability list: its ID and the bytes after the ID and next-pointer
-/// bytes. Writes to a capability go to `write` (offset relative to the capability start);
-/// without one the capability is read-only.
+/// bytes. Offsets given to the hooks count from the capability's ID byte. A write that
+/// starts in the capability goes to `write`; without one the capability is read-only.
+/// A read inside the body goes to `read`, whose nil answer means "the body bytes".
 public struct PCICapability: Sendable {
     public var id: UInt8
     public var body: [UInt8]
