@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One activation's packet pump between the tap and the two virtqueues.
+///
+/// Everything here runs on the device's worker thread, which owns the queues while the
+/// device is active; hence no locks. Frames move by `readv`/`writev` straight between
+/// the tap and guest buffers, with no copy in between.
+final class VirtioNetworkDataPath: @unchecked Sendable {
+    static let receiveQueue = 0
+    static let transmitQueue = 1
+    /// Linux refuses `readv`/`writev` with more vectors than this (UIO_MAXIOV).
+    static let maximumIOVectors = 1024
+    /// Header plus 64 KiB: the longest transmit chain passed on to the tap.
+    static let largestTransmitChain = TapDevice.headerSize + 65536
+
+    let tap: TapDevice
+    let receive: Virtqueue?
+    let transmit: Virtqueue?
+    let receiveNotifier: EventNotifier
+    let transmitNotifier: EventNotifier
+    let interrupt: any VirtioInterrupt
+    let deviceNeedsReset: @Sendable (String) -> Void
+    let log: Logger
+    let counterStore: VirtioNetworkCounterStore
+    let mergeable: Bool
+    /// The room (header included) the largest frame the tap may deliver needs.
+    let receiveSpaceWanted: Int
+
+    /// Receive chains taken from the queue for the next frame but not used yet; with
+    /// mergeable buffers a frame waits until they add up to `receiveSpaceWanted`.
+    var pendingReceive: [DescriptorChain] = []
+    var pendingReceiveSpace = 0
+    var pendingReceiveBuffers = 0
+    /// No receive buffers: the tap is left out of the poll set until the driver notifies.
+    var waitingForReceiveBuffers = false
+    var tapFailed = false
+    var failed = false
+    /// Counts since the last hand-over to `counterStore`.
+    var counters = VirtioNetworkCounters()
+    /// Reused for every `readv`/`writev`.
+    var vectors: [iovec] = []
+
+    init(
+        tap: TapDevice, activation: VirtioActivation, offloads: TapOffloads, log: Logger,
+        counterStore: VirtioNetworkCounterStore
+    ) {
+        self.tap = tap
+        receive = activation.queues[Self.receiveQueue]
+        transmit = activation.queues[Self.transmitQueue]
+        receiveNotifier = activation.notifiers[Self.receiveQueue]
+        transmitNotifier = activation.notifiers[Self.transmitQueue]
+        interrupt = activation.interrupt
+        deviceNeedsReset = activation.deviceNeedsReset
+        self.log = log
+        self.counterStore = counterStore
+        mergeable = activation.hasFeature(VirtioNetworkFeature.mergeableReceiveBuffers)
+        // Ethernet and VLAN headers, plus the MTU or the largest IP packet for segments.
+        receiveSpaceWanted = TapDevice.headerSize + 14 + 4 + (offloads.allowsLargeFrames ? 65535 : 1500)
+        vectors.reserveCapacity(Self.maximumIOVectors)
+    }
+
+    /// The descriptors the worker polls: both notifiers, and the tap while receive buffers wait.
+    func sources() -> [Int32] {
+        guard !failed else { return [] }
+        var sources = [receiveNotifier.fileDescriptor, transmitNotifier.fileDescriptor]
+        if receive != nil, !waitingForReceiveBuffers, !tapFailed { sources.append(tap.fileDescriptor) }
+        return sources
+    }
+
+    func handle(ready: [Int]) {
+        let receiveNotified = ready.contains(0)
+        if ready.contains(1) {
+            transmitNotifier.wait()
+            transmitAll()
+        }
+        if receiveNotified {
+            receiveNotifier.wait()
+            waitingForReceiveBuffers = false
+        }
+        if receiveNotified || ready.contains(2) { receiveAll() }
+        if counters != VirtioNetworkCounters() {
+            counterStore.add(counters)
+            counters = VirtioNetworkCounters()
+        }
+    }
+
+    /// The next chain of `queue`, or nil; a broken ring stops the device until reset.
+    func nextChain(from queue: Virtqueue, name: String) -> DescriptorChain? {
+        guard !failed else { return nil }
+        do {
+            return try queue.nextChain()
+        } catch {
+            failed = true
+            deviceNeedsReset("virtio-net \(tap.name) \(name): \(error)")
+            return nil
+        }
+    }
+
+    func interruptIfNeeded(_ queue: Virtqueue, index: Int, usedBefore: UInt16) {
+        if queue.usedIndex != usedBefore, queue.needsInterrupt() { interrupt.signalUsedBuffers(queue: index) }
+    }
+}
