@@ -1,10 +1,11 @@
 extension VMDefinition {
     private enum Field: String, CodingKey {
-        case name, cpus, memory, kernel, initrd, cmdline, autostart
+        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng
     }
 
     /// Decodes a definition in which only `name` and `kernel` are required; the other fields
-    /// take the same defaults as `init(name:kernel:)`.
+    /// take the same defaults as `init(name:kernel:)` (so definitions stored before a field
+    /// existed still load).
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: Field.self)
         self.init(
@@ -14,7 +15,10 @@ extension VMDefinition {
             kernel: try container.decode(String.self, forKey: .kernel),
             initrd: try container.decodeIfPresent(String.self, forKey: .initrd),
             cmdline: try container.decodeIfPresent(String.self, forKey: .cmdline) ?? "",
-            autostart: try container.decodeIfPresent(Bool.self, forKey: .autostart) ?? false
+            autostart: try container.decodeIfPresent(Bool.self, forKey: .autostart) ?? false,
+            disks: try container.decodeIfPresent([VMDisk].self, forKey: .disks) ?? [],
+            networks: try container.decodeIfPresent([VMNetwork].self, forKey: .networks) ?? [],
+            rng: try container.decodeIfPresent(Bool.self, forKey: .rng) ?? true
         )
     }
 }

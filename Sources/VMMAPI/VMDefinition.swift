@@ -10,13 +10,20 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     public var initrd: String?
     public var cmdline: String
     public var autostart: Bool
+    /// virtio-blk disks, in the order the guest sees them.
+    public var disks: [VMDisk]
+    /// virtio-net NICs, in the order the guest sees them.
+    public var networks: [VMNetwork]
+    /// Whether the VM has a virtio-rng entropy device.
+    public var rng: Bool
 
     public static let defaultCPUs = 1
     public static let defaultMemory: UInt64 = 256 << 20
 
     public init(
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
-        initrd: String? = nil, cmdline: String = "", autostart: Bool = false
+        initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
+        networks: [VMNetwork] = [], rng: Bool = true
     ) {
         self.name = name
         self.cpus = cpus
@@ -25,6 +32,9 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.initrd = initrd
         self.cmdline = cmdline
         self.autostart = autostart
+        self.disks = disks
+        self.networks = networks
+        self.rng = rng
     }
 
     /// Whether `name` is a valid VM name.
@@ -44,10 +54,16 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
     public var initrd: String?
     public var cmdline: String?
     public var autostart: Bool?
+    /// Replaces every disk.
+    public var disks: [VMDisk]?
+    /// Replaces every NIC.
+    public var networks: [VMNetwork]?
+    public var rng: Bool?
 
     public init(
         cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
-        cmdline: String? = nil, autostart: Bool? = nil
+        cmdline: String? = nil, autostart: Bool? = nil, disks: [VMDisk]? = nil, networks: [VMNetwork]? = nil,
+        rng: Bool? = nil
     ) {
         self.cpus = cpus
         self.memory = memory
@@ -55,5 +71,8 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
         self.initrd = initrd
         self.cmdline = cmdline
         self.autostart = autostart
+        self.disks = disks
+        self.networks = networks
+        self.rng = rng
     }
 }

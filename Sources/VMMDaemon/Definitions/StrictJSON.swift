@@ -5,14 +5,27 @@ import VMMAPI
 /// error, not silently ignored.
 protocol StrictlyDecodable: Decodable {
     static var fieldNames: Set<String> { get }
+    /// The fields that hold arrays of objects, with the keys those objects may hold (a
+    /// misspelt `readOnly` must not leave a disk writable).
+    static var objectArrayFieldNames: [String: Set<String>] { get }
+}
+
+extension StrictlyDecodable {
+    static var objectArrayFieldNames: [String: Set<String>] { [:] }
 }
 
 extension VMDefinition: StrictlyDecodable {
-    static let fieldNames: Set<String> = ["name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart"]
+    static let fieldNames: Set<String> = [
+        "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng",
+    ]
+    static let objectArrayFieldNames: [String: Set<String>] = ["disks": ["path", "readOnly"], "networks": ["tap", "mac"]]
 }
 
 extension VMDefinitionPatch: StrictlyDecodable {
-    static let fieldNames: Set<String> = ["cpus", "memory", "kernel", "initrd", "cmdline", "autostart"]
+    static let fieldNames: Set<String> = [
+        "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng",
+    ]
+    static let objectArrayFieldNames = VMDefinition.objectArrayFieldNames
 }
 
 extension VMStopRequest: StrictlyDecodable {
@@ -28,9 +41,28 @@ enum StrictJSON {
             guard unknown.isEmpty else {
                 throw APIError(code: .badRequest, message: "unknown field(s): \(unknown.sorted().joined(separator: ", "))")
             }
-            return try JSONDecoder().decode(T.self, from: data)
+            let value = try JSONDecoder().decode(T.self, from: data)
+            try checkObjectArrays(T.objectArrayFieldNames, in: data)
+            return value
         } catch let error as DecodingError {
             throw APIError(code: .badRequest, message: "invalid JSON body: \(describe(error))")
+        }
+    }
+
+    /// Throws a 400 naming the first unknown key in an object of one of `fields`' arrays;
+    /// runs after decoding succeeded, so the shapes are right.
+    private static func checkObjectArrays(_ fields: [String: Set<String>], in data: Data) throws {
+        guard !fields.isEmpty, let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        for (field, names) in fields.sorted(by: { $0.key < $1.key }) {
+            for (index, element) in ((object[field] as? [Any]) ?? []).enumerated() {
+                let unknown = ((element as? [String: Any]).map { Set($0.keys) } ?? []).subtracting(names)
+                guard unknown.isEmpty else {
+                    throw APIError(
+                        code: .badRequest,
+                        message: "unknown field(s) in \(field)[\(index)]: \(unknown.sorted().joined(separator: ", ")); "
+                            + "known: \(names.sorted().joined(separator: ", "))")
+                }
+            }
         }
     }
 

@@ -5,7 +5,8 @@ extension VMDefinition {
     /// The smallest guest RAM a definition may ask for.
     static let minimumMemory: UInt64 = 2 << 20
 
-    /// Throws a 422 error naming the first field that cannot work. Kernel and initrd must be
+    /// Throws a 422 error naming the first field that cannot work (a 400 for a disk or NIC
+    /// value vmm's own options would refuse). Kernel, initrd and disk images must be
     /// absolute paths of readable files now, so a typo shows at create time, not at start.
     func validate() throws {
         guard VMDefinition.isValidName(name) else { throw APIError.invalidName(name) }
@@ -15,6 +16,7 @@ extension VMDefinition {
         }
         try VMDefinition.validateFile(kernel, field: "kernel")
         if let initrd { try VMDefinition.validateFile(initrd, field: "initrd") }
+        try validateDevices()
     }
 
     private static func validateFile(_ path: String, field: String) throws {
@@ -36,6 +38,9 @@ extension VMDefinition {
         if let initrd = patch.initrd { result.initrd = initrd.isEmpty ? nil : initrd }
         if let cmdline = patch.cmdline { result.cmdline = cmdline }
         if let autostart = patch.autostart { result.autostart = autostart }
+        if let disks = patch.disks { result.disks = disks }
+        if let networks = patch.networks { result.networks = networks }
+        if let rng = patch.rng { result.rng = rng }
         return result
     }
 }

@@ -32,12 +32,14 @@ public actor VMManager {
         try lookup(name).info
     }
 
-    func create(_ definition: VMDefinition) throws -> VMInfo {
-        guard VMDefinition.isValidName(definition.name) else { throw APIError.invalidName(definition.name) }
-        guard vms[definition.name] == nil else {
-            throw APIError(code: .conflict, message: "a VM named \(definition.name) exists")
+    func create(_ requested: VMDefinition) throws -> VMInfo {
+        guard VMDefinition.isValidName(requested.name) else { throw APIError.invalidName(requested.name) }
+        guard vms[requested.name] == nil else {
+            throw APIError(code: .conflict, message: "a VM named \(requested.name) exists")
         }
-        try definition.validate()
+        try requested.validate()
+        let definition = try requested.withMACAddresses()
+        try checkDiskConflicts(definition)
         try saving { try store.save(definition) }
         vms[definition.name] = ManagedVM(definition: definition)
         logger.info("created VM \(definition.name)")
@@ -48,8 +50,10 @@ public actor VMManager {
     func update(_ name: String, _ patch: VMDefinitionPatch) throws -> VMInfo {
         let vm = try lookup(name)
         try VMAction.edit.check(vm.state, vm: name)
-        let definition = vm.definition.applying(patch)
-        try definition.validate()
+        let patched = vm.definition.applying(patch)
+        try patched.validate()
+        let definition = try patched.withMACAddresses()
+        try checkDiskConflicts(definition)
         try saving { try store.save(definition) }
         vms[name]?.definition = definition
         logger.info("updated VM \(name)")

@@ -1,3 +1,4 @@
+import DeviceOptions
 import Glibc
 import VMMAPI
 
@@ -7,10 +8,20 @@ import VMMAPI
 struct VMMLauncher: Sendable {
     let executable: String
 
-    /// The command line for `definition`, served from `directory`.
-    func arguments(for definition: VMDefinition, in directory: RuntimeDirectory) -> [String] {
+    /// The command line for `definition`, served from `directory`; the definition must have
+    /// passed `validate()`.
+    func arguments(for definition: VMDefinition, in directory: RuntimeDirectory) throws -> [String] {
         var arguments = [executable, "run", "--kernel", definition.kernel]
         if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
+        for disk in definition.disks {
+            arguments += ["--disk", DiskOption(path: disk.path, readOnly: disk.readOnly).optionValue]
+        }
+        do {
+            for network in try definition.networkOptions() { arguments += ["--net", network.optionValue] }
+        } catch {
+            throw APIError.internalError("VM \(definition.name) has an invalid NIC: \(error.message)")
+        }
+        if !definition.rng { arguments.append("--no-rng") }
         arguments += [
             "--cmdline", definition.cmdline,
             "--cpus", String(definition.cpus),
@@ -49,7 +60,7 @@ struct VMMLauncher: Sendable {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setflags(&attributes, Linux.spawnSetSID | Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let arguments = arguments(for: definition, in: directory)
+        let arguments = try arguments(for: definition, in: directory)
         var argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
