@@ -1,0 +1,127 @@
+import Synchronization
+
+/// Serves a virtio-blk request queue between one `activate` and the next `reset`.
+///
+/// A `DeviceWorker` thread takes chains off the ring when the driver notifies, checks
+/// them and hands them to the I/O threads, so requests run in parallel. The queue itself
+/// is not thread-safe: every ring access (the worker's `nextChain`, the I/O threads'
+/// `addUsed` and `needsInterrupt`) happens under one lock, held only for those calls.
+/// A request is returned to the driver only after its storage call has returned.
+final class VirtioBlockQueueService: Sendable {
+    private struct Ring: @unchecked Sendable {
+        let queue: Virtqueue
+        /// Set when the driver broke the ring protocol: the queue is no longer touched.
+        var broken = false
+    }
+
+    private let ring: Mutex<Ring>
+    private let notifier: EventNotifier
+    private let interrupt: any VirtioInterrupt
+    private let deviceNeedsReset: @Sendable (String) -> Void
+    private let storage: any BlockStorage
+    private let serial: [UInt8]
+    private let configuration: VirtioBlockConfiguration
+    private let log: Logger
+    private let pool: BlockIOThreadPool
+    private let worker = Mutex<DeviceWorker?>(nil)
+    // The guest chooses how often requests fail: only the first of each kind is a warning.
+    private let warnedAboutRequest = Atomic<Bool>(false)
+    private let warnedAboutStorage = Atomic<Bool>(false)
+
+    /// Starts the I/O threads and the worker; the worker looks at the ring once right
+    /// away, for requests the driver queued before DRIVER_OK.
+    init(
+        queue: Virtqueue, notifier: EventNotifier, interrupt: any VirtioInterrupt,
+        deviceNeedsReset: @escaping @Sendable (String) -> Void, storage: any BlockStorage, serial: [UInt8],
+        configuration: VirtioBlockConfiguration, ioThreads: Int, log: Logger
+    ) throws(VMMError) {
+        ring = Mutex(Ring(queue: queue))
+        self.notifier = notifier
+        self.interrupt = interrupt
+        self.deviceNeedsReset = deviceNeedsReset
+        self.storage = storage
+        self.serial = serial
+        self.configuration = configuration
+        self.log = log
+        pool = try BlockIOThreadPool(name: "virtio-blk I/O", threads: ioThreads)
+        let notifierDescriptor = notifier.fileDescriptor
+        do throws(VMMError) {
+            let worker = try DeviceWorker(
+                name: "virtio-blk", sources: { [notifierDescriptor] }, handler: { [self] _ in serve() })
+            self.worker.withLock { $0 = worker }
+        } catch {
+            pool.shutdown()
+            throw error
+        }
+        notifier.signal()
+    }
+
+    /// Stops taking requests, waits until every request in flight has completed, and
+    /// ends the threads. Afterwards nothing touches the queue or guest memory.
+    func stop() {
+        worker.withLock { worker in
+            defer { worker = nil }
+            return worker
+        }?.stop()
+        pool.shutdown()
+    }
+
+    private func serve() {
+        notifier.wait()
+        while let request = nextRequest() {
+            if case .reject(let status, let reason) = request.operation {
+                warn(warnedAboutRequest, "virtio-blk: rejected a request (\(status)): \(reason)")
+                complete(head: request.head, written: request.finish(status, dataWritten: 0))
+                continue
+            }
+            pool.submit { [self] in execute(request) }
+        }
+    }
+
+    private func nextRequest() -> VirtioBlockRequest? {
+        let next = ring.withLock { ring -> Result<DescriptorChain?, VirtqueueError> in
+            guard !ring.broken else { return .success(nil) }
+            do throws(VirtqueueError) {
+                return .success(try ring.queue.nextChain())
+            } catch {
+                ring.broken = true
+                return .failure(error)
+            }
+        }
+        switch next {
+        case .success(let chain):
+            return chain.map { VirtioBlockRequest(chain: $0, configuration: configuration, readOnly: storage.isReadOnly) }
+        case .failure(let error):
+            deviceNeedsReset("virtio-blk request queue: \(error)")
+            return nil
+        }
+    }
+
+    private func execute(_ request: VirtioBlockRequest) {
+        let written: UInt32
+        do {
+            written = request.finish(.ok, dataWritten: try request.execute(on: storage, serial: serial))
+        } catch {
+            warn(warnedAboutStorage, "virtio-blk: \(error); the guest sees an I/O error")
+            written = request.finish(.ioError, dataWritten: 0)
+        }
+        complete(head: request.head, written: written)
+    }
+
+    private func complete(head: UInt16, written: UInt32) {
+        let notify = ring.withLock { ring -> Bool in
+            guard !ring.broken else { return false }
+            ring.queue.addUsed(head: head, written: written)
+            return ring.queue.needsInterrupt()
+        }
+        if notify { interrupt.signalUsedBuffers(queue: 0) }
+    }
+
+    private func warn(_ warned: borrowing Atomic<Bool>, _ message: @autoclosure () -> String) {
+        if warned.exchange(true, ordering: .relaxed) {
+            log.debug(message())
+        } else {
+            log.warning(message() + " (further ones are logged at debug level)")
+        }
+    }
+}
