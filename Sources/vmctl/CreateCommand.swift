@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeviceOptions
 import Sizes
 import VMMAPI
 
@@ -30,18 +31,62 @@ struct CreateCommand: AsyncParsableCommand {
     @Flag(help: "Start the VM whenever vmmd starts.")
     var autostart = false
 
+    @Option(help: ArgumentHelp(
+        "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
+            + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.",
+        valueName: "path[,readonly]"))
+    var disk: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created while the VM runs "
+            + "if it does not exist); tap alone creates one named by the kernel. Without mac=, vmmd assigns "
+            + "a stable 02:xx:xx:xx:xx:xx address (vmctl info shows it).",
+        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
+    var net: [String] = []
+
+    @Flag(help: "Leave out the virtio-rng entropy device.")
+    var noRng = false
+
     func validate() throws {
         guard cpus >= 1 else { throw ValidationError("--cpus must be at least 1") }
         guard ByteSize.parse(memory) != nil else {
             throw ValidationError("--memory '\(memory)' is not a size: use bytes or a number with K, M, G or T, e.g. 512M")
         }
+        _ = try disks()
+        _ = try networks()
     }
 
     func run() async throws {
         let definition = VMDefinition(
             name: vm.name, cpus: cpus, memory: ByteSize.parse(memory)!, kernel: PathResolution.absolute(kernel),
-            initrd: initrd.map { PathResolution.absolute($0) }, cmdline: commandLine, autostart: autostart)
+            initrd: initrd.map { PathResolution.absolute($0) }, cmdline: commandLine, autostart: autostart,
+            disks: try disks(), networks: try networks(), rng: !noRng)
         try await global.client().post(Routes.vms, body: definition)
         print("created \(vm.name)")
+    }
+
+    /// The `--disk` values, paths made absolute; a usage error for a value vmm would refuse.
+    func disks() throws -> [VMDisk] {
+        do {
+            let options = try disk.map { (text) throws(DeviceOptionError) in
+                let option = try DiskOption(parsing: text)
+                return DiskOption(path: PathResolution.absolute(option.path), readOnly: option.readOnly)
+            }
+            try DiskOption.checkUnique(options)
+            return options.map { VMDisk(path: $0.path, readOnly: $0.readOnly) }
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The `--net` values; a usage error for a value vmm would refuse.
+    func networks() throws -> [VMNetwork] {
+        do {
+            let options = try net.map { (text) throws(DeviceOptionError) in try NetworkOption(parsing: text) }
+            try NetworkOption.checkUnique(options)
+            return options.map { VMNetwork(tap: $0.tapName, mac: $0.macAddress.map(MACAddressSyntax.format)) }
+        } catch {
+            throw ValidationError(error.message)
+        }
     }
 }

@@ -32,6 +32,9 @@ struct InfoCommand: AsyncParsableCommand {
             ("cmdline", definition.cmdline),
             ("autostart", definition.autostart ? "yes" : "no"),
         ]
+        fields += definition.disks.map { ("disk", $0.path + ($0.readOnly ? " (read-only)" : "")) }
+        fields += definition.networks.map { ("net", "tap \($0.tap ?? "(named by the kernel)"), mac \($0.mac ?? "-")") }
+        fields.append(("rng", definition.rng ? "yes" : "no"))
         if let pid = info.pid { fields.append(("pid", String(pid))) }
         if let uptime = info.uptime { fields.append(("uptime", Uptime.format(uptime))) }
         if let lastExit = info.lastExit { fields.append(("last exit", lastExit)) }

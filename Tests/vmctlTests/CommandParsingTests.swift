@@ -1,5 +1,6 @@
 import ArgumentParser
 import Testing
+import VMMAPI
 @testable import vmctl
 
 @Suite struct CommandParsingTests {
@@ -19,6 +20,33 @@ import Testing
         #expect(VMCtl.exitCode(for: Self.parseError(["create", "web", "--kernel", "k", "--cpus", "0"])) == .validationFailure)
         #expect(VMCtl.exitCode(for: Self.parseError(["create", "Web!", "--kernel", "k"])) == .validationFailure)
         #expect(VMCtl.exitCode(for: Self.parseError(["create", "web"])) == .validationFailure)
+    }
+
+    @Test func createTakesDisksAndNICs() throws {
+        let create = try #require(try VMCtl.parseAsRoot([
+            "create", "web", "--kernel", "k", "--disk", "/srv/web.raw", "--disk", "base.raw,readonly",
+            "--net", "tap=vmtap0,mac=02:AA:00:00:00:01", "--net", "tap", "--no-rng",
+        ]) as? CreateCommand)
+        #expect(try create.disks() == [
+            VMDisk(path: "/srv/web.raw"), VMDisk(path: PathResolution.absolute("base.raw"), readOnly: true),
+        ])
+        #expect(try create.networks() == [VMNetwork(tap: "vmtap0", mac: "02:aa:00:00:00:01"), VMNetwork()])
+        #expect(create.noRng)
+        let plain = try #require(try VMCtl.parseAsRoot(["create", "web", "--kernel", "k"]) as? CreateCommand)
+        #expect(try plain.disks().isEmpty && plain.networks().isEmpty && !plain.noRng)
+    }
+
+    @Test(arguments: [
+        ["--disk", ""], ["--disk", "a.raw,ro"], ["--disk", "/a,b.raw"], ["--disk", "a.raw", "--disk", "./a.raw"],
+        ["--net", "bridge=br0"], ["--net", "tap=much-too-long-name"], ["--net", "tap,mac=01:00:00:00:00:01"],
+        ["--net", "tap=t0", "--net", "tap=t0"],
+    ])
+    func createRejectsBadDisksAndNICs(arguments: [String]) {
+        let error = Self.parseError(["create", "web", "--kernel", "k"] + arguments)
+        #expect(VMCtl.exitCode(for: error) == .validationFailure)
+        #expect(FailureReport(error).status == .usage)
+        let message = FailureReport(error).message ?? ""
+        #expect(message.contains(arguments[0]), "\(message)")
     }
 
     @Test func stopTakesForceAndTimeout() throws {

@@ -29,8 +29,30 @@ import VMMAPI
             initrd:    -
             cmdline:   console=ttyS0
             autostart: no
+            rng:       yes
             pid:       42
             uptime:    1h 2m
+            """)
+    }
+
+    @Test func infoListsDisksAndNICs() {
+        let definition = VMDefinition(
+            name: "db", kernel: "/k", cmdline: "quiet", disks: [VMDisk(path: "/srv/db.raw"), VMDisk(path: "/srv/base.raw", readOnly: true)],
+            networks: [VMNetwork(tap: "vmtap0", mac: "02:00:00:00:00:01"), VMNetwork(mac: "02:00:00:00:00:02")], rng: false)
+        #expect(InfoCommand.fields(VMInfo(definition: definition, state: .stopped)) == """
+            name:      db
+            state:     stopped
+            cpus:      1
+            memory:    256M
+            kernel:    /k
+            initrd:    -
+            cmdline:   quiet
+            autostart: no
+            disk:      /srv/db.raw
+            disk:      /srv/base.raw (read-only)
+            net:       tap vmtap0, mac 02:00:00:00:00:01
+            net:       tap (named by the kernel), mac 02:00:00:00:00:02
+            rng:       no
             """)
     }
 
