@@ -38,6 +38,22 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Leave out the i8254 PIT.")
     var noPit = false
 
+    @Option(help: ArgumentHelp(
+        "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
+            + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.",
+        valueName: "path[,readonly]"))
+    var disk: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created for this run "
+            + "if it does not exist); tap alone creates one named by the kernel. Without mac=, the address is "
+            + "02:xx:xx:xx:xx:xx derived from the tap name (from the NIC's position for kernel-named taps).",
+        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
+    var net: [String] = []
+
+    @Flag(help: "Leave out the virtio-rng entropy device.")
+    var noRng = false
+
     @Option(help: "Seconds the guest gets to power off after SIGTERM presses its power button.")
     var shutdownTimeout = 5.0
 
@@ -123,14 +139,20 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--shutdown-timeout must be a number of seconds, 0 or more")
         }
         let features: CPUFeatureSelection
+        let disks: [DiskConfiguration]
+        let networks: [NetworkConfiguration]
         do {
             features = try CPUFeatureSelection(parsing: cpuFeatures)
+            disks = try DiskConfiguration.parsing(disk)
+            for disk in disks { try disk.checkImage() }
+            networks = try NetworkConfiguration.parsing(net)
         } catch {
             throw ValidationError(error.description)
         }
         return MachineConfiguration(
             kernelPath: kernel, initrdPath: initrd, commandLine: commandLine, cpuCount: cpus,
-            memorySize: memorySize, cpuFeatures: features, hasPIT: !noPit)
+            memorySize: memorySize, cpuFeatures: features, hasPIT: !noPit, disks: disks, networks: networks,
+            hasEntropyDevice: !noRng)
     }
 
     private func fail(_ message: String, status: Int32) -> Never {
