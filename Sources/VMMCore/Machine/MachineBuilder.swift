@@ -21,6 +21,9 @@ public struct MachineBuilder: Sendable {
         public let kernel: [UInt8]
         public let initrd: [UInt8]?
         public let bootProtocol: BootLoader.BootProtocol
+        /// Disks, NICs and the entropy source, in PCI slot order; their images and taps are
+        /// already open (and locked), so a reboot reuses them.
+        public let virtioDevices: [any VirtioDevice]
     }
 
     /// Checks the configuration and reads its files; throws user errors only.
@@ -42,15 +45,27 @@ public struct MachineBuilder: Sendable {
                 "--memory \(configuration.memorySize >> 20)M is too small for the kernel and initrd "
                     + "(\(needed >> 20) MiB at least): give the VM more memory")
         }
-        return Inputs(kernel: kernel, initrd: initrd, bootProtocol: bootProtocol)
+        return Inputs(
+            kernel: kernel, initrd: initrd, bootProtocol: bootProtocol, virtioDevices: try openDevices(configuration))
     }
 
-    /// Builds the machine. `pciDevices` are called in order to fill PCI slots 1, 2, ...;
-    /// with none, bus 0 holds only the host bridge.
+    /// Opens what the virtio devices stand on, so a missing image, a locked image or a tap
+    /// that cannot be opened fails before any KVM object exists.
+    private func openDevices(_ configuration: MachineConfiguration) throws(VMMError) -> [any VirtioDevice] {
+        var devices: [any VirtioDevice] = []
+        for disk in configuration.disks { devices.append(try VirtioBlockDevice(configuration: disk, log: log)) }
+        for network in configuration.networks { devices.append(try VirtioNetworkDevice(configuration: network, log: log)) }
+        if configuration.hasEntropyDevice { devices.append(VirtioEntropyDevice()) }
+        return devices
+    }
+
+    /// Builds the machine; the virtio devices fill PCI slots 1, 2, ... in order.
     public func build(
-        _ configuration: MachineConfiguration, inputs: Inputs, pciDevices: [PCIDeviceFactory] = [],
-        serialOutput: @escaping @Sendable (UInt8) -> Void
+        _ configuration: MachineConfiguration, inputs: Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
+        // A previous boot of the same inputs (a guest reboot) may have left devices running.
+        for device in inputs.virtioDevices { device.reset() }
+        let pciDevices = inputs.virtioDevices.map(VirtioPCIDevice.factory)
         let memory = try GuestMemory(size: configuration.memorySize)
         let vm = try VMMError.kvm { () throws(KVMError) in
             let vm = try kvm.createVirtualMachine()

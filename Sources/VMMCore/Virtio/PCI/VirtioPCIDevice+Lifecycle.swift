@@ -1,0 +1,77 @@
+/// Device status transitions: feature negotiation, activation at DRIVER_OK, reset.
+extension VirtioPCIDevice {
+    func writeStatus(_ requested: VirtioStatus) {
+        lifecycle.withLock { _ in
+            if requested.isEmpty {
+                reset()
+                return
+            }
+            let (previous, accepted) = registers.withLock { registers -> (VirtioStatus, VirtioStatus) in
+                let previous = registers.status
+                var accepted = requested
+                if requested.contains(.featuresOK) && !previous.contains(.featuresOK)
+                    && !featuresAcceptable(registers.driverFeatures)
+                {
+                    // The driver sees FEATURES_OK did not stick and gives up (virtio 1.x §3.1.1).
+                    accepted.remove(.featuresOK)
+                }
+                // NEEDS_RESET is the device's to set; only a reset clears it.
+                accepted.remove(.deviceNeedsReset)
+                accepted.formUnion(previous.intersection(.deviceNeedsReset))
+                registers.status = accepted
+                return (previous, accepted)
+            }
+            if accepted.contains(.driverOK) && !previous.contains(.driverOK) && accepted.contains(.featuresOK) {
+                activate()
+            }
+        }
+    }
+
+    private func featuresAcceptable(_ driverFeatures: UInt64) -> Bool {
+        driverFeatures & ~offeredFeatures == 0 && driverFeatures & VirtioFeature.version1 != 0
+    }
+
+    private func activate() {
+        let (features, queueSettings) = registers.withLock { ($0.driverFeatures, $0.queues) }
+        var queues: [Virtqueue?] = []
+        for (index, settings) in queueSettings.enumerated() {
+            guard settings.enabled else {
+                queues.append(nil)
+                continue
+            }
+            do {
+                queues.append(try Virtqueue(
+                    layout: settings.layout, maximumSize: device.queueMaximumSizes[index], memory: memory,
+                    eventIndex: features & VirtioFeature.eventIndex != 0,
+                    indirectDescriptors: features & VirtioFeature.indirectDescriptors != 0))
+            } catch {
+                needsReset("queue \(index): \(error)")
+                return
+            }
+        }
+        let activation = VirtioActivation(
+            memory: memory, features: features, queues: queues, notifiers: notifiers,
+            interrupt: VirtioPCIInterrupt(transport: self),
+            deviceNeedsReset: { [weak self] reason in self?.needsReset(reason) })
+        do {
+            try device.activate(activation)
+        } catch {
+            needsReset("activation failed: \(error)")
+        }
+    }
+
+    /// Stops the device, then clears the registers; the device's threads are gone before
+    /// the guest can reuse the queue memory.
+    private func reset() {
+        device.reset()
+        registers.withLock { $0.reset() }
+        intx.set(high: false)
+    }
+
+    /// The guest broke the protocol: tell the driver, which resets the device.
+    func needsReset(_ reason: String) {
+        log.warning("virtio \(device.deviceType) device needs reset: \(reason)")
+        registers.withLock { $0.status.insert(.deviceNeedsReset) }
+        VirtioPCIInterrupt(transport: self).signalConfigurationChange()
+    }
+}
