@@ -3,8 +3,9 @@
 ///
 /// `tap=NAME` attaches to the tap NAME (vmm creates it, for its own lifetime, when it does
 /// not exist); `tap` alone makes vmm create a tap whose name the kernel chooses. Without
-/// `mac=`, the NIC gets `MACAddressSyntax.generated(seed:)` of its tap name, or of a seed
-/// the front end chooses when there is no name (see `macAddress(fallbackSeed:)`).
+/// `mac=`, the NIC gets `MACAddressSyntax.generated(seed:)` of its tap's name (vmm uses the
+/// name the kernel chose for `tap` alone; vmmd, which must know the address in advance,
+/// uses `macAddress(fallbackSeed:)`).
 public struct NetworkOption: Equatable, Sendable {
     /// The tap's name; nil lets the kernel choose one.
     public var tapName: String?
@@ -52,8 +53,8 @@ public struct NetworkOption: Equatable, Sendable {
     }
 
     /// The MAC address the guest sees: the given one, else one generated from the tap's
-    /// name, else from `fallbackSeed` (vmm uses `net<index>`; vmmd `<vm>/net<index>`, so
-    /// VMs with kernel-named taps differ).
+    /// name, else from `fallbackSeed` (vmmd uses `<vm>/net<index>`, so VMs with
+    /// kernel-named taps differ and keep their address across runs).
     public func macAddress(fallbackSeed: String) -> [UInt8] {
         macAddress ?? MACAddressSyntax.generated(seed: tapName ?? fallbackSeed)
     }

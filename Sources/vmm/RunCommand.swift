@@ -47,7 +47,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp(
         "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created for this run "
             + "if it does not exist); tap alone creates one named by the kernel. Without mac=, the address is "
-            + "02:xx:xx:xx:xx:xx derived from the tap name (from the NIC's position for kernel-named taps).",
+            + "02:xx:xx:xx:xx:xx derived from the tap's name (the kernel's choice for tap alone).",
         valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
     var net: [String] = []
 
@@ -144,7 +144,6 @@ struct RunCommand: ParsableCommand {
         do {
             features = try CPUFeatureSelection(parsing: cpuFeatures)
             disks = try DiskConfiguration.parsing(disk)
-            for disk in disks { try disk.checkImage() }
             networks = try NetworkConfiguration.parsing(net)
         } catch {
             throw ValidationError(error.description)

@@ -62,6 +62,40 @@ struct BadInputTests {
             ["--kernel", try TestEnvironment.guest("hello"), "--cpu-features=-warpdrive"], mentioning: "warpdrive")
     }
 
+    @Test(arguments: [
+        ("a.raw,ro", "unknown setting 'ro'"),
+        ("/images/a,b.raw", "a path containing ',' cannot be given"),
+        (",readonly", "no image path"),
+    ])
+    func malformedDisk(value: String, mentioning text: String) throws {
+        try expectRejected(["--kernel", try TestEnvironment.guest("hello"), "--disk", value], mentioning: text)
+    }
+
+    @Test func sameDiskTwice() throws {
+        let image = try TemporaryFile(size: 1 << 20)
+        try expectRejected(
+            ["--kernel", try TestEnvironment.guest("hello"), "--disk", image.path, "--disk", "\(image.path),readonly"],
+            mentioning: "given twice")
+    }
+
+    @Test(arguments: [
+        ("bridge=br0", "unknown setting 'bridge=br0'"),
+        ("tap=a-name-of-16-bytes", "at most 15 bytes"),
+        ("tap=a/b", "cannot contain '/'"),
+        ("tap,mac=01:00:5e:00:00:01", "multicast"),
+        ("tap,mac=00:00:00:00:00:00", "all-zero"),
+        ("tap,mac=02:00:00:00:01", "not a MAC address"),
+    ])
+    func malformedNetwork(value: String, mentioning text: String) throws {
+        try expectRejected(["--kernel", try TestEnvironment.guest("hello"), "--net", value], mentioning: text)
+    }
+
+    @Test func sameTapTwice() throws {
+        try expectRejected(
+            ["--kernel", try TestEnvironment.guest("hello"), "--net", "tap=vmmtest0", "--net", "tap=vmmtest0"],
+            mentioning: "given twice")
+    }
+
     @Test func unknownOption() throws {
         try expectRejected(["--kernel", try TestEnvironment.guest("hello"), "--frobnicate"], mentioning: "frobnicate")
     }
