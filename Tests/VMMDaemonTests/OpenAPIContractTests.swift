@@ -98,6 +98,13 @@ extension DaemonTests {
             try await api.expect(400, "POST", vms, body: "[1,2]")
             try await api.expect(400, "POST", vms, body: #"{"name":"beta","kernel":"\#(echo)","colour":"red"}"#)
             try await api.expect(409, "POST", vms, body: definition("alpha"))
+            let image = "\(daemon.root)/contract.raw"
+            #expect(FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20)))
+            let devices = #""disks":[{"path":"\#(image)"}],"networks":[{"tap":"vmtap-c"},{"mac":"02:00:00:00:00:01"}],"rng":false"#
+            try await api.expect(201, "POST", vms, body: #"{"name":"gamma","kernel":"\#(echo)",\#(devices)}"#)
+            try await api.expect(409, "POST", vms, body: #"{"name":"delta","kernel":"\#(echo)","disks":[{"path":"\#(image)"}]}"#)
+            try await api.expect(400, "POST", vms, body: #"{"name":"delta","kernel":"\#(echo)","networks":[{"mac":"ff:ff:ff:ff:ff:ff"}]}"#)
+            try await api.expect(200, "PATCH", vm, name: "gamma", body: #"{"networks":[{"tap":"vmtap-d"}],"rng":true}"#)
             try await api.expect(413, "POST", vms, bodyFile: big)
             try await api.expect(422, "POST", vms, body: #"{"name":"beta","kernel":"relative/echo.elf"}"#)
             try await api.expect(422, "POST", vms, body: #"{"name":"beta","kernel":"\#(echo)","cpus":0}"#)
