@@ -117,6 +117,30 @@ extension DaemonTests {
         }
     }
 
+    @Test func vmctlCreatesAndShowsDisksAndNICs() async throws {
+        try await withDaemon { daemon in
+            _ = try image(daemon, "web.raw")
+            let vmctl = Vmctl(daemon)
+            let created = try await vmctl(
+                "create", "web", "--kernel", TestPaths.kernel("echo"), "--disk", "web.raw,readonly",
+                "--net", "tap=vmtap-w,mac=02:00:00:00:00:07", "--net", "tap", "--no-rng", directory: daemon.root)
+            #expect(created.status == 0, "\(created)")
+            let info = try await vmctl("info", "web")
+            #expect(info.output.contains("disk:      \(daemon.root)/web.raw (read-only)"), "\(info)")
+            #expect(info.output.contains("net:       tap vmtap-w, mac 02:00:00:00:00:07"), "\(info)")
+            let generated = MACAddressSyntax.format(MACAddressSyntax.generated(seed: "web/net1"))
+            #expect(info.output.contains("net:       tap (named by the kernel), mac \(generated)"), "\(info)")
+            #expect(info.output.contains("rng:       no"), "\(info)")
+
+            let bad = try await vmctl("create", "bad", "--kernel", TestPaths.kernel("echo"), "--net", "tap,mac=ff:ff:ff:ff:ff:ff")
+            #expect(bad.status == 2 && bad.error.contains("multicast"), "\(bad)")
+            let missing = try await vmctl("create", "bad", "--kernel", TestPaths.kernel("echo"), "--disk", "/nonexistent.raw")
+            #expect(missing.status == 7 && missing.error.contains("disks[0].path /nonexistent.raw"), "\(missing)")
+            let taken = try await vmctl("create", "bad", "--kernel", TestPaths.kernel("echo"), "--disk", "\(daemon.root)/web.raw")
+            #expect(taken.status == 6 && taken.error.contains("VM web"), "\(taken)")
+        }
+    }
+
     /// The `vmm` a started VM runs gets its disks and NICs as vmm's own options.
     @Test func theVMMCommandLineCarriesTheDevices() async throws {
         let launcher = VMMLauncher(executable: "/usr/bin/vmm")
