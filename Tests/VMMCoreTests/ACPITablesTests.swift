@@ -132,12 +132,83 @@ private let cpuCounts = [1, 2, 4, 255, 256, 1024]
         #expect(tables.tables.last.map { $0.offset + $0.length } == tables.bytes.count)
     }
 
+    // MARK: PCI host bridge
+
+    static func pciPlatform(cpuCount: Int) -> ACPIPlatform {
+        var platform = ACPIPlatform(cpuCount: cpuCount)
+        platform.pciHostBridge = .init(
+            configurationWindowAddress: 0xe000_0000, busNumbers: 0...0, memoryWindow: 0xc000_0000..<0xe000_0000)
+        return platform
+    }
+
+    @Test(arguments: [1, 1024])
+    func mcfgDescribesTheConfigurationWindow(cpuCount: Int) throws {
+        let tables = ACPITables.build(Self.pciPlatform(cpuCount: cpuCount), at: biosAreaBase)
+        #expect(tables.tables.map(\.signature) == ["RSDP", "XSDT", "RSDT", "FACP", "FACS", "DSDT", "APIC", "MCFG"])
+        let mcfgTable = try #require(tables.table("MCFG"))
+        let mcfg = tables.contents(of: mcfgTable)
+        #expect(mcfg.count == 60 && mcfg[8] == 1 && mcfg.sum == 0)
+        #expect(mcfg[36..<44].allSatisfy { $0 == 0 }, "reserved")
+        #expect(mcfg.read(UInt64.self, at: 44) == 0xe000_0000)
+        #expect(mcfg.read(UInt16.self, at: 52) == 0, "segment")
+        #expect(mcfg[54] == 0 && mcfg[55] == 0, "buses 0-0")
+
+        let xsdt = tables.contents(of: try #require(tables.table("XSDT")))
+        let entries = stride(from: 36, to: xsdt.count, by: 8).map { xsdt.read(UInt64.self, at: $0) }
+        #expect(entries.count == 3 && entries.contains(tables.address(of: mcfgTable)))
+        let rsdt = tables.contents(of: try #require(tables.table("RSDT")))
+        #expect(stride(from: 36, to: rsdt.count, by: 4).map { UInt64(rsdt.read(UInt32.self, at: $0)) } == entries)
+        #expect(biosAreaBase + UInt64(tables.bytes.count) <= biosAreaEnd, "blob must fit in 0xE0000-0xFFFFF")
+    }
+
+    @Test func iaslSeesThePCIHostBridge() throws {
+        let iasl = try IASL()
+        let tables = ACPITables.build(Self.pciPlatform(cpuCount: 2), at: biosAreaBase)
+        let folder = try TemporaryFolder()
+        try Data(tables.contents(of: try #require(tables.table("DSDT")))).write(to: folder.url.appending(path: "DSDT.dat"))
+        let asl = try iasl.disassemble("DSDT.dat", in: folder.url)
+        let expected = [
+            "Device (PCI0) { Name (_HID, EisaId (\"PNP0A08\") ) Name (_CID, EisaId (\"PNP0A03\") )",
+            "Name (_SEG, Zero) Name (_BBN, Zero) Name (_UID, Zero)",
+            "WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0x0000, 0x0000, 0x0000, 0x0000, 0x0001, ,, )",
+            "IO (Decode16, 0x0CF8, 0x0CF8, 0x01, 0x08, )",
+            "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0x0000, 0x0000, 0x0CF7, 0x0000, 0x0CF8, ,, , TypeStatic, DenseTranslation)",
+            "WordIO (ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange, 0x0000, 0x0D00, 0xFFFF, 0x0000, 0xF300, ,, , TypeStatic, DenseTranslation)",
+            "DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, 0x00000000, 0xC0000000, 0xDFFFFFFF, 0x00000000, 0x20000000, ,, , AddressRangeMemory, TypeStatic)",
+            "Name (_PRT, Package (0x80) { Package (0x04) { 0xFFFF, Zero, Zero, 0x10 }, Package (0x04) { 0xFFFF, One, Zero, 0x11 },",
+            "Package (0x04) { 0x0001FFFF, Zero, Zero, 0x11 }",
+            "Package (0x04) { 0x001FFFFF, 0x03, Zero, 0x12 } })",
+            "Device (MRES) { Name (_HID, EisaId (\"PNP0C02\") ) Name (_CRS, ResourceTemplate () { Memory32Fixed (ReadWrite, 0xE0000000, 0x00100000, ) })",
+        ]
+        for construct in expected {
+            #expect(asl.contains(construct), "missing \(construct)")
+        }
+    }
+
+    @Test func prtAgreesWithTheBusWiring() {
+        // Decode the _PRT entries straight from the AML: DWord address, pin, source, GSI.
+        let tables = ACPITables.build(Self.pciPlatform(cpuCount: 1), at: biosAreaBase)
+        let dsdt = tables.contents(of: tables.table("DSDT")!)
+        for slot in 0..<32 {
+            for pin in 0..<4 {
+                let gsi = PCIBus.interruptGSI(slot: slot, pin: pin + 1)
+                let address = UInt32(slot) << 16 | 0xffff
+                let addressBytes: [UInt8] = address <= 0xffff
+                    ? [0x0b, 0xff, 0xff] : [0x0c] + (0..<4).map { UInt8(truncatingIfNeeded: address >> (8 * $0)) }
+                let pinBytes: [UInt8] = pin == 0 ? [0x00] : pin == 1 ? [0x01] : [0x0a, UInt8(pin)]
+                let entry = [0x12] + [UInt8(2 + addressBytes.count + pinBytes.count + 1 + 2), 4] + addressBytes + pinBytes
+                    + [0x00, 0x0a, UInt8(gsi)]
+                #expect(dsdt.firstRange(of: entry) != nil, "slot \(slot) pin \(pin) → GSI \(gsi)")
+            }
+        }
+    }
+
     // MARK: iasl as the oracle
 
     @Test(arguments: [1, 256, 1024])
     func iaslDecodesEveryTableAsWritten(cpuCount: Int) throws {
         let iasl = try IASL()
-        let tables = ACPITables.build(ACPIPlatform(cpuCount: cpuCount), at: biosAreaBase)
+        let tables = ACPITables.build(Self.pciPlatform(cpuCount: cpuCount), at: biosAreaBase)
         let folder = try TemporaryFolder()
         for table in tables.tables where table.signature != "RSDP" {
             let name = table.signature

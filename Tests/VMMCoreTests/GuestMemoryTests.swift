@@ -6,20 +6,23 @@ import Testing
         E820Entry(address: 0, size: 0x9_FC00, type: .ram),
         E820Entry(address: 0x9_FC00, size: 0x10_0000 - 0x9_FC00, type: .reserved),
     ]
+    /// The PCI Express configuration window, reserved so that Linux uses it.
+    static let ecam = E820Entry(address: 0xE000_0000, size: 1 << 20, type: .reserved)
 
     @Test func e820For256MiB() {
         #expect(GuestMemoryMap.e820(size: 256 << 20)
-            == Self.biosArea + [E820Entry(address: 0x10_0000, size: (256 << 20) - 0x10_0000, type: .ram)])
+            == Self.biosArea + [E820Entry(address: 0x10_0000, size: (256 << 20) - 0x10_0000, type: .ram), Self.ecam])
     }
 
     @Test func e820For3GiBEndsAtTheHole() {
         #expect(GuestMemoryMap.e820(size: 3 << 30)
-            == Self.biosArea + [E820Entry(address: 0x10_0000, size: 0xC000_0000 - 0x10_0000, type: .ram)])
+            == Self.biosArea + [E820Entry(address: 0x10_0000, size: 0xC000_0000 - 0x10_0000, type: .ram), Self.ecam])
     }
 
     @Test func e820For5GiBContinuesAbove4GiB() {
         #expect(GuestMemoryMap.e820(size: 5 << 30) == Self.biosArea + [
             E820Entry(address: 0x10_0000, size: 0xC000_0000 - 0x10_0000, type: .ram),
+            Self.ecam,
             E820Entry(address: 1 << 32, size: 2 << 30, type: .ram),
         ])
     }
@@ -29,7 +32,9 @@ import Testing
             let entries = GuestMemoryMap.e820(size: size)
             let ram = entries.filter { $0.type == .ram }.reduce(UInt64(0)) { $0 + $1.size }
             #expect(ram == size - 0x6_0400, "all RAM except the BIOS area is described for \(size)")
-            for entry in entries {
+            #expect(entries.contains(Self.ecam))
+            #expect(zip(entries, entries.dropFirst()).allSatisfy { $0.address + $0.size <= $1.address }, "sorted, disjoint")
+            for entry in entries where entry.type == .ram {
                 let end = entry.address + entry.size
                 #expect(end <= 0xC000_0000 || entry.address >= 1 << 32)
             }

@@ -111,7 +111,7 @@ public final class PCIConfigurationSpace: Sendable {
         if let placement = capabilities.first(where: { offset >= $0.start + 2 && offset + size <= $0.end }),
            let value = placement.capability.read?(offset - placement.start, size)
         {
-            return value
+            return size == 4 ? value : value & ((1 << (8 * UInt32(size))) - 1)
         }
         return (0..<size).reduce(UInt32(0)) { value, index in
             value | UInt32(readByte(offset + index)) << (8 * UInt32(index))
