@@ -11,7 +11,8 @@ import Synchronization
 /// deliverable and when the guest rewrites a deliverable entry, not on every dword the
 /// guest writes. Linux writes address low, high and data while the entry is masked, then
 /// unmasks it, so this costs one `KVM_SET_GSI_ROUTING` per programmed vector instead of
-/// three, and none in `signal`, which device threads call on their hot path.
+/// three, and none in `signal`, which device threads call on their hot path. (Measured on
+/// the PVM development host: 250 µs per routing table, against 0.3 µs per eventfd write.)
 public final class MSIXTable: Sendable {
     /// The most vectors a function may have (table size field: 11 bits).
     public static let maximumVectorCount = 2048
