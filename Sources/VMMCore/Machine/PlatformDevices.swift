@@ -18,10 +18,7 @@ public struct PlatformDevices: Sendable {
         configuration: MachineConfiguration, pciDevices: [PCIDeviceFactory], exitLatch: MachineExitLatch,
         serialOutput: @escaping @Sendable (UInt8) -> Void, log: Logger
     ) throws(VMMError) {
-        guard pciDevices.count <= PCIBus.maximumDeviceCount else {
-            throw .invalidConfiguration(
-                "\(pciDevices.count) PCI devices do not fit bus 0: at most \(PCIBus.maximumDeviceCount)")
-        }
+        try PCIBus.checkCapacity(deviceCount: pciDevices.count)
         var devices: [any PCIDevice] = []
         for (index, factory) in pciDevices.enumerated() {
             let slot = index + 1

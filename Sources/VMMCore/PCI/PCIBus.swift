@@ -19,10 +19,7 @@ public final class PCIBus: Sendable {
     /// Puts `devices` in slots 1... and places their BARs. Fails when there are more than
     /// 31 devices or their BARs do not fit the memory window.
     public init(devices: [any PCIDevice]) throws(VMMError) {
-        guard devices.count <= Self.maximumDeviceCount else {
-            throw .invalidConfiguration(
-                "\(devices.count) PCI devices do not fit bus 0: at most \(Self.maximumDeviceCount)")
-        }
+        try Self.checkCapacity(deviceCount: devices.count)
         var next = Self.memoryWindow.lowerBound
         for device in devices {
             for bar in device.configuration.bars {
@@ -41,6 +38,13 @@ public final class PCIBus: Sendable {
             // What the firmware would have written: the GSI the _PRT gives this slot's pin.
             let pin = device.configuration.read(offset: 0x3d, size: 1)
             device.configuration.write(offset: 0x3c, size: 1, value: Self.interruptGSI(slot: slot, pin: Int(pin)))
+        }
+    }
+
+    /// Fails unless `deviceCount` devices fit the bus's 31 free slots.
+    public static func checkCapacity(deviceCount: Int) throws(VMMError) {
+        guard deviceCount <= maximumDeviceCount else {
+            throw .invalidConfiguration("\(deviceCount) PCI devices do not fit bus 0: at most \(maximumDeviceCount)")
         }
     }
 
