@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """virtio-blk and virtio-net over PCI: vmm against QEMU, same guest, same image, same tap.
 
-    sudo python3 bench/virtio.py                      # builds, then ~6-8 minutes on 2 cores
+    sudo python3 bench/virtio.py                      # builds, then ~13 minutes on 2 busy cores
     python3 bench/virtio.py --skip-build --runs 3 --secs 2 --only blk
 
 Builds (unless --skip-build, or when --vmm/--guest point elsewhere) with
