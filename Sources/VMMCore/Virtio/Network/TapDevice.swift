@@ -43,9 +43,9 @@ public final class TapDevice: Sendable {
         }
         let name = withUnsafeBytes(of: &request.ifr_ifrn.ifrn_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         var headerSize = Int32(Self.headerSize)
-        var flags: UInt32 = 0
+        // TUNGETIFF fills a whole struct ifreq, whatever its _IOR code says.
         guard ctap_ioctl_pointer(fd, ctap_tunsetvnethdrsz(), &headerSize) == 0,
-            ctap_ioctl_pointer(fd, ctap_tungetiff(), &flags) == 0
+            ctap_ioctl_pointer(fd, ctap_tungetiff(), &request) == 0
         else {
             let code = errno
             close(fd)
@@ -53,7 +53,7 @@ public final class TapDevice: Sendable {
         }
         self.name = name
         fileDescriptor = fd
-        isPersistent = flags & UInt32(IFF_PERSIST) != 0
+        isPersistent = Int32(UInt16(bitPattern: request.ifr_ifru.ifru_flags)) & IFF_PERSIST != 0
     }
 
     deinit { close(fileDescriptor) }

@@ -35,7 +35,7 @@ extension VirtioNetworkDataPath {
         while needsMoreReceiveBuffers(queue),
             let chain = nextChain(from: queue, name: "receive queue")
         {
-            let usable = chain.writable.prefix(Self.maximumIOVectors).reduce(0) { $0 + $1.count }
+            let usable = chain.writable.prefix(Self.maximumIOVectors - 1).reduce(0) { $0 + $1.count }
             guard usable >= TapDevice.headerSize else {
                 // Too small for even the header (the spec forbids it): give it back unused.
                 queue.addUsed(head: chain.head, written: 0)
@@ -55,22 +55,25 @@ extension VirtioNetworkDataPath {
             && pendingReceive.count < Int(queue.layout.size)
     }
 
-    /// Fills `vectors` from the pending chains; returns how much of each chain they cover.
+    /// Fills `vectors` from the pending chains, then the overflow byte; returns how much
+    /// of each chain they cover.
     private func prepareReceiveVectors() -> [Int] {
         vectors.removeAll(keepingCapacity: true)
-        return pendingReceive.map { chain in
+        let capacities = pendingReceive.map { chain in
             var capacity = 0
-            for buffer in chain.writable where vectors.count < Self.maximumIOVectors {
+            for buffer in chain.writable where vectors.count < Self.maximumIOVectors - 1 {
                 vectors.append(iovec(iov_base: buffer.bytes.baseAddress, iov_len: buffer.count))
                 capacity += buffer.count
             }
             return capacity
         }
+        vectors.append(iovec(iov_base: overflowByte, iov_len: 1))
+        return capacities
     }
 
     /// Hands a frame `readv` put into the pending chains to the driver.
     private func deliver(frameLength: Int, capacities: [Int], to queue: Virtqueue) {
-        // The tap reports a frame's full length even when the buffers held only part of it.
+        // Reaching the overflow byte means the frame was cut short.
         guard frameLength >= TapDevice.headerSize, frameLength <= capacities.reduce(0, +) else {
             counters.receiveDrops += 1
             return

@@ -41,6 +41,9 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
     var counters = VirtioNetworkCounters()
     /// Reused for every `readv`/`writev`.
     var vectors: [iovec] = []
+    /// The last vector of every `readv`: the tap returns at most what fits, so a frame
+    /// that reaches this byte did not fit the guest's buffers.
+    let overflowByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
     init(
         tap: TapDevice, activation: VirtioActivation, offloads: TapOffloads, log: Logger,
@@ -60,6 +63,8 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
         receiveSpaceWanted = TapDevice.headerSize + 14 + 4 + (offloads.allowsLargeFrames ? 65535 : 1500)
         vectors.reserveCapacity(Self.maximumIOVectors)
     }
+
+    deinit { overflowByte.deallocate() }
 
     /// The descriptors the worker polls: both notifiers, and the tap while receive buffers wait.
     func sources() -> [Int32] {
