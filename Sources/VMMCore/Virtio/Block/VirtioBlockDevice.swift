@@ -22,7 +22,10 @@ public final class VirtioBlockDevice: VirtioDevice {
     }
 
     /// A device over any storage; `serial` is what GET_ID returns (at most 20 bytes used).
-    init(storage: any BlockStorage, serial: [UInt8], ioThreads: Int = 8, log: Logger) {
+    /// Four I/O threads: on a 2-CPU host, page-cached 4 KiB random reads at queue depth 32
+    /// ran at 28k IOPS with 1 thread, 32k with 4, 20k with 8 and 15k with 16; more threads
+    /// only pay off when the disk itself is slow.
+    init(storage: any BlockStorage, serial: [UInt8], ioThreads: Int = 4, log: Logger) {
         self.storage = storage
         self.serial = serial
         self.ioThreads = ioThreads
