@@ -9,6 +9,7 @@ packages=(
     linux-source-6.1 bc bison flex libelf-dev libssl-dev lz4   # the minimal Linux guest
     busybox-static cpio          # its initramfs
     e2fsprogs iproute2           # disk images and network namespaces for device tests
+    python3                      # the device tests' DHCP responder (AF_PACKET on a tap)
     curl util-linux              # daemon tests drive the REST API; setpriv, script
 )
 
