@@ -10,7 +10,7 @@ import Testing
         let ring: TestDriverRing
         let interrupt = QueueInterruptRecorder()
         let resets = ResetRecorder()
-        let device = VirtioEntropyDevice()
+        let device = VirtioEntropyDevice(log: Logger(minimumLevel: .error))
 
         init() throws {
             memory = try GuestMemory(size: 4 << 20)

@@ -55,7 +55,7 @@ public struct MachineBuilder: Sendable {
         var devices: [any VirtioDevice] = []
         for disk in configuration.disks { devices.append(try VirtioBlockDevice(configuration: disk, log: log)) }
         for network in configuration.networks { devices.append(try VirtioNetworkDevice(configuration: network, log: log)) }
-        if configuration.hasEntropyDevice { devices.append(VirtioEntropyDevice()) }
+        if configuration.hasEntropyDevice { devices.append(VirtioEntropyDevice(log: log)) }
         return devices
     }
 

@@ -29,7 +29,11 @@ public final class Virtqueue: @unchecked Sendable {
     }
 
     private static let descriptorSize = 16
+    /// The longest indirect table accepted (QEMU's limit too): a guest could otherwise make
+    /// one chain list 2^28 buffers.
+    static let maximumIndirectDescriptors = 1024
     private static let availableNoInterrupt: UInt16 = 1
+    private static let usedNoNotify: UInt16 = 1
 
     public let layout: Layout
     private let memory: GuestMemory
@@ -45,6 +49,8 @@ public final class Virtqueue: @unchecked Sendable {
     /// The used index the device last published.
     public private(set) var usedIndex: UInt16 = 0
     private var usedIndexAtLastInterrupt: UInt16 = 0
+    /// Whether used.flags asks the driver not to notify (without EVENT_IDX).
+    private var notificationsSuppressed = false
 
     /// Checks the layout against the spec's size and alignment rules and guest memory.
     public init(
@@ -73,16 +79,21 @@ public final class Virtqueue: @unchecked Sendable {
         self.indirect = indirectDescriptors
     }
 
-    /// The next request the driver made available, or nil if there is none. With
-    /// EVENT_IDX, an empty queue also tells the driver to notify on its next buffer.
+    /// The next request the driver made available, or nil if there is none.
+    ///
+    /// While the device finds work it asks the driver not to notify (VIRTQ_USED_F_NO_NOTIFY,
+    /// or avail_event with EVENT_IDX) since it will look again anyway; an empty queue
+    /// re-enables notifications, then looks once more, because the driver may have added a
+    /// buffer after the first look and before seeing the change.
     public func nextChain() throws(VirtqueueError) -> DescriptorChain? {
         if !hasAvailable() {
-            guard eventIndex else { return nil }
-            // Publish avail_event, then look again: the driver may have added a buffer
-            // after the first look and before seeing the new avail_event.
-            store(nextAvailable, at: used + 4 + 8 * size)
+            enableNotifications()
             atomicMemoryFence(ordering: .sequentiallyConsistent)
             guard hasAvailable() else { return nil }
+        }
+        if !eventIndex && !notificationsSuppressed {
+            store(Self.usedNoNotify, at: used)
+            notificationsSuppressed = true
         }
         let availableIndex = load(UInt16.self, at: available + 2)
         guard availableIndex &- nextAvailable <= layout.size else {
@@ -94,6 +105,15 @@ public final class Virtqueue: @unchecked Sendable {
         let chain = try walk(head: head)
         nextAvailable &+= 1
         return chain
+    }
+
+    private func enableNotifications() {
+        if eventIndex {
+            store(nextAvailable, at: used + 4 + 8 * size)
+        } else if notificationsSuppressed {
+            store(UInt16(0), at: used)
+            notificationsSuppressed = false
+        }
     }
 
     /// Returns a finished request to the driver with the number of bytes the device wrote.
@@ -159,6 +179,9 @@ public final class Virtqueue: @unchecked Sendable {
                 guard flags & DescriptorFlag.next == 0 else { throw .indirectWithNext }
                 guard length > 0, length % UInt32(Self.descriptorSize) == 0 else {
                     throw .invalidIndirectTableLength(length)
+                }
+                guard Int(length) / Self.descriptorSize <= Self.maximumIndirectDescriptors else {
+                    throw .chainTooLong(limit: Self.maximumIndirectDescriptors)
                 }
                 guard let pointer = memory.pointer(at: address, count: Int(length)) else {
                     throw .bufferOutsideGuestMemory(address: address, length: length)

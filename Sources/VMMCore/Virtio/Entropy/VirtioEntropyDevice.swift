@@ -15,8 +15,11 @@ public final class VirtioEntropyDevice: VirtioDevice {
     public static let largestRequest = 64 * 1024
 
     private let worker = Mutex<DeviceWorker?>(nil)
+    private let log: Logger
 
-    public init() {}
+    public init(log: Logger) {
+        self.log = log
+    }
 
     /// virtio-rng has no configuration structure.
     public func readConfiguration(offset: Int, size: Int) -> UInt32 { 0 }
@@ -29,7 +32,7 @@ public final class VirtioEntropyDevice: VirtioDevice {
         }
         reset()
         guard let queue = activation.queues[0] else { return }
-        let server = RequestServer(queue: queue, activation: activation)
+        let server = RequestServer(queue: queue, activation: activation, log: log)
         let notifier = activation.notifiers[0]
         let started = try DeviceWorker(
             name: "virtio-rng", sources: { server.failed ? [] : [notifier.fileDescriptor] },
@@ -48,11 +51,14 @@ public final class VirtioEntropyDevice: VirtioDevice {
     private final class RequestServer: @unchecked Sendable {
         let queue: Virtqueue
         let activation: VirtioActivation
+        let log: Logger
         var failed = false
+        var servedAny = false
 
-        init(queue: Virtqueue, activation: VirtioActivation) {
+        init(queue: Virtqueue, activation: VirtioActivation, log: Logger) {
             self.queue = queue
             self.activation = activation
+            self.log = log
         }
 
         func serve() {
@@ -67,7 +73,11 @@ public final class VirtioEntropyDevice: VirtioDevice {
                     activation.deviceNeedsReset("virtio-rng: \(error)")
                     break
                 }
-                queue.addUsed(head: chain.head, written: UInt32(fill(chain)))
+                let written = fill(chain)
+                // Proof, without guest user space, that the guest's driver draws on the device.
+                if !servedAny { log.info("virtio-rng: first request served (\(written) bytes)") }
+                servedAny = true
+                queue.addUsed(head: chain.head, written: UInt32(written))
             }
             if queue.usedIndex != usedBefore, queue.needsInterrupt() { activation.interrupt.signalUsedBuffers(queue: 0) }
         }

@@ -55,6 +55,7 @@ extension VirtioPCIDevice {
             deviceNeedsReset: { [weak self] reason in self?.needsReset(reason) })
         do {
             try device.activate(activation)
+            log.info("virtio \(device.deviceType): driver ready, features 0x\(String(features, radix: 16))")
         } catch {
             needsReset("activation failed: \(error)")
         }
