@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and builds everything the tests need and runs them: unit tests, the Multiboot
 # test kernels and the minimal Linux guest under the real vmm binary on /dev/kvm, the
-# daemon end to end. README.md's test command; .ci/run calls exactly this.
+# daemon end to end, then a bounded libFuzzer run over the virtqueue and virtio-blk
+# parsers. README.md's test command; .ci/run calls exactly this.
 #
 # /dev/kvm is required; VMM_ALLOW_NO_KVM=1 turns the KVM tests into skips (laptops only).
 set -euo pipefail
@@ -20,3 +21,4 @@ linux_guest=$(scripts/build-linux-guest.sh | tail -n 1)
 export VMM_LINUX_GUEST="$linux_guest"
 swift build --build-tests
 swift test --skip-build
+Fuzz/run.sh
