@@ -117,6 +117,19 @@ extension DaemonTests {
         }
     }
 
+    @Test func aNamedTapBelongsToOneVM() async throws {
+        try await withDaemon { daemon in
+            #expect(try await daemon.request("POST", "/v1/vms", body: definition("one", #""networks":[{"tap":"vmtap7"}]"#)).status == 201)
+            let second = try await daemon.request("POST", "/v1/vms", body: definition("two", #""networks":[{"tap":"vmtap7"}]"#))
+            #expect(second.status == 409, "\(second.text)")
+            #expect(second.errorCode == "conflict")
+            #expect(second.text.contains("VM one"), "\(second.text)")
+            // Taps the kernel names never collide.
+            #expect(try await daemon.request("POST", "/v1/vms", body: definition("two", #""networks":[{}]"#)).status == 201)
+            #expect(try await daemon.request("PATCH", "/v1/vms/two", body: #"{"networks":[{"tap":"vmtap7"}]}"#).status == 409)
+        }
+    }
+
     @Test func vmctlCreatesAndShowsDisksAndNICs() async throws {
         try await withDaemon { daemon in
             _ = try image(daemon, "web.raw")

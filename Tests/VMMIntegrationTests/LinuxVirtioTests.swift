@@ -141,15 +141,11 @@ struct LinuxVirtioTests {
 
     /// The entropy device took requests from the guest: the kernel's hw_random core reads
     /// from a newly registered device at once (add_early_randomness), so a working
-    /// virtio_rng driver means at least one served request; the kernel itself prints
-    /// nothing when virtio_rng binds. vmm does not log that yet (its transport logs no
-    /// DRIVER_OK, the rng device no requests), so this is a known issue until it does.
+    /// virtio_rng driver means a served request, which vmm logs; the kernel itself prints
+    /// nothing when virtio_rng binds.
     private func expectEntropyDeviceUsed(vmmLog: String, context: String) {
-        withKnownIssue("vmm --verbose does not yet log virtio-rng activation or served requests") {
-            #expect(vmmLog.range(of: #"virtio[- ](rng|entropy).*(driver ready|served|request)"#,
-                                 options: [.regularExpression, .caseInsensitive]) != nil,
-                    "vmm --verbose did not log the entropy device being driven; \(context)")
-        }
+        #expect(vmmLog.contains("virtio entropy: driver ready"), "\(context)")
+        #expect(vmmLog.contains("virtio-rng: first request served"), "\(context)")
     }
 
     static let userSpaceInit = #"""

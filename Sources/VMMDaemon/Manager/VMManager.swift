@@ -40,6 +40,7 @@ public actor VMManager {
         try requested.validate()
         let definition = try requested.withMACAddresses()
         try checkDiskConflicts(definition)
+        try checkTapConflicts(definition)
         try saving { try store.save(definition) }
         vms[definition.name] = ManagedVM(definition: definition)
         logger.info("created VM \(definition.name)")
@@ -54,6 +55,7 @@ public actor VMManager {
         try patched.validate()
         let definition = try patched.withMACAddresses()
         try checkDiskConflicts(definition)
+        try checkTapConflicts(definition)
         try saving { try store.save(definition) }
         vms[name]?.definition = definition
         logger.info("updated VM \(name)")
