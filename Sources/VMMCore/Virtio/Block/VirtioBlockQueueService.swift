@@ -66,16 +66,22 @@ final class VirtioBlockQueueService: Sendable {
         pool.shutdown()
     }
 
+    /// Hands every request but the last of a batch to the I/O threads and runs the last
+    /// one itself: a guest that submits one request at a time then costs no thread
+    /// hand-off, while a batch still runs in parallel.
     private func serve() {
         notifier.wait()
+        var last: VirtioBlockRequest?
         while let request = nextRequest() {
             if case .reject(let status, let reason) = request.operation {
                 warn(warnedAboutRequest, "virtio-blk: rejected a request (\(status)): \(reason)")
                 complete(head: request.head, written: request.finish(status, dataWritten: 0))
                 continue
             }
-            pool.submit { [self] in execute(request) }
+            if let earlier = last { pool.submit { [self] in execute(earlier) } }
+            last = request
         }
+        if let last { execute(last) }
     }
 
     private func nextRequest() -> VirtioBlockRequest? {
