@@ -133,11 +133,7 @@ final class RecordingVirtioInterrupt: VirtioInterrupt {
 /// The driver's side of one request queue in real guest memory. Rings sit at `base`,
 /// buffers are bump-allocated above them; every request uses fresh descriptors.
 final class VirtioBlockTestDriver: @unchecked Sendable {
-    struct Buffer {
-        var address: UInt64
-        var length: UInt32
-        var writable: Bool
-    }
+    typealias Buffer = TestDriverRing.Buffer
 
     /// What the driver needs to find a request's results.
     struct Request {
@@ -153,18 +149,17 @@ final class VirtioBlockTestDriver: @unchecked Sendable {
     let notifier: EventNotifier
     let resetReasons = LockedValue<[String]>([])
     let layout: Virtqueue.Layout
-    private var nextDescriptor: UInt16 = 0
-    private var availableIndex: UInt16 = 0
+    private let ring: TestDriverRing
     private var heap: UInt64
     private let seenUsed = LockedValue<UInt16>(0)
 
     init(memory: GuestMemory, base: UInt64 = 0x10_000, log: EventLog = EventLog()) throws {
         self.memory = memory
         self.log = log
-        layout = .init(
-            size: Self.queueSize, descriptorTable: base, availableRing: base + 0x1000, usedRing: base + 0x2000)
+        ring = try TestDriverRing(memory: memory, base: base, size: Self.queueSize)
+        layout = ring.layout
         heap = base + 0x4000
-        notifier = try EventNotifier()
+        notifier = ring.notifier
         let usedRing = layout.usedRing
         let seenUsed = self.seenUsed
         // Logs each used entry the moment an interrupt reveals it, to compare with storage calls.
@@ -198,22 +193,7 @@ final class VirtioBlockTestDriver: @unchecked Sendable {
     /// Chains `buffers` into descriptors, makes the chain available and notifies.
     @discardableResult
     func submit(_ buffers: [Buffer], notify: Bool = true) -> UInt16 {
-        let head = nextDescriptor
-        for (position, buffer) in buffers.enumerated() {
-            let index = nextDescriptor
-            nextDescriptor = (nextDescriptor + 1) % Self.queueSize
-            let entry = layout.descriptorTable + 16 * UInt64(index)
-            let last = position == buffers.count - 1
-            try! memory.write(buffer.address, at: entry)
-            try! memory.write(buffer.length, at: entry + 8)
-            try! memory.write(UInt16((last ? 0 : 1) | (buffer.writable ? 2 : 0)), at: entry + 12)
-            try! memory.write(last ? 0 : nextDescriptor, at: entry + 14)
-        }
-        try! memory.write(head, at: layout.availableRing + 4 + 2 * UInt64(availableIndex % Self.queueSize))
-        availableIndex &+= 1
-        try! memory.write(availableIndex, at: layout.availableRing + 2)
-        if notify { notifier.signal() }
-        return head
+        ring.post(buffers, notify: notify)
     }
 
     /// A request laid out as Linux does: header, data (device-readable for `out`,
