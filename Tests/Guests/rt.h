@@ -74,6 +74,8 @@ void delay_tsc(u64 cycles);
 
 /* cmdline helper: finds "key=" at a token start, parses decimal; returns def if absent */
 u32 cmdline_uint(const struct mb_info *mbi, const char *key, u32 def);
+/* "key=value" at a token start: copies the value (at most n-1 chars) into buf; 1 if found */
+int cmdline_str(const struct mb_info *mbi, const char *key, char *buf, u32 n);
 
 /* ---- IDT / LAPIC / IOAPIC ---- */
 void idt_set(int vec, void *handler);

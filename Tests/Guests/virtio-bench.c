@@ -56,25 +56,8 @@ static void fail(const char *a, const char *b)
     for (;;) {}
 }
 
-static int cmdline_str(const char *key, char *buf, u32 n)
-{
-    if (!(g_mbi->flags & 4) || !g_mbi->cmdline) return 0;
-    const char *s = (const char *)g_mbi->cmdline;
-    int kl = 0;
-    while (key[kl]) kl++;
-    for (int start = 1; *s; s++) {
-        if (start && !memcmp(s, key, kl) && s[kl] == '=') {
-            u32 i = 0;
-            for (s += kl + 1; *s && *s != ' ' && i + 1 < n; s++) buf[i++] = *s;
-            buf[i] = 0;
-            return 1;
-        }
-        start = (*s == ' ');
-    }
-    return 0;
-}
 
-static int has_key(const char *key) { char b[2]; return cmdline_str(key, b, sizeof(b)); }
+static int has_key(const char *key) { char b[2]; return cmdline_str(g_mbi, key, b, sizeof(b)); }
 
 static int streq(const char *a, const char *b) { while (*a && *a == *b) { a++; b++; } return *a == *b; }
 
@@ -434,7 +417,7 @@ int kmain(u32 magic, const struct mb_info *mbi)
 {
     (void)magic;
     g_mbi = mbi;
-    if (!cmdline_str("bench", benchlist, sizeof(benchlist))) memcpy(benchlist, "seqread", 8);
+    if (!cmdline_str(g_mbi, "bench", benchlist, sizeof(benchlist))) memcpy(benchlist, "seqread", 8);
     g_have_count = has_key("count"); g_count = cmdline_uint(mbi, "count", 0);
     g_have_size = has_key("size"); g_size = cmdline_uint(mbi, "size", 0);
     g_have_qd = has_key("qd"); g_qd = cmdline_uint(mbi, "qd", 16);

@@ -14,24 +14,6 @@ static void fail(const char *a, const char *b)
     debug_exit(1);
 }
 
-/* "key=value" at a token start; copies value (up to n-1 chars) into buf. */
-static int cmdline_str(const struct mb_info *mbi, const char *key, char *buf, u32 n)
-{
-    if (!(mbi->flags & 4) || !mbi->cmdline) return 0;
-    const char *s = (const char *)mbi->cmdline;
-    int kl = 0;
-    while (key[kl]) kl++;
-    for (int start = 1; *s; s++) {
-        if (start && !memcmp(s, key, kl) && s[kl] == '=') {
-            u32 i = 0;
-            for (s += kl + 1; *s && *s != ' ' && i + 1 < n; s++) buf[i++] = *s;
-            buf[i] = 0;
-            return 1;
-        }
-        start = (*s == ' ');
-    }
-    return 0;
-}
 
 static int streq(const char *a, const char *b) { while (*a && *a == *b) { a++; b++; } return *a == *b; }
 
