@@ -63,7 +63,22 @@ final class DaemonHarness {
             }
         }
         try? await stopDaemon(signal: SIGTERM)
+        killProcessesUsingRoot()
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// SIGKILLs every process whose command line names this harness's folder: the VMs'
+    /// vmm processes, which outlive the daemon by design, when the API could not stop
+    /// them (a test that failed or timed out on a loaded machine).
+    private func killProcessesUsingRoot() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
+        for entry in entries {
+            guard let pid = pid_t(entry), pid != getpid(),
+                  let commandLine = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  String(decoding: commandLine, as: UTF8.self).contains(root)
+            else { continue }
+            kill(pid, SIGKILL)
+        }
     }
 
     /// Sends one request; `body` is sent as is, `bodyFile` names a file to send. `runAs`
