@@ -106,7 +106,14 @@ struct VirtqueueTests {
         try descriptor(0, address: 0x20_0000, length: 8, flags: 1, next: 1)
         try descriptor(1, address: 0x20_0000, length: 8, flags: 1, next: 0)
         try makeAvailable(head: 0)
-        #expect(throws: VirtqueueError.chainTooLong(limit: 16)) { try queue().nextChain() }
+        let queue = try queue()
+        #expect(throws: VirtqueueError.chainTooLong(limit: 16)) { try queue.nextChain() }
+        // A broken queue stays out of use until the device is reset.
+        #expect(queue.isBroken)
+        #expect(try queue.nextChain() == nil)
+        queue.addUsed(head: 0, written: 8)
+        #expect(memory.read(UInt16.self, at: ring.layout.usedRing + 2) == 0)
+        #expect(!queue.needsInterrupt())
     }
 
     @Test func hostileDescriptorsAreRefused() throws {

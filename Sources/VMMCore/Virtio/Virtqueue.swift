@@ -51,6 +51,9 @@ public final class Virtqueue: @unchecked Sendable {
     private var usedIndexAtLastInterrupt: UInt16 = 0
     /// Whether used.flags asks the driver not to notify (without EVENT_IDX).
     private var notificationsSuppressed = false
+    /// Set once the driver broke the ring rules: from then on the queue yields no chains,
+    /// takes no used entries and asks for no interrupts, until the device is reset.
+    public private(set) var isBroken = false
 
     /// Checks the layout against the spec's size and alignment rules and guest memory.
     public init(
@@ -86,6 +89,16 @@ public final class Virtqueue: @unchecked Sendable {
     /// re-enables notifications, then looks once more, because the driver may have added a
     /// buffer after the first look and before seeing the change.
     public func nextChain() throws(VirtqueueError) -> DescriptorChain? {
+        guard !isBroken else { return nil }
+        do {
+            return try takeNextChain()
+        } catch {
+            isBroken = true
+            throw error
+        }
+    }
+
+    private func takeNextChain() throws(VirtqueueError) -> DescriptorChain? {
         if !hasAvailable() {
             enableNotifications()
             atomicMemoryFence(ordering: .sequentiallyConsistent)
@@ -118,6 +131,7 @@ public final class Virtqueue: @unchecked Sendable {
 
     /// Returns a finished request to the driver with the number of bytes the device wrote.
     public func addUsed(head: UInt16, written: UInt32) {
+        guard !isBroken else { return }
         let slot = Int(usedIndex % layout.size)
         store(UInt32(head), at: used + 4 + 8 * slot)
         store(written, at: used + 8 + 8 * slot)
@@ -129,6 +143,7 @@ public final class Virtqueue: @unchecked Sendable {
     /// Whether the driver wants an interrupt for the buffers used since the last one
     /// (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with EVENT_IDX). Call after `addUsed`.
     public func needsInterrupt() -> Bool {
+        guard !isBroken else { return false }
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         defer { usedIndexAtLastInterrupt = usedIndex }
         if eventIndex {

@@ -8,13 +8,7 @@ import Synchronization
 /// `addUsed` and `needsInterrupt`) happens under one lock, held only for those calls.
 /// A request is returned to the driver only after its storage call has returned.
 final class VirtioBlockQueueService: Sendable {
-    private struct Ring: @unchecked Sendable {
-        let queue: Virtqueue
-        /// Set when the driver broke the ring protocol: the queue is no longer touched.
-        var broken = false
-    }
-
-    private let ring: Mutex<Ring>
+    private let ring: Mutex<Virtqueue>
     private let notifier: EventNotifier
     private let interrupt: any VirtioInterrupt
     private let deviceNeedsReset: @Sendable (String) -> Void
@@ -35,7 +29,7 @@ final class VirtioBlockQueueService: Sendable {
         deviceNeedsReset: @escaping @Sendable (String) -> Void, storage: any BlockStorage, serial: [UInt8],
         configuration: VirtioBlockConfiguration, ioThreads: Int, log: Logger
     ) throws(VMMError) {
-        ring = Mutex(Ring(queue: queue))
+        ring = Mutex(queue)
         self.notifier = notifier
         self.interrupt = interrupt
         self.deviceNeedsReset = deviceNeedsReset
@@ -85,12 +79,10 @@ final class VirtioBlockQueueService: Sendable {
     }
 
     private func nextRequest() -> VirtioBlockRequest? {
-        let next = ring.withLock { ring -> Result<DescriptorChain?, VirtqueueError> in
-            guard !ring.broken else { return .success(nil) }
+        let next = ring.withLock { queue -> Result<DescriptorChain?, VirtqueueError> in
             do throws(VirtqueueError) {
-                return .success(try ring.queue.nextChain())
+                return .success(try queue.nextChain())
             } catch {
-                ring.broken = true
                 return .failure(error)
             }
         }
@@ -115,10 +107,9 @@ final class VirtioBlockQueueService: Sendable {
     }
 
     private func complete(head: UInt16, written: UInt32) {
-        let notify = ring.withLock { ring -> Bool in
-            guard !ring.broken else { return false }
-            ring.queue.addUsed(head: head, written: written)
-            return ring.queue.needsInterrupt()
+        let notify = ring.withLock { queue -> Bool in
+            queue.addUsed(head: head, written: written)
+            return queue.needsInterrupt()
         }
         if notify { interrupt.signalUsedBuffers(queue: 0) }
     }

@@ -35,7 +35,7 @@ public final class VirtioEntropyDevice: VirtioDevice {
         let server = RequestServer(queue: queue, activation: activation, log: log)
         let notifier = activation.notifiers[0]
         let started = try DeviceWorker(
-            name: "virtio-rng", sources: { server.failed ? [] : [notifier.fileDescriptor] },
+            name: "virtio-rng", sources: { queue.isBroken ? [] : [notifier.fileDescriptor] },
             handler: { _ in
                 notifier.wait()
                 server.serve()
@@ -52,7 +52,6 @@ public final class VirtioEntropyDevice: VirtioDevice {
         let queue: Virtqueue
         let activation: VirtioActivation
         let log: Logger
-        var failed = false
         var servedAny = false
 
         init(queue: Virtqueue, activation: VirtioActivation, log: Logger) {
@@ -63,13 +62,12 @@ public final class VirtioEntropyDevice: VirtioDevice {
 
         func serve() {
             let usedBefore = queue.usedIndex
-            while !failed {
+            while true {
                 let chain: DescriptorChain
                 do throws(VirtqueueError) {
                     guard let next = try queue.nextChain() else { break }
                     chain = next
                 } catch {
-                    failed = true
                     activation.deviceNeedsReset("virtio-rng: \(error)")
                     break
                 }

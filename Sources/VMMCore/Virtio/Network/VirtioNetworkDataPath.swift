@@ -36,7 +36,8 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
     /// No receive buffers: the tap is left out of the poll set until the driver notifies.
     var waitingForReceiveBuffers = false
     var tapFailed = false
-    var failed = false
+    /// A broken ring (either queue) stops the whole device until reset.
+    var failed: Bool { receive?.isBroken == true || transmit?.isBroken == true }
     /// Counts since the last hand-over to `counterStore`.
     var counters = VirtioNetworkCounters()
     /// Reused for every `readv`/`writev`.
@@ -97,7 +98,6 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
         do {
             return try queue.nextChain()
         } catch {
-            failed = true
             deviceNeedsReset("virtio-net \(tap.name) \(name): \(error)")
             return nil
         }

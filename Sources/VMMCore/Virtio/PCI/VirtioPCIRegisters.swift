@@ -1,6 +1,7 @@
 /// The driver-visible state of the common configuration structure (virtio 1.x §4.1.4.3).
 struct VirtioPCIRegisters: Sendable {
-    static let noVector: UInt16 = 0xffff
+    /// VIRTIO_MSI_NO_VECTOR is MSI-X's "no vector" too.
+    static let noVector = MSIXTable.noVector
 
     struct Queue: Sendable {
         var size: UInt16
