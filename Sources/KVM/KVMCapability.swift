@@ -15,3 +15,14 @@ public struct KVMCapability: RawRepresentable, Hashable, Sendable {
     /// `KVM_IOEVENTFD`: a guest write to an address signals an eventfd instead of exiting.
     public static let ioeventfd = Self(rawValue: KVM_CAP_IOEVENTFD)
 }
+
+extension KVMCapability {
+    /// `KVM_GET_XSAVE`/`KVM_SET_XSAVE`: the whole extended FPU state.
+    public static let xsave = Self(rawValue: KVM_CAP_XSAVE)
+    /// `KVM_GET_XCRS`/`KVM_SET_XCRS`.
+    public static let extendedControlRegisters = Self(rawValue: KVM_CAP_XCRS)
+    /// `KVM_GET_DEBUGREGS`/`KVM_SET_DEBUGREGS`.
+    public static let debugRegisters = Self(rawValue: KVM_CAP_DEBUGREGS)
+    /// `KVM_GET_TSC_KHZ`/`KVM_SET_TSC_KHZ` per vCPU.
+    public static let tscControl = Self(rawValue: KVM_CAP_TSC_CONTROL)
+}

@@ -78,6 +78,21 @@ public final class KVMSystem: Sendable {
         }
     }
 
+    /// The MSRs KVM can save and restore for a guest (`KVM_GET_MSR_INDEX_LIST`).
+    public func msrIndexList() throws(KVMError) -> [UInt32] {
+        var capacity = 256
+        while true {
+            let buffer = FlexibleArrayBuffer<kvm_msr_list, UInt32>(capacity: capacity)
+            buffer.header.pointee.nmsrs = UInt32(capacity)
+            do {
+                try Syscall.ioctl(fd, ckvm_get_msr_index_list(), "KVM_GET_MSR_INDEX_LIST", pointer: buffer.raw)
+                return Array(buffer.entries.prefix(min(Int(buffer.header.pointee.nmsrs), capacity)))
+            } catch where error.code == E2BIG && capacity < 16384 {
+                capacity *= 4
+            }
+        }
+    }
+
     /// Creates an empty VM: no memory, no vCPUs.
     public func createVirtualMachine() throws(KVMError) -> KVMVirtualMachine {
         let vmFD = try Syscall.ioctl(fd, ckvm_create_vm(), "KVM_CREATE_VM", value: 0)

@@ -46,6 +46,8 @@ struct ControlSocket: SocketServerHandler {
             case .reboot:
                 try session.reboot()
                 answer(client, .object([("ok", .bool(true))]))
+            case .snapshot(let directory, let memoryOnly):
+                answer(client, try session.snapshot(to: directory, memoryOnly: memoryOnly))
             }
         } catch {
             answer(client, error.response)

@@ -29,9 +29,6 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Guest RAM, with a K, M, G or T suffix.")
     var memory = "256M"
 
-    @Flag(help: "Exit when the guest reboots instead of booting it again.")
-    var noReboot = false
-
     @Option(help: "CPUID features to hide or show, e.g. -popcnt,+pcid.")
     var cpuFeatures = ""
 
@@ -54,31 +51,11 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Leave out the virtio-rng entropy device.")
     var noRng = false
 
-    @Option(help: "Seconds the guest gets to power off after SIGTERM presses its power button.")
-    var shutdownTimeout = 5.0
-
-    @Flag(name: .shortAndLong, help: "Log every unhandled device access and other details to stderr.")
-    var verbose = false
-
-    @Option(help: ArgumentHelp("Serve the control protocol (status, pause, resume, shutdown, stop, reboot) on a Unix socket.",
-                               valueName: "path"))
-    var controlSocket: String?
-
-    @Option(help: ArgumentHelp("Put the serial console on a Unix socket instead of standard input and output.",
-                               valueName: "path"))
-    var consoleSocket: String?
-
-    @Option(help: ArgumentHelp("Write vmm's process id here once the VM runs.", valueName: "path"))
-    var pidFile: String?
-
-    @Option(help: ArgumentHelp("Write how vmm ended here, as one line of JSON.", valueName: "path"))
-    var exitFile: String?
+    @OptionGroup var supervisor: SupervisorOptions
 
     func run() throws {
-        var log = Logger()
-        if verbose { log.minimumLevel = .debug }
-        // An exit file from an earlier run must not describe this one.
-        if let exitFile { unlink(exitFile) }
+        let log = supervisor.makeLogger()
+        supervisor.removeStaleExitFile()
         let configuration: MachineConfiguration
         do {
             configuration = try parseConfiguration()
@@ -105,29 +82,13 @@ struct RunCommand: ParsableCommand {
         }
         let supervision: Supervision
         do {
-            supervision = try makeSupervision(log: log)
+            supervision = try supervisor.makeSupervision(log: log)
         } catch {
             fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
         }
         Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
-                           noReboot: noReboot, shutdownTimeout: shutdownTimeout, supervision: supervision).run())
-    }
-
-    /// Creates the sockets last, after every other check, so bad input leaves none behind.
-    private func makeSupervision(log: Logger) throws(VMMError) -> Supervision {
-        var supervision = Supervision(pidFile: pidFile, exitFile: exitFile, log: log)
-        if let controlSocket {
-            supervision.controlSocket = try UnixListener(path: controlSocket, what: "--control-socket")
-        }
-        if let consoleSocket {
-            do {
-                supervision.consoleSocket = try UnixListener(path: consoleSocket, what: "--console-socket")
-            } catch {
-                supervision.controlSocket?.remove()
-                throw error
-            }
-        }
-        return supervision
+                           noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout,
+                           supervision: supervision).run())
     }
 
     private func parseConfiguration() throws -> MachineConfiguration {
@@ -135,9 +96,6 @@ struct RunCommand: ParsableCommand {
             throw ValidationError("--memory '\(memory)' is not a size: use a number with K, M or G, e.g. 512M")
         }
         guard cpus >= 1 else { throw ValidationError("--cpus must be at least 1") }
-        guard shutdownTimeout >= 0 && shutdownTimeout.isFinite else {
-            throw ValidationError("--shutdown-timeout must be a number of seconds, 0 or more")
-        }
         let features: CPUFeatureSelection
         let disks: [DiskConfiguration]
         let networks: [NetworkConfiguration]
@@ -154,10 +112,5 @@ struct RunCommand: ParsableCommand {
             hasEntropyDevice: !noRng)
     }
 
-    private func fail(_ message: String, status: Int32) -> Never {
-        Logger().error(message)
-        let reason: ExitReport.Reason = status == ExitStatus.badInput ? .badInput : .hostFailure
-        Supervision(exitFile: exitFile).finish(ExitReport(reason: reason, status: status, message: message))
-        Glibc.exit(status)
-    }
+    private func fail(_ message: String, status: Int32) -> Never { supervisor.fail(message, status: status) }
 }

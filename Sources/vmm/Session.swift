@@ -20,20 +20,33 @@ final class Session: Sendable {
         var stopRequest: StopRequest?
     }
 
+    /// How the first machine comes to life; reboots always boot the kernel.
+    enum Start: Sendable {
+        case boot
+        /// From a snapshot; `paused` keeps the vCPUs out of the guest until `resume`.
+        case restore(SnapshotImage, paused: Bool)
+    }
+
     private static let pauseTimeout = 1.0
 
-    private let builder: MachineBuilder
-    private let configuration: MachineConfiguration
-    private let inputs: MachineBuilder.Inputs
-    private let log: Logger
+    let builder: MachineBuilder
+    let configuration: MachineConfiguration
+    let inputs: MachineBuilder.Inputs
+    let log: Logger
     private let noReboot: Bool
     private let shutdownTimeout: Double
     private let supervision: Supervision
     private let live = Mutex(Live())
     private let started = MonotonicClock.now
+    private let start: Start
+    /// The VM generation ID the guest sees: kept by a restore, new for a clone.
+    let generationID: [UInt8]
 
     init(builder: MachineBuilder, configuration: MachineConfiguration, inputs: MachineBuilder.Inputs,
-         log: Logger, noReboot: Bool, shutdownTimeout: Double, supervision: Supervision) {
+         log: Logger, noReboot: Bool, shutdownTimeout: Double, supervision: Supervision,
+         start: Start = .boot, generationID: [UInt8] = GenerationID.random()) {
+        self.start = start
+        self.generationID = generationID
         self.builder = builder
         self.configuration = configuration
         self.inputs = inputs
@@ -82,19 +95,31 @@ final class Session: Sendable {
     }
 
     private func runMachines(console: any ConsoleSink) -> ExitReport {
+        var pendingStart = start
         while true {
             let machine: Machine
+            var startPaused = false
             do {
-                machine = try builder.build(configuration, inputs: inputs, serialOutput: { console.write($0) })
+                switch pendingStart {
+                case .boot:
+                    machine = try builder.build(configuration, inputs: inputs, serialOutput: { console.write($0) })
+                case .restore(let image, let paused):
+                    machine = try builder.restore(
+                        image, configuration: configuration, inputs: inputs, serialOutput: { console.write($0) })
+                    startPaused = paused
+                    log.info("restored the VM from \(image.directory)\(paused ? "; paused until resumed" : "")")
+                }
+                pendingStart = .boot
             } catch {
                 log.error(error.description)
                 return error.isUserError
                     ? ExitReport(reason: .badInput, status: ExitStatus.badInput, message: error.description)
                     : ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
             }
+            if startPaused { machine.pause() }
             let boots = live.withLock { l in
                 l.machine = machine
-                l.paused = false
+                l.paused = startPaused
                 l.boots += 1
                 // A stop that came while no machine existed applies to this one.
                 if l.stopRequest != nil { machine.forceStop() }
@@ -182,6 +207,16 @@ final class Session: Sendable {
         // Leave the VM as it was rather than half paused.
         try? resume()
         throw ControlError(.timeout, "the vCPUs did not pause within \(Self.pauseTimeout) s")
+    }
+
+    /// The running machine and whether it is paused; a conflict while it restarts or stops.
+    func currentMachine() throws(ControlError) -> (Machine, paused: Bool) {
+        try live.withLock { l throws(ControlError) -> (Machine, paused: Bool) in
+            guard let machine = l.machine, l.stopRequest == nil else {
+                throw ControlError(.conflict, "the VM is restarting or stopping")
+            }
+            return (machine, l.paused)
+        }
     }
 
     func resume() throws(ControlError) {

@@ -11,7 +11,7 @@ struct VMMCommand: ParsableCommand {
             (triple fault, emulation failure); 6 vmm failed on the host; 143 the guest \
             ignored the power button after SIGTERM and was stopped.
             """,
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, RestoreCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

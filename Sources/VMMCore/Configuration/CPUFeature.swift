@@ -1,3 +1,5 @@
+import CKVM
+
 /// A CPUID feature bit that `--cpu-features` can name.
 public struct CPUFeature: Hashable, Sendable {
     public enum Register: Sendable { case ebx, ecx, edx }
@@ -68,5 +70,18 @@ public struct CPUFeatureSelection: Equatable, Sendable {
 extension Substring {
     fileprivate func trimmingCharacters() -> String {
         String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+extension CPUFeature {
+    /// Whether `entry` (a CPUID leaf of this feature's leaf and subleaf) has the bit set.
+    func isSet(in entry: kvm_cpuid_entry2) -> Bool {
+        let value: UInt32
+        switch register {
+        case .ebx: value = entry.ebx
+        case .ecx: value = entry.ecx
+        case .edx: value = entry.edx
+        }
+        return value & (1 << bit) != 0
     }
 }

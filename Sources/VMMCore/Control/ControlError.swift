@@ -7,6 +7,9 @@ public struct ControlError: Error, Sendable {
         case conflict
         /// The VM did not do what was asked in time.
         case timeout
+        /// The request was valid but the host could not carry it out (a full disk while
+        /// writing a snapshot); the VM goes on as before.
+        case failed
     }
 
     public let code: Code

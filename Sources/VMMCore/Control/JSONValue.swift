@@ -5,6 +5,8 @@ public enum JSONValue: Sendable {
     case string(String)
     case integer(Int)
     case bool(Bool)
+    case array([JSONValue])
+    case null
     /// Members in the order given, so answers read the same every time.
     case object([(String, JSONValue)])
 
@@ -20,6 +22,14 @@ public enum JSONValue: Sendable {
         case .string(let value): Self.quote(value, into: &text)
         case .integer(let value): text += String(value)
         case .bool(let value): text += value ? "true" : "false"
+        case .null: text += "null"
+        case .array(let elements):
+            text += "["
+            for (index, element) in elements.enumerated() {
+                if index > 0 { text += "," }
+                element.encode(into: &text)
+            }
+            text += "]"
         case .object(let members):
             text += "{"
             for (index, (key, value)) in members.enumerated() {

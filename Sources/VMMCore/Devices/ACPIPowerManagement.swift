@@ -22,7 +22,7 @@ public final class ACPIPowerManagement: PortIODevice {
     private static let sleepEnable: UInt16 = 1 << 13
     private static let timerFrequency: UInt64 = 3_579_545
 
-    private struct Registers {
+    struct Registers {
         var status: UInt16 = 0
         var enable: UInt16 = 0
         // No SMI command port, so the platform is in ACPI mode from reset.
@@ -32,7 +32,8 @@ public final class ACPIPowerManagement: PortIODevice {
         var sciShouldAssert: Bool { control & sciEnable != 0 && status & enable != 0 }
     }
 
-    private let registers = Mutex(Registers())
+    let registers = Mutex(Registers())
+    private let timerOffset = Atomic<UInt32>(0)
     private let sci: any InterruptLine
     private let exitLatch: MachineExitLatch
 
@@ -47,7 +48,7 @@ public final class ACPIPowerManagement: PortIODevice {
     }
 
     public func read(offset: UInt16, size: Int) -> UInt32 {
-        if offset >= 8 { return Self.timerValue() >> (8 * UInt32(offset - 8)) }
+        if offset >= 8 { return timerValue() >> (8 * UInt32(offset - 8)) }
         let r = registers.withLock { $0 }
         var value: UInt32 = 0
         for index in 0..<min(size, 4) {
@@ -90,7 +91,7 @@ public final class ACPIPowerManagement: PortIODevice {
     }
 
     /// Applies a change and moves the level-triggered SCI line if its level changed.
-    private func update(_ change: (inout Registers) -> Void) {
+    func update(_ change: (inout Registers) -> Void) {
         let level = registers.withLock { r -> Bool? in
             change(&r)
             let assert = r.sciShouldAssert
@@ -102,7 +103,17 @@ public final class ACPIPowerManagement: PortIODevice {
     }
 
     /// The free-running 3.579545 MHz counter, 32 bits wide (FADT TMR_VAL_EXT).
-    private static func timerValue() -> UInt32 {
+    func timerValue() -> UInt32 {
+        Self.hostTimerTicks() &+ timerOffset.load(ordering: .relaxed)
+    }
+
+    /// Makes the counter read `value` now: a restored guest sees it go on from where it
+    /// was saved rather than jump by the time the snapshot spent on disk.
+    func setTimerValue(_ value: UInt32) {
+        timerOffset.store(value &- Self.hostTimerTicks(), ordering: .relaxed)
+    }
+
+    private static func hostTimerTicks() -> UInt32 {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let ticks = UInt64(now.tv_sec) &* timerFrequency + UInt64(now.tv_nsec) * timerFrequency / 1_000_000_000

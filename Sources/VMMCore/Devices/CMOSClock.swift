@@ -9,12 +9,12 @@ public final class CMOSClock: PortIODevice {
     public static let port: UInt16 = 0x70
     public static let portCount: UInt16 = 2
 
-    private struct State {
+    struct State {
         var index: UInt8 = 0
         var storage = [UInt8](repeating: 0, count: 128)
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     public init() {
         var initial = State()

@@ -8,13 +8,13 @@ public final class FirmwareConfig: PortIODevice {
     public static let ramSizeKey: UInt16 = 0x03
     public static let cpuCountKey: UInt16 = 0x05
 
-    private struct Cursor {
+    struct Cursor {
         var key: UInt16 = 0
         var offset = 0
     }
 
     private let items: [UInt16: [UInt8]]
-    private let cursor = Mutex(Cursor())
+    let cursor = Mutex(Cursor())
 
     public init(ramSize: UInt64, cpuCount: UInt16) {
         items = [

@@ -7,13 +7,13 @@ public final class I8042Controller: PortIODevice {
     public static let commandPort: UInt16 = 0x64
     private static let resetCommand: UInt8 = 0xFE
 
-    private struct State {
+    struct State {
         var commandByte: UInt8 = 0x00
         var pendingCommand: UInt8?
         var output: UInt8?
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let exitLatch: MachineExitLatch
 
     public init(exitLatch: MachineExitLatch) { self.exitLatch = exitLatch }

@@ -12,7 +12,7 @@ public final class Serial16550: PortIODevice {
     /// Bytes of host input held before the console reader has to wait.
     public static let inputCapacity = 1024
 
-    private struct Registers {
+    struct Registers {
         var interruptEnable: UInt8 = 0
         var lineControl: UInt8 = 0x03
         var modemControl: UInt8 = 0x08
@@ -49,7 +49,7 @@ public final class Serial16550: PortIODevice {
         }
     }
 
-    private let registers = Mutex(Registers())
+    let registers = Mutex(Registers())
     private let interrupt: any InterruptLine
     private let output: @Sendable (UInt8) -> Void
 

@@ -18,9 +18,10 @@ public struct MachineBuilder: Sendable {
 
     /// The validated inputs of a build: files read, protocol recognized.
     public struct Inputs: Sendable {
-        public let kernel: [UInt8]
+        /// The kernel to boot; nil for a restored machine whose kernel file is gone (it can
+        /// run, but not reboot).
+        public let kernel: [UInt8]?
         public let initrd: [UInt8]?
-        public let bootProtocol: BootLoader.BootProtocol
         /// Disks, NICs and the entropy source, in PCI slot order; their images and taps are
         /// already open (and locked), so a reboot reuses them.
         public let virtioDevices: [any VirtioDevice]
@@ -37,7 +38,8 @@ public struct MachineBuilder: Sendable {
                 "--memory \(configuration.memorySize) bytes is too small: at least \(GuestMemoryMap.minimumSize >> 20)M")
         }
         let kernel = try HostFile.read(configuration.kernelPath, what: "kernel")
-        let bootProtocol = try BootLoader.detect(kernel, path: configuration.kernelPath)
+        // Recognized now, so an unusable kernel is reported before anything exists.
+        _ = try BootLoader.detect(kernel, path: configuration.kernelPath)
         let initrd = try configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
         let needed = UInt64(kernel.count) + UInt64(initrd?.count ?? 0) + GuestMemoryMap.biosAreaEnd
         guard needed <= min(configuration.memorySize, GuestMemoryMap.mmioHoleStart) else {
@@ -45,8 +47,18 @@ public struct MachineBuilder: Sendable {
                 "--memory \(configuration.memorySize >> 20)M is too small for the kernel and initrd "
                     + "(\(needed >> 20) MiB at least): give the VM more memory")
         }
-        return Inputs(
-            kernel: kernel, initrd: initrd, bootProtocol: bootProtocol, virtioDevices: try openDevices(configuration))
+        return Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
+    }
+
+    /// Checks a restore: the snapshot against this host, and the devices it needs. The
+    /// kernel is read if it is still there, for a later guest reboot.
+    public func validate(restoring image: SnapshotImage, configuration: MachineConfiguration) throws(VMMError) -> Inputs {
+        try image.checkCPUFeatures(
+            supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() },
+            tscDeadline: kvm.check(.tscDeadlineTimer) > 0)
+        let kernel = try? HostFile.read(configuration.kernelPath, what: "kernel")
+        let initrd = kernel == nil ? nil : try? configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
+        return Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
     }
 
     /// Opens what the virtio devices stand on, so a missing image, a locked image or a tap
@@ -63,10 +75,61 @@ public struct MachineBuilder: Sendable {
     public func build(
         _ configuration: MachineConfiguration, inputs: Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
+        guard let kernel = inputs.kernel else {
+            throw .invalidConfiguration(
+                "cannot boot \(configuration.kernelPath): the kernel file was missing when this VM was restored")
+        }
+        let memory = try GuestMemory(size: configuration.memorySize)
+        let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
+        let tables = ACPITables.build(
+            PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)
+        try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
+        try VCPUSetup.writeGDT(to: memory)
+        let entry = try BootLoader.load(BootContext(
+            kernel: kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
+            commandLine: configuration.commandLine, memory: memory,
+            e820: GuestMemoryMap.e820(size: configuration.memorySize), rsdpAddress: tables.rsdpAddress))
+        let vcpus = try createVCPUs(parts, configuration: configuration) { (vcpu, cpuid) throws(KVMError) in
+            try VCPUSetup.configure(vcpu, cpuid: cpuid, log: log)
+            if vcpu.id == 0 { try VCPUSetup.enter(vcpu, at: entry) }
+        }
+        return parts.machine(vcpus: vcpus, log: log)
+    }
+
+    /// Builds the machine a snapshot describes, its RAM mapped copy-on-write from the
+    /// snapshot, and restores its state; its vCPUs start where the snapshot left them.
+    public func restore(
+        _ image: SnapshotImage, configuration: MachineConfiguration, inputs: Inputs,
+        serialOutput: @escaping @Sendable (UInt8) -> Void
+    ) throws(VMMError) -> Machine {
+        let memory = try image.openMemory()
+        let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
+        let vcpus = try createVCPUs(parts, configuration: configuration) { _, _ throws(KVMError) in }
+        let machine = parts.machine(vcpus: vcpus, log: log)
+        try machine.restoreState(image.saved, log: log)
+        return machine
+    }
+
+    /// What every machine has before its RAM is filled and its vCPUs set up.
+    private struct Parts {
+        let vm: KVMVirtualMachine
+        let memory: GuestMemory
+        let devices: PlatformDevices
+        let exitLatch: MachineExitLatch
+        let exited: EventNotifier
+
+        func machine(vcpus: [VCPUThread], log: Logger) -> Machine {
+            Machine(vm: vm, memory: memory, devices: devices, vcpus: vcpus, exitLatch: exitLatch, exited: exited, log: log)
+        }
+    }
+
+    private func assemble(
+        _ configuration: MachineConfiguration, memory: GuestMemory, inputs: Inputs,
+        serialOutput: @escaping @Sendable (UInt8) -> Void
+    ) throws(VMMError) -> Parts {
         // A previous boot of the same inputs (a guest reboot) may have left devices running.
         for device in inputs.virtioDevices { device.reset() }
         let pciDevices = inputs.virtioDevices.map(VirtioPCIDevice.factory)
-        let memory = try GuestMemory(size: configuration.memorySize)
         let vm = try VMMError.kvm { () throws(KVMError) in
             let vm = try kvm.createVirtualMachine()
             for (slot, region) in memory.regions.enumerated() {
@@ -81,44 +144,30 @@ public struct MachineBuilder: Sendable {
             return vm
         }
         let router = try InterruptRouter(vm: vm, pinRoutes: PlatformDevices.interruptRouting)
-
         let exited = try EventNotifier()
         let exitLatch = MachineExitLatch { exited.signal() }
         let devices = try PlatformDevices(
             vm: vm, memory: memory, interruptRouter: router, configuration: configuration, pciDevices: pciDevices,
             exitLatch: exitLatch, serialOutput: serialOutput, log: log)
-
-        let tables = ACPITables.build(
-            PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)
-        try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
-        try VCPUSetup.writeGDT(to: memory)
-        let entry = try BootLoader.load(BootContext(
-            kernel: inputs.kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
-            commandLine: configuration.commandLine, memory: memory,
-            e820: GuestMemoryMap.e820(size: configuration.memorySize), rsdpAddress: tables.rsdpAddress))
-
-        let vcpus = try createVCPUs(vm: vm, configuration: configuration, entry: entry, devices: devices, exitLatch: exitLatch)
-        return Machine(
-            vm: vm, memory: memory, devices: devices, vcpus: vcpus, exitLatch: exitLatch, exited: exited, log: log)
+        return Parts(vm: vm, memory: memory, devices: devices, exitLatch: exitLatch, exited: exited)
     }
 
     private func createVCPUs(
-        vm: KVMVirtualMachine, configuration: MachineConfiguration, entry: EntryPoint, devices: PlatformDevices,
-        exitLatch: MachineExitLatch
+        _ parts: Parts, configuration: MachineConfiguration,
+        setUp: (KVMVirtualCPU, [kvm_cpuid_entry2]) throws(KVMError) -> Void
     ) throws(VMMError) -> [VCPUThread] {
         let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: KVMSystem.isPVM, selection: configuration.cpuFeatures)
         let policy = CPUIDPolicy(
             supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() }, cpuCount: configuration.cpuCount, hiddenFeatures: hidden,
             offerTSCDeadline: kvm.check(.tscDeadlineTimer) > 0)
         let handler = VCPUExitHandler(
-            portBus: devices.portBus, mmioBus: devices.mmioBus, exitLatch: exitLatch,
+            portBus: parts.devices.portBus, mmioBus: parts.devices.mmioBus, exitLatch: parts.exitLatch,
             mappingSize: kvm.vcpuMappingSize)
         var threads: [VCPUThread] = []
         for id in 0..<configuration.cpuCount {
             let vcpu = try VMMError.kvm { () throws(KVMError) in
-                let vcpu = try vm.createVirtualCPU(id: id)
-                try VCPUSetup.configure(vcpu, cpuid: policy.entries(forAPICID: UInt32(id)), log: log)
-                if id == 0 { try VCPUSetup.enter(vcpu, at: entry) }
+                let vcpu = try parts.vm.createVirtualCPU(id: id)
+                try setUp(vcpu, policy.entries(forAPICID: UInt32(id)))
                 return vcpu
             }
             threads.append(try VCPUThread(vcpu: vcpu, exitHandler: handler))

@@ -7,6 +7,9 @@ public struct PlatformDevices: Sendable {
     public let serial: Serial16550
     public let powerManagement: ACPIPowerManagement
     public let pciBus: PCIBus
+    let cmos = CMOSClock()
+    let keyboardController: I8042Controller
+    let firmwareConfig: FirmwareConfig
     public let interruptRouter: InterruptRouter
     let portBus: PortIOBus
     let mmioBus: MMIOBus
@@ -36,15 +39,15 @@ public struct PlatformDevices: Sendable {
         powerManagement = ACPIPowerManagement(
             sci: KVMInterruptLine(vm: vm, gsi: ACPIPowerManagement.sciInterrupt, log: log), exitLatch: exitLatch)
 
+        keyboardController = I8042Controller(exitLatch: exitLatch)
+        firmwareConfig = FirmwareConfig(ramSize: configuration.memorySize, cpuCount: UInt16(configuration.cpuCount))
         var ports = PortIOBus.Builder(unhandled: unhandled)
         ports.register(serial, base: Serial16550.com1Port, count: 8)
-        ports.register(I8042Controller(exitLatch: exitLatch), base: I8042Controller.dataPort, count: 5)
-        ports.register(CMOSClock(), base: CMOSClock.port, count: CMOSClock.portCount)
+        ports.register(keyboardController, base: I8042Controller.dataPort, count: 5)
+        ports.register(cmos, base: CMOSClock.port, count: CMOSClock.portCount)
         ports.register(PostCodeSink(), base: PostCodeSink.port, count: 1)
         ports.register(DebugExit(exitLatch: exitLatch), base: DebugExit.port, count: 4)
-        ports.register(
-            FirmwareConfig(ramSize: configuration.memorySize, cpuCount: UInt16(configuration.cpuCount)),
-            base: FirmwareConfig.port, count: FirmwareConfig.portCount)
+        ports.register(firmwareConfig, base: FirmwareConfig.port, count: FirmwareConfig.portCount)
         ports.register(PCIConfigurationPorts(bus: pciBus), base: PCIConfigurationPorts.port, count: PCIConfigurationPorts.portCount)
         ports.register(powerManagement, base: ACPIPowerManagement.port, count: ACPIPowerManagement.portCount)
         portBus = ports.build()

@@ -10,6 +10,8 @@ public enum VMMError: Error, CustomStringConvertible, Sendable {
     /// The kernel or initrd file is unusable.
     case invalidImage(path: String, reason: String)
     case outOfGuestMemory(UInt64, Int)
+    /// A snapshot cannot be restored (missing, damaged, or from an unknown format).
+    case invalidSnapshot(String)
     case system(String, Int32)
     case kvm(KVMError)
 
@@ -19,6 +21,8 @@ public enum VMMError: Error, CustomStringConvertible, Sendable {
             return message
         case .invalidImage(let path, let reason):
             return "\(path): \(reason)"
+        case .invalidSnapshot(let reason):
+            return reason
         case .outOfGuestMemory(let address, let count):
             return "\(count) bytes at guest address 0x\(String(address, radix: 16)) "
                 + "are outside guest RAM: give the VM more memory (--memory)"
@@ -32,7 +36,7 @@ public enum VMMError: Error, CustomStringConvertible, Sendable {
     /// Whether the cause is the user's input (status 2) rather than the host.
     public var isUserError: Bool {
         switch self {
-        case .invalidConfiguration, .invalidImage, .outOfGuestMemory: return true
+        case .invalidConfiguration, .invalidImage, .outOfGuestMemory, .invalidSnapshot: return true
         case .system, .kvm: return false
         }
     }

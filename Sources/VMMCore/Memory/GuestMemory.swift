@@ -19,9 +19,19 @@ public final class GuestMemory: @unchecked Sendable {
         public var end: UInt64 { guestAddress + size }
     }
 
+    /// Where the guest's RAM lives on the host.
+    public enum Backing: Sendable {
+        /// A memfd of its own, mapped shared: a fresh boot.
+        case anonymous
+        /// A snapshot's memory file, mapped private (copy-on-write): pages the guest has not
+        /// written since the restore are read from the file, so restoring costs no copy.
+        case snapshotFile
+    }
+
     public let size: UInt64
     public let regions: [Region]
-    /// The memfd holding the guest's RAM.
+    public let backing: Backing
+    /// The memfd holding the guest's RAM, or the snapshot memory file it was restored from.
     public let fileDescriptor: Int32
     /// Start of the mapping of the whole memfd in this process.
     public let base: UnsafeMutableRawPointer
@@ -55,6 +65,25 @@ public final class GuestMemory: @unchecked Sendable {
         self.fileDescriptor = fd
         self.base = mapping
         self.regions = GuestMemoryMap.ramRegions(size: size)
+        self.backing = .anonymous
+    }
+
+    /// Maps `fileDescriptor` (a snapshot's memory file, `size` bytes long) copy-on-write;
+    /// takes ownership of the descriptor.
+    public init(snapshotFile fd: Int32, size: UInt64) throws(VMMError) {
+        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0),
+              mapping != MAP_FAILED
+        else {
+            let code = errno
+            close(fd)
+            throw .system("mmap \(size) bytes of snapshot memory", code)
+        }
+        _ = madvise(mapping, Int(size), MADV_DONTDUMP)
+        self.size = size
+        self.fileDescriptor = fd
+        self.base = mapping
+        self.regions = GuestMemoryMap.ramRegions(size: size)
+        self.backing = .snapshotFile
     }
 
     deinit {

@@ -27,7 +27,7 @@ public final class MSIXTable: Sendable {
         static let vectorControl: UInt64 = 12
     }
 
-    private struct Entry {
+    struct Entry {
         var addressLow: UInt32 = 0
         var addressHigh: UInt32 = 0
         var data: UInt32 = 0
@@ -42,7 +42,7 @@ public final class MSIXTable: Sendable {
         }
     }
 
-    private struct State {
+    struct State {
         var entries: [Entry]
         var enabled = false
         var functionMasked = false
@@ -54,7 +54,7 @@ public final class MSIXTable: Sendable {
     private let notifiers: [EventNotifier]
     private let gsis: [UInt32]
     private let log: Logger
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     /// Creates `vectorCount` vectors (1...2048), each with an eventfd, a GSI and an irqfd.
     /// On failure nothing stays allocated.
@@ -193,7 +193,7 @@ public final class MSIXTable: Sendable {
     }
 
     /// Keeps a deliverable vector's route on its message and fires its pending interrupt.
-    private func service(_ index: Int, _ state: inout State) {
+    func service(_ index: Int, _ state: inout State) {
         guard isDeliverable(index, state) else { return }
         if state.entries[index].pending {
             if fire(index, &state) { state.entries[index].pending = false }

@@ -27,7 +27,7 @@ public final class PCIConfigurationSpace: Sendable {
         static let writable: UInt16 = memorySpace | busMaster | interruptDisable
     }
 
-    private struct State {
+    struct State {
         var bytes: [UInt8]
         var barAddresses: [UInt64?]
         /// BARs whose next read returns the size mask (after an all-ones write).
@@ -42,7 +42,7 @@ public final class PCIConfigurationSpace: Sendable {
 
     public let bars: [PCIBar]
     private let capabilities: [CapabilityPlacement]
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     /// `interruptPin` is 0 for none or 1...4 for INTA#...INTD#.
     public init(identity: PCIIdentity, bars: [PCIBar], capabilities: [PCICapability], interruptPin: UInt8 = 1) {

@@ -55,6 +55,32 @@ public final class Virtqueue: @unchecked Sendable {
     /// takes no used entries and asks for no interrupts, until the device is reset.
     public private(set) var isBroken = false
 
+    /// Where the device is in the rings: what a snapshot or a migration carries, so that a
+    /// restored device neither serves a request twice nor skips one.
+    public struct Position: Equatable, Sendable {
+        public var nextAvailable: UInt16
+        public var usedIndex: UInt16
+        public var usedIndexAtLastInterrupt: UInt16
+        public var notificationsSuppressed: Bool
+        public var isBroken: Bool
+    }
+
+    /// Only while no device thread owns the queue (the device is quiesced or not started).
+    public var position: Position {
+        get {
+            Position(
+                nextAvailable: nextAvailable, usedIndex: usedIndex, usedIndexAtLastInterrupt: usedIndexAtLastInterrupt,
+                notificationsSuppressed: notificationsSuppressed, isBroken: isBroken)
+        }
+        set {
+            nextAvailable = newValue.nextAvailable
+            usedIndex = newValue.usedIndex
+            usedIndexAtLastInterrupt = newValue.usedIndexAtLastInterrupt
+            notificationsSuppressed = newValue.notificationsSuppressed
+            isBroken = newValue.isBroken
+        }
+    }
+
     /// Checks the layout against the spec's size and alignment rules and guest memory.
     public init(
         layout: Layout, maximumSize: UInt16, memory: GuestMemory, eventIndex: Bool, indirectDescriptors: Bool

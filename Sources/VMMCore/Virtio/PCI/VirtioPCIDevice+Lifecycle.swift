@@ -49,6 +49,14 @@ extension VirtioPCIDevice {
                 return
             }
         }
+        start(queues: queues, features: features)
+    }
+
+    /// Hands the device its queues and starts it; callers hold `lifecycle`. Each queue is
+    /// kicked once, so requests the driver made available while the device was not
+    /// running (before a snapshot resumes, or restored from one) are served.
+    func start(queues: [Virtqueue?], features: UInt64) {
+        activeQueues.withLock { $0 = queues }
         let activation = VirtioActivation(
             memory: memory, features: features, queues: queues, notifiers: notifiers,
             interrupt: VirtioPCIInterrupt(transport: self),
@@ -58,13 +66,16 @@ extension VirtioPCIDevice {
             log.info("virtio \(device.deviceType): driver ready, features 0x\(String(features, radix: 16))")
         } catch {
             needsReset("activation failed: \(error)")
+            return
         }
+        for (index, queue) in queues.enumerated() where queue != nil { notifiers[index].signal() }
     }
 
     /// Stops the device, then clears the registers; the device's threads are gone before
     /// the guest can reuse the queue memory.
     private func reset() {
         device.reset()
+        activeQueues.withLock { $0 = nil }
         registers.withLock { $0.reset() }
         intx.set(high: false)
     }

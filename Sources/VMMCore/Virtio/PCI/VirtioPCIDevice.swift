@@ -22,6 +22,8 @@ public final class VirtioPCIDevice: PCIDevice {
     /// Serializes activation and reset, which call into the device and may wait for its
     /// threads; never held by those threads, so they can still raise interrupts meanwhile.
     let lifecycle = Mutex(())
+    /// The queues handed to the device at DRIVER_OK; nil while it is not activated.
+    let activeQueues = Mutex<[Virtqueue?]?>(nil)
 
     /// The device's features plus the transport's own.
     var offeredFeatures: UInt64 { device.features | VirtioFeature.version1 }

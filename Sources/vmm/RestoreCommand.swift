@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import KVM
+import VMMCore
+
+/// `vmm restore DIR`: runs a VM from a snapshot folder exactly as `vmm run` would have.
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Run a VM from a snapshot folder (written by the control request 'snapshot DIR').",
+        discussion: """
+            The writable disks captured in the snapshot are copied back onto the disks' paths \
+            (or onto the --disk paths given, in order) before the VM starts; a memory-only \
+            snapshot uses the disks as they are. Exit statuses are those of 'vmm run'; a \
+            missing, damaged or incompatible snapshot is status 2 and nothing is started.
+            """)
+
+    @Argument(help: ArgumentHelp("The snapshot folder.", valueName: "dir"))
+    var directory: String
+
+    @Option(help: ArgumentHelp(
+        "Put disk i of the snapshot at this path instead of its recorded one (a clone's own copy); "
+            + "give all of them or none, in order.",
+        valueName: "path[,readonly]"))
+    var disk: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Attach NIC i to this tap and MAC instead of the recorded ones; give all of them or none, in order.",
+        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
+    var net: [String] = []
+
+    @Flag(help: "Give the VM a new generation ID (ACPI VMGENID), as a clone needs.")
+    var newIdentity = false
+
+    @Flag(help: "Keep the vCPUs paused until a 'resume' control request.")
+    var paused = false
+
+    @OptionGroup var supervisor: SupervisorOptions
+
+    func run() throws {
+        let log = supervisor.makeLogger()
+        supervisor.removeStaleExitFile()
+        let image: SnapshotImage
+        let configuration: MachineConfiguration
+        do {
+            image = try SnapshotImage(directory: directory)
+            configuration = try overriddenConfiguration(image.description)
+        } catch {
+            supervisor.fail(error.description, status: ExitStatus.badInput)
+        }
+        let kvm: KVMSystem
+        do {
+            kvm = try KVMSystem()
+        } catch {
+            supervisor.fail(error.description, status: ExitStatus.hostFailure)
+        }
+        let builder = MachineBuilder(kvm: kvm, log: log)
+        let inputs: MachineBuilder.Inputs
+        do {
+            try restoreDisks(image, configuration: configuration, log: log)
+            inputs = try builder.validate(restoring: image, configuration: configuration)
+        } catch {
+            supervisor.fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+        }
+        let supervision: Supervision
+        do {
+            supervision = try supervisor.makeSupervision(log: log)
+        } catch {
+            supervisor.fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+        }
+        let generationID = newIdentity ? GenerationID.random() : image.description.generationID
+        Glibc.exit(Session(
+            builder: builder, configuration: configuration, inputs: inputs, log: log,
+            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,
+            start: .restore(image, paused: paused), generationID: generationID
+        ).run())
+    }
+
+    /// The snapshot's configuration with this command line's disks and NICs.
+    private func overriddenConfiguration(_ description: SnapshotDescription) throws(VMMError) -> MachineConfiguration {
+        var configuration = description.configuration
+        if !disk.isEmpty {
+            let disks = try DiskConfiguration.parsing(disk)
+            guard disks.count == configuration.disks.count else {
+                throw .invalidConfiguration(
+                    "the snapshot has \(configuration.disks.count) disks but \(disks.count) --disk options were given: "
+                        + "give one per disk, in order, or none")
+            }
+            configuration.disks = disks
+        }
+        if !net.isEmpty {
+            let networks = try NetworkConfiguration.parsing(net)
+            guard networks.count == configuration.networks.count else {
+                throw .invalidConfiguration(
+                    "the snapshot has \(configuration.networks.count) NICs but \(networks.count) --net options were given: "
+                        + "give one per NIC, in order, or none")
+            }
+            configuration.networks = networks
+        }
+        return configuration
+    }
+
+    /// Puts each captured disk back: the disk goes back to the snapshot's instant with the
+    /// memory. An image that another vmm has open (locked) is not touched.
+    private func restoreDisks(_ image: SnapshotImage, configuration: MachineConfiguration, log: Logger) throws(VMMError) {
+        guard !image.description.memoryOnly else { return }
+        for (index, copy) in image.description.diskCopies.enumerated() {
+            guard let copy else { continue }
+            let target = configuration.disks[index].path
+            try DiskCopy.overwrite(target, withContentsOf: "\(image.directory)/\(copy)")
+            log.debug("restore: disk \(index) \(target) from \(copy)")
+        }
+    }
+}

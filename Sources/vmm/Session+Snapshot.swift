@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VMMCore
+
+/// The `snapshot` control request.
+extension Session {
+    /// Saves the VM into the new folder `directory`. A running VM is paused for as long as
+    /// the state, memory and disk copies take, then resumes; a paused VM stays paused.
+    func snapshot(to directory: String, memoryOnly: Bool) throws(ControlError) -> JSONValue {
+        let (machine, wasPaused) = try currentMachine()
+        let pausedAt = MonotonicClock.now
+        if !wasPaused { try pause() }
+        let outcome = Result { () throws(VMMError) -> SnapshotWriter.Result in
+            try SnapshotWriter(kvm: builder.kvm, log: log).write(
+                machine, description: description(memoryOnly: memoryOnly), to: directory)
+        }
+        if !wasPaused { try? resume() }
+        let pausedSeconds = MonotonicClock.now - pausedAt
+        switch outcome {
+        case .success(let result):
+            log.info("snapshot \(directory): \(result.total) bytes, guest paused \(Int(pausedSeconds * 1000)) ms")
+            return .object([
+                ("ok", .bool(true)),
+                ("path", .string(directory)),
+                ("bytes", .integer(Int(clamping: result.total))),
+                ("memory_bytes", .integer(Int(clamping: result.memoryBytes))),
+                ("disk_bytes", .integer(Int(clamping: result.diskBytes))),
+                ("paused_ms", .integer(wasPaused ? 0 : Int((pausedSeconds * 1000).rounded(.up)))),
+                ("memory_only", .bool(memoryOnly)),
+            ])
+        case .failure(let error):
+            log.error("snapshot \(directory) failed: \(error)")
+            throw ControlError(error.isUserError ? .badRequest : .failed, error.description)
+        }
+    }
+
+    /// The configuration as it is now: NICs with the MAC addresses they really have.
+    private func description(memoryOnly: Bool) -> SnapshotDescription {
+        var configuration = self.configuration
+        let networkDevices = inputs.virtioDevices.compactMap { $0 as? VirtioNetworkDevice }
+        for (index, device) in networkDevices.enumerated() where index < configuration.networks.count {
+            configuration.networks[index].macAddress = device.macAddress
+        }
+        return SnapshotDescription(
+            configuration: configuration, memoryOnly: memoryOnly, diskCopies: [], generationID: generationID,
+            created: Int64(time(nil)))
+    }
+}
