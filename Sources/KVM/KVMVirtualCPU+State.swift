@@ -68,21 +68,6 @@ extension KVMVirtualCPU {
         return buffer.entries.prefix(read).map { (index: $0.index, value: $0.data) }
     }
 
-    /// The CPUID table this vCPU was given.
-    public func cpuid() throws(KVMError) -> [kvm_cpuid_entry2] {
-        var capacity = 128
-        while true {
-            let buffer = FlexibleArrayBuffer<kvm_cpuid2, kvm_cpuid_entry2>(capacity: capacity)
-            buffer.header.pointee.nent = UInt32(capacity)
-            do {
-                try Syscall.ioctl(fd, ckvm_get_cpuid2(), "KVM_GET_CPUID2", pointer: buffer.raw)
-                return Array(buffer.entries.prefix(min(Int(buffer.header.pointee.nent), capacity)))
-            } catch where error.code == E2BIG && capacity < 4096 {
-                capacity *= 2
-            }
-        }
-    }
-
     /// The guest's TSC frequency in kHz.
     public func tscFrequency() throws(KVMError) -> UInt32 {
         UInt32(try Syscall.ioctl(fd, ckvm_get_tsc_khz(), "KVM_GET_TSC_KHZ"))

@@ -23,6 +23,8 @@ public final class VCPUThread: @unchecked Sendable {
     }
 
     public let vcpu: KVMVirtualCPU
+    /// The CPUID table the guest was given (what a snapshot carries).
+    public let offeredCPUID: [kvm_cpuid_entry2]
     public let counters = ExitCounters()
     /// Read on every exit, so it is a lone atomic rather than part of `control`.
     private let wanted = Atomic<Request>(.run)
@@ -30,8 +32,9 @@ public final class VCPUThread: @unchecked Sendable {
     private let wakeUp: EventNotifier
     private let exitHandler: VCPUExitHandler
 
-    init(vcpu: KVMVirtualCPU, exitHandler: VCPUExitHandler) throws(VMMError) {
+    init(vcpu: KVMVirtualCPU, offeredCPUID: [kvm_cpuid_entry2], exitHandler: VCPUExitHandler) throws(VMMError) {
         self.vcpu = vcpu
+        self.offeredCPUID = offeredCPUID
         self.exitHandler = exitHandler
         wakeUp = try EventNotifier()
     }

@@ -89,7 +89,10 @@ public struct MachineBuilder: Sendable {
             kernel: kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
             commandLine: configuration.commandLine, memory: memory,
             e820: GuestMemoryMap.e820(size: configuration.memorySize), rsdpAddress: tables.rsdpAddress))
-        let vcpus = try createVCPUs(parts, configuration: configuration) { (vcpu, cpuid) throws(KVMError) in
+        let policy = try cpuidPolicy(configuration)
+        let vcpus = try createVCPUs(parts, configuration: configuration) { id in
+            policy.entries(forAPICID: UInt32(id))
+        } setUp: { (vcpu, cpuid) throws(KVMError) in
             try VCPUSetup.configure(vcpu, cpuid: cpuid, log: log)
             if vcpu.id == 0 { try VCPUSetup.enter(vcpu, at: entry) }
         }
@@ -104,7 +107,11 @@ public struct MachineBuilder: Sendable {
     ) throws(VMMError) -> Machine {
         let memory = try image.openMemory()
         let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
-        let vcpus = try createVCPUs(parts, configuration: configuration) { _, _ throws(KVMError) in }
+        // The CPUID the guest was offered travels with the snapshot (the host's own table
+        // may differ, and on PVM hosts KVM_GET_CPUID2 does not return what was set).
+        let vcpus = try createVCPUs(parts, configuration: configuration) { id in
+            image.saved.vcpus[id].cpuid
+        } setUp: { _, _ throws(KVMError) in }
         let machine = parts.machine(vcpus: vcpus, log: log)
         try machine.restoreState(image.saved, log: log)
         return machine
@@ -152,25 +159,29 @@ public struct MachineBuilder: Sendable {
         return Parts(vm: vm, memory: memory, devices: devices, exitLatch: exitLatch, exited: exited)
     }
 
+    private func cpuidPolicy(_ configuration: MachineConfiguration) throws(VMMError) -> CPUIDPolicy {
+        let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: KVMSystem.isPVM, selection: configuration.cpuFeatures)
+        return CPUIDPolicy(
+            supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() },
+            cpuCount: configuration.cpuCount, hiddenFeatures: hidden, offerTSCDeadline: kvm.check(.tscDeadlineTimer) > 0)
+    }
+
     private func createVCPUs(
-        _ parts: Parts, configuration: MachineConfiguration,
+        _ parts: Parts, configuration: MachineConfiguration, cpuid: (Int) -> [kvm_cpuid_entry2],
         setUp: (KVMVirtualCPU, [kvm_cpuid_entry2]) throws(KVMError) -> Void
     ) throws(VMMError) -> [VCPUThread] {
-        let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: KVMSystem.isPVM, selection: configuration.cpuFeatures)
-        let policy = CPUIDPolicy(
-            supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() }, cpuCount: configuration.cpuCount, hiddenFeatures: hidden,
-            offerTSCDeadline: kvm.check(.tscDeadlineTimer) > 0)
         let handler = VCPUExitHandler(
             portBus: parts.devices.portBus, mmioBus: parts.devices.mmioBus, exitLatch: parts.exitLatch,
             mappingSize: kvm.vcpuMappingSize)
         var threads: [VCPUThread] = []
         for id in 0..<configuration.cpuCount {
+            let offered = cpuid(id)
             let vcpu = try VMMError.kvm { () throws(KVMError) in
                 let vcpu = try parts.vm.createVirtualCPU(id: id)
-                try setUp(vcpu, policy.entries(forAPICID: UInt32(id)))
+                try setUp(vcpu, offered)
                 return vcpu
             }
-            threads.append(try VCPUThread(vcpu: vcpu, exitHandler: handler))
+            threads.append(try VCPUThread(vcpu: vcpu, offeredCPUID: offered, exitHandler: handler))
         }
         return threads
     }

@@ -26,7 +26,7 @@ extension Machine {
         }
         var vcpuStates: [VCPUState] = []
         for thread in vcpus {
-            vcpuStates.append(try VMMError.kvm { () throws(KVMError) in try VCPUState.capture(thread.vcpu, kvm: kvm) })
+            vcpuStates.append(try VMMError.kvm { () throws(KVMError) in try VCPUState.capture(thread, kvm: kvm) })
         }
         encoder.append(UInt32(vcpuStates.count))
         for state in vcpuStates { state.encode(to: &encoder) }

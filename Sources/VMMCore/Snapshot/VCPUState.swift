@@ -23,10 +23,11 @@ struct VCPUState {
     /// the local APIC was restored would reset the APIC.
     private static let msrsCarriedElsewhere: Set<UInt32> = [0x1b]
 
-    static func capture(_ vcpu: KVMVirtualCPU, kvm: KVMSystem) throws(KVMError) -> VCPUState {
+    static func capture(_ thread: VCPUThread, kvm: KVMSystem) throws(KVMError) -> VCPUState {
+        let vcpu = thread.vcpu
         let indices = try kvm.msrIndexList().filter { !msrsCarriedElsewhere.contains($0) }
         return VCPUState(
-            cpuid: try vcpu.cpuid(),
+            cpuid: thread.offeredCPUID,
             registers: try vcpu.registers(),
             specialRegisters: try vcpu.specialRegisters(),
             fpu: try vcpu.fpu(),
