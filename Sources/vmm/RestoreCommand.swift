@@ -70,17 +70,17 @@ struct RestoreCommand: ParsableCommand {
         } catch {
             supervisor.fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
         }
-        let generationID = newIdentity ? GenerationID.random() : image.description.generationID
         Glibc.exit(Session(
             builder: builder, configuration: configuration, inputs: inputs, log: log,
             noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,
-            start: .restore(image, paused: paused), generationID: generationID
+            start: .restore(image, paused: paused)
         ).run())
     }
 
     /// The snapshot's configuration with this command line's disks and NICs.
     private func overriddenConfiguration(_ description: SnapshotDescription) throws(VMMError) -> MachineConfiguration {
         var configuration = description.configuration
+        if newIdentity { configuration.generationID = GenerationID.random() }
         if !disk.isEmpty {
             let disks = try DiskConfiguration.parsing(disk)
             guard disks.count == configuration.disks.count else {

@@ -43,7 +43,6 @@ extension Session {
             configuration.networks[index].macAddress = device.macAddress
         }
         return SnapshotDescription(
-            configuration: configuration, memoryOnly: memoryOnly, diskCopies: [], generationID: generationID,
-            created: Int64(time(nil)))
+            configuration: configuration, memoryOnly: memoryOnly, diskCopies: [], created: Int64(time(nil)))
     }
 }

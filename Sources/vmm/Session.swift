@@ -39,14 +39,11 @@ final class Session: Sendable {
     private let live = Mutex(Live())
     private let started = MonotonicClock.now
     private let start: Start
-    /// The VM generation ID the guest sees: kept by a restore, new for a clone.
-    let generationID: [UInt8]
 
     init(builder: MachineBuilder, configuration: MachineConfiguration, inputs: MachineBuilder.Inputs,
          log: Logger, noReboot: Bool, shutdownTimeout: Double, supervision: Supervision,
-         start: Start = .boot, generationID: [UInt8] = GenerationID.random()) {
+         start: Start = .boot) {
         self.start = start
-        self.generationID = generationID
         self.builder = builder
         self.configuration = configuration
         self.inputs = inputs

@@ -16,6 +16,33 @@ import Testing
     func read16(_ offset: UInt16) -> UInt32 { pm.read(offset: offset, size: 2) }
     func write16(_ offset: UInt16, _ value: UInt32) { pm.write(offset: offset, size: 2, value: value) }
 
+    @Test func generalPurposeEventRaisesSCIOnceEnabledAndClearsOnWrite() {
+        let gpeStatus: UInt16 = 12, gpeEnable: UInt16 = 14
+        pm.raiseGeneralPurposeEvent(ACPIPowerManagement.generationIDEvent)
+        #expect(pm.read(offset: gpeStatus, size: 1) == 1)
+        #expect(!sci.isHigh, "not enabled yet")
+        pm.write(offset: gpeEnable, size: 1, value: 1)
+        #expect(sci.isHigh)
+        pm.write(offset: gpeStatus, size: 1, value: 1)
+        #expect(!sci.isHigh, "status is write-1-to-clear")
+        #expect(pm.read(offset: gpeStatus, size: 1) == 0)
+    }
+
+    @Test func savedStateRestoresRegistersAndTimerWithoutAJump() throws {
+        write16(Self.enable, Self.powerButton)
+        pm.raiseGeneralPurposeEvent(1)
+        var encoder = StateEncoder()
+        pm.saveState(to: &encoder)
+        let savedTimer = pm.read(offset: Self.timer, size: 4)
+        let restored = ACPIPowerManagement(sci: RecordingInterruptLine(), exitLatch: latch)
+        var decoder = StateDecoder(encoder.bytes)
+        try restored.restoreState(from: &decoder)
+        #expect(restored.read(offset: Self.enable, size: 2) == Self.powerButton)
+        #expect(restored.read(offset: 12, size: 1) == 1)
+        let timer = restored.read(offset: Self.timer, size: 4)
+        #expect(timer &- savedTimer < 3_579_545, "the PM timer goes on from the saved value")
+    }
+
     @Test func startsInACPIModeWithNothingPending() {
         #expect(read16(Self.status) == 0)
         #expect(read16(Self.enable) == 0)

@@ -267,6 +267,24 @@ private let cpuCounts = [1, 2, 4, 255, 256, 1024]
         #expect(asl.contains("IO (Decode16, 0x02F8, 0x02F8, 0x01, 0x08, ) IRQNoFlags () {3}"))
     }
 
+    @Test func iaslSeesTheGenerationIDDeviceAndItsEvent() throws {
+        let iasl = try IASL()
+        var platform = ACPIPlatform(cpuCount: 1)
+        platform.gpe0Port = 0x60c
+        platform.generationIDAddress = 0xff000
+        let tables = ACPITables.build(platform, at: biosAreaBase)
+        let fadt = tables.contents(of: try #require(tables.table("FACP")))
+        #expect(fadt.read(UInt32.self, at: 80) == 0x60c, "GPE0_BLK")
+        #expect(fadt[92] == 4, "GPE0_BLK_LEN")
+        let folder = try TemporaryFolder()
+        try Data(tables.contents(of: try #require(tables.table("DSDT")))).write(to: folder.url.appending(path: "DSDT.dat"))
+        let asl = try iasl.disassemble("DSDT.dat", in: folder.url)
+        #expect(asl.contains("Device (VGEN) { Name (_HID, \"VMGENCTR\")"))
+        #expect(asl.contains("Name (_CID, \"VM_Gen_Counter\")"))
+        #expect(asl.contains("Name (ADDR, Package (0x02) { 0x000FF000, Zero })"))
+        #expect(asl.contains("Scope (_GPE) { Method (_E00, 0, NotSerialized) { Notify (\\_SB.VGEN, 0x80)"))
+    }
+
     // MARK: AML encoder
 
     /// PkgLength counts its own bytes, so the encodings switch at totals of 63/64 and

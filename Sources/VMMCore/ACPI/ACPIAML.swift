@@ -18,6 +18,25 @@ enum ACPIAML {
         static let rootChar: UInt8 = 0x5c
         static let extPrefix: UInt8 = 0x5b
         static let device: UInt8 = 0x82
+        static let stringPrefix: UInt8 = 0x0d
+        static let method: UInt8 = 0x14
+        static let notify: UInt8 = 0x86
+    }
+
+    /// A string constant (ASCII, NUL-terminated).
+    static func string(_ text: String) -> [UInt8] {
+        precondition(text.utf8.allSatisfy { $0 > 0 && $0 < 0x80 }, "AML strings are ASCII")
+        return [Opcode.stringPrefix] + Array(text.utf8) + [0]
+    }
+
+    /// `Method(name, 0, NotSerialized) { terms }`.
+    static func method(_ name: String, _ terms: [[UInt8]]) -> [UInt8] {
+        [Opcode.method] + withPkgLength(nameString(name) + [0] + terms.flatMap { $0 })
+    }
+
+    /// `Notify(path, value)`.
+    static func notify(_ path: String, _ value: UInt64) -> [UInt8] {
+        [Opcode.notify] + nameString(path) + integer(value)
     }
 
     /// `Name(path, value)`.

@@ -26,7 +26,25 @@ enum ACPIDSDT {
             ])
         }
         let pciDevices = platform.pciHostBridge.map(pciHostBridgeDevices) ?? []
-        let aml = sleepState5 + ACPIAML.scope("\\_SB", serialDevices + pciDevices)
+        let generationID = platform.generationIDAddress.map(generationIDDevice)
+        var aml = sleepState5 + ACPIAML.scope("\\_SB", serialDevices + pciDevices + (generationID.map { [$0] } ?? []))
+        if generationID != nil {
+            // GPE0 bit 0 tells the guest the generation ID changed (a restored clone).
+            aml += ACPIAML.scope("\\_GPE", [ACPIAML.method("_E00", [ACPIAML.notify("\\_SB.VGEN", 0x80)])])
+        }
         return ACPITableHeader.table(signature: signature, revision: revision, body: aml)
+    }
+
+    /// Microsoft's VM Generation ID device: `ADDR` is the GUID's address (low and high
+    /// dwords). Linux matches the _HID VMGENCTR, Windows the _CID.
+    private static func generationIDDevice(address: UInt64) -> [UInt8] {
+        ACPIAML.device("VGEN", [
+            ACPIAML.name("_HID", ACPIAML.string("VMGENCTR")),
+            ACPIAML.name("_CID", ACPIAML.string("VM_Gen_Counter")),
+            ACPIAML.name("_DDN", ACPIAML.string("VM_Gen_Counter")),
+            ACPIAML.name("ADDR", ACPIAML.package([
+                ACPIAML.integer(address & 0xffff_ffff), ACPIAML.integer(address >> 32),
+            ])),
+        ])
     }
 }

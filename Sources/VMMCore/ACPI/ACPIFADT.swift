@@ -28,6 +28,8 @@ enum ACPIFADT {
         let pm1Control = ACPIGenericAddress.io(port: platform.pm1aControlPort, bytes: 2, accessBytes: 2)
         let pmTimer = ACPIGenericAddress.io(port: platform.pmTimerPort, bytes: 4, accessBytes: 4)
         let reset = ACPIGenericAddress.io(port: platform.resetPort, bytes: 1, accessBytes: 1)
+        let gpe0 = platform.gpe0Port == 0
+            ? ACPIGenericAddress.unused : ACPIGenericAddress.io(port: platform.gpe0Port, bytes: 4, accessBytes: 1)
 
         var body = ACPIByteBuffer()
         body.append(facsAddress)
@@ -45,13 +47,14 @@ enum ACPIFADT {
         body.append(UInt32(0))  // PM1b control
         body.append(UInt32(0))  // PM2 control
         body.append(UInt32(pmTimer.port))
-        body.append(UInt32(0))  // GPE0
+        body.append(UInt32(platform.gpe0Port))
         body.append(UInt32(0))  // GPE1
         body.append(UInt8(4))  // PM1_EVT_LEN
         body.append(UInt8(2))  // PM1_CNT_LEN
         body.append(UInt8(0))  // PM2_CNT_LEN
         body.append(UInt8(4))  // PM_TMR_LEN
-        body.appendZeros(4)  // GPE0/GPE1 lengths, GPE1 base, CST_CNT
+        body.append(UInt8(platform.gpe0Port == 0 ? 0 : 4))  // GPE0_BLK_LEN
+        body.appendZeros(3)  // GPE1 length, GPE1 base, CST_CNT
         // C2 and C3 latencies above 100 and 1000 µs say those states are unsupported.
         body.append(UInt16(101))
         body.append(UInt16(1001))
@@ -75,7 +78,7 @@ enum ACPIFADT {
         ACPIGenericAddress.unused.encode(into: &body)  // PM1b control
         ACPIGenericAddress.unused.encode(into: &body)  // PM2 control
         pmTimer.encode(into: &body)
-        ACPIGenericAddress.unused.encode(into: &body)  // GPE0
+        gpe0.encode(into: &body)
         ACPIGenericAddress.unused.encode(into: &body)  // GPE1
         ACPIGenericAddress.unused.encode(into: &body)  // sleep control (hardware-reduced only)
         ACPIGenericAddress.unused.encode(into: &body)  // sleep status (hardware-reduced only)

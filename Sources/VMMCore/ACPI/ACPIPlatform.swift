@@ -57,6 +57,11 @@ public struct ACPIPlatform: Sendable, Equatable {
     public var pm1aEventPort: UInt16 = 0x600
     /// PM1a control block (2 bytes).
     public var pm1aControlPort: UInt16 = 0x604
+    /// GPE0 block: status (2 bytes) then enable (2 bytes); 0 for none.
+    public var gpe0Port: UInt16 = 0
+    /// Guest-physical address of the 16-byte VM generation ID, if the machine has one:
+    /// adds `\_SB.VGEN` (VMGENID) and a GPE0 bit 0 handler that notifies it.
+    public var generationIDAddress: UInt64?
     /// 32-bit ACPI PM timer (3.579545 MHz).
     public var pmTimerPort: UInt16 = 0x608
     /// Port that resets the machine when `resetValue` is written to it.

@@ -8,10 +8,14 @@ import Synchronization
 /// power button for the host.
 public final class ACPIPowerManagement: PortIODevice {
     public static let port: UInt16 = 0x600
-    public static let portCount: UInt16 = 12
+    public static let portCount: UInt16 = 16
     public static let eventBlockPort: UInt16 = port
     public static let controlBlockPort: UInt16 = port + 4
     public static let timerPort: UInt16 = port + 8
+    /// GPE0 block: status then enable, one byte each used (GPE0_BLK_LEN 4).
+    public static let gpe0Port: UInt16 = port + 12
+    /// GPE0 bit 0: the DSDT's `_E00` notifies the VM generation ID device.
+    public static let generationIDEvent: UInt16 = 1 << 0
     public static let sciInterrupt: UInt32 = 9
     /// SLP_TYP the DSDT's \_S5 announces for soft-off.
     public static let softOffSleepType: UInt16 = 5
@@ -27,9 +31,13 @@ public final class ACPIPowerManagement: PortIODevice {
         var enable: UInt16 = 0
         // No SMI command port, so the platform is in ACPI mode from reset.
         var control: UInt16 = ACPIPowerManagement.sciEnable
+        var gpeStatus: UInt16 = 0
+        var gpeEnable: UInt16 = 0
         var sciAsserted = false
 
-        var sciShouldAssert: Bool { control & sciEnable != 0 && status & enable != 0 }
+        var sciShouldAssert: Bool {
+            control & sciEnable != 0 && (status & enable != 0 || gpeStatus & gpeEnable != 0)
+        }
     }
 
     let registers = Mutex(Registers())
@@ -47,8 +55,13 @@ public final class ACPIPowerManagement: PortIODevice {
         update { $0.status |= Self.powerButtonStatus }
     }
 
+    /// Raises a general-purpose event: its GPE0 status bit, and an SCI if the guest enabled it.
+    public func raiseGeneralPurposeEvent(_ bits: UInt16) {
+        update { $0.gpeStatus |= bits }
+    }
+
     public func read(offset: UInt16, size: Int) -> UInt32 {
-        if offset >= 8 { return timerValue() >> (8 * UInt32(offset - 8)) }
+        if (8..<12).contains(offset) { return timerValue() >> (8 * UInt32(offset - 8)) }
         let r = registers.withLock { $0 }
         var value: UInt32 = 0
         for index in 0..<min(size, 4) {
@@ -58,6 +71,8 @@ public final class ACPIPowerManagement: PortIODevice {
             case 0: register = r.status
             case 1: register = r.enable
             case 2: register = r.control
+            case 6: register = r.gpeStatus
+            case 7: register = r.gpeEnable
             default: register = 0
             }
             value |= UInt32((register >> (8 * UInt16(byteOffset % 2))) & 0xff) << (8 * index)
@@ -66,7 +81,7 @@ public final class ACPIPowerManagement: PortIODevice {
     }
 
     public func write(offset: UInt16, size: Int, value: UInt32) {
-        guard offset < 8 else { return }
+        guard offset < 8 || offset >= 12 else { return }
         var powerOff = false
         update { r in
             for index in 0..<min(size, 4) {
@@ -77,6 +92,8 @@ public final class ACPIPowerManagement: PortIODevice {
                 switch byteOffset / 2 {
                 case 0: r.status &= ~byte  // write 1 to clear
                 case 1: r.enable = (r.enable & ~mask) | byte
+                case 6: r.gpeStatus &= ~byte  // write 1 to clear
+                case 7: r.gpeEnable = (r.gpeEnable & ~mask) | byte
                 case 2:
                     r.control = (r.control & ~mask) | (byte & ~Self.sleepEnable)
                     let sleepType = (r.control >> 10) & 0x7

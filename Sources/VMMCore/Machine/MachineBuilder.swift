@@ -84,6 +84,7 @@ public struct MachineBuilder: Sendable {
         let tables = ACPITables.build(
             PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)
         try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
+        try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
         try VCPUSetup.writeGDT(to: memory)
         let entry = try BootLoader.load(BootContext(
             kernel: kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
@@ -114,6 +115,12 @@ public struct MachineBuilder: Sendable {
         } setUp: { _, _ throws(KVMError) in }
         let machine = parts.machine(vcpus: vcpus, log: log)
         try machine.restoreState(image.saved, log: log)
+        if configuration.generationID != image.description.configuration.generationID {
+            // A clone: the guest learns its new identity through VMGENID's notification.
+            try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
+            machine.devices.powerManagement.raiseGeneralPurposeEvent(ACPIPowerManagement.generationIDEvent)
+            log.info("new VM generation ID \(GenerationID.format(configuration.generationID))")
+        }
         return machine
     }
 

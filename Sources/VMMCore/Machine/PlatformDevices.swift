@@ -82,6 +82,8 @@ public struct PlatformDevices: Sendable {
         platform.pm1aEventPort = ACPIPowerManagement.eventBlockPort
         platform.pm1aControlPort = ACPIPowerManagement.controlBlockPort
         platform.pmTimerPort = ACPIPowerManagement.timerPort
+        platform.gpe0Port = ACPIPowerManagement.gpe0Port
+        platform.generationIDAddress = GuestMemoryMap.generationIDAddress
         platform.resetPort = I8042Controller.commandPort
         platform.resetValue = 0xFE
         platform.s5SleepType = UInt8(ACPIPowerManagement.softOffSleepType)

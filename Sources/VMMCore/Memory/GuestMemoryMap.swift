@@ -9,6 +9,8 @@ public enum GuestMemoryMap {
     /// ACPI tables live in the BIOS area, where Multiboot guests scan for the RSDP.
     public static let acpiTablesStart: UInt64 = 0xE_0000
     public static let biosAreaEnd: UInt64 = 0x10_0000
+    /// The 16-byte VM generation ID (ACPI VMGENID), in the reserved BIOS area's last page.
+    public static let generationIDAddress: UInt64 = 0xF_F000
     /// PCI memory BARs are placed in [start, end): the host bridge's 32-bit window.
     public static let pciMemoryWindowStart: UInt64 = 0xC000_0000
     public static let pciMemoryWindowEnd: UInt64 = 0xE000_0000

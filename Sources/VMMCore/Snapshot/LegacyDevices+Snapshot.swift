@@ -106,6 +106,8 @@ extension ACPIPowerManagement: Snapshottable {
             e.append(r.status)
             e.append(r.enable)
             e.append(r.control)
+            e.append(r.gpeStatus)
+            e.append(r.gpeEnable)
             e.append(timer)
         }
     }
@@ -113,15 +115,22 @@ extension ACPIPowerManagement: Snapshottable {
     /// The SCI line is raised again if the saved registers assert it: the irqchip's saved
     /// state does not carry the level of a line user space drives.
     public func restoreState(from decoder: inout StateDecoder) throws(VMMError) {
-        let (status, enable, control, timer) = try decoder.section("acpi-pm") {
-            (d) throws(VMMError) -> (UInt16, UInt16, UInt16, UInt32) in
-            (try d.read(UInt16.self), try d.read(UInt16.self), try d.read(UInt16.self), try d.read(UInt32.self))
+        let (restored, timer) = try decoder.section("acpi-pm") { (d) throws(VMMError) -> (Registers, UInt32) in
+            var r = Registers()
+            r.status = try d.read(UInt16.self)
+            r.enable = try d.read(UInt16.self)
+            r.control = try d.read(UInt16.self)
+            r.gpeStatus = try d.read(UInt16.self)
+            r.gpeEnable = try d.read(UInt16.self)
+            return (r, try d.read(UInt32.self))
         }
         setTimerValue(timer)
         update { r in
-            r.status = status
-            r.enable = enable
-            r.control = control
+            r.status = restored.status
+            r.enable = restored.enable
+            r.control = restored.control
+            r.gpeStatus = restored.gpeStatus
+            r.gpeEnable = restored.gpeEnable
         }
     }
 }

@@ -12,19 +12,15 @@ public struct SnapshotDescription: Sendable {
     /// For each disk in `configuration.disks`: the copy in the snapshot folder, or nil
     /// (read-only disks are referenced, not copied; nothing is copied with `memoryOnly`).
     public var diskCopies: [String?]
-    /// The ACPI VM generation ID the guest saw; a clone gets a new one.
-    public var generationID: [UInt8]
     /// Seconds since the epoch when the snapshot was taken.
     public var created: Int64
 
     public init(
-        configuration: MachineConfiguration, memoryOnly: Bool, diskCopies: [String?] = [], generationID: [UInt8],
-        created: Int64
+        configuration: MachineConfiguration, memoryOnly: Bool, diskCopies: [String?] = [], created: Int64
     ) {
         self.configuration = configuration
         self.memoryOnly = memoryOnly
         self.diskCopies = diskCopies
-        self.generationID = generationID
         self.created = created
     }
 
@@ -52,7 +48,7 @@ public struct SnapshotDescription: Sendable {
                 e.append(bytes: network.macAddress?.array ?? [])
             }
             e.append(memoryOnly)
-            e.append(bytes: generationID)
+            e.append(bytes: c.generationID)
             e.append(created)
         }
     }
@@ -94,11 +90,10 @@ public struct SnapshotDescription: Sendable {
                     macAddress: mac.count == 6 ? MACAddress(mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]) : nil))
             }
             let memoryOnly = try d.readBool()
-            let generationID = try d.readBytes()
-            guard generationID.count == 16 else { throw d.malformed("a generation ID of \(generationID.count) bytes") }
+            c.generationID = try d.readBytes()
+            guard c.generationID.count == 16 else { throw d.malformed("a generation ID of \(c.generationID.count) bytes") }
             return SnapshotDescription(
-                configuration: c, memoryOnly: memoryOnly, diskCopies: copies, generationID: generationID,
-                created: try d.read(Int64.self))
+                configuration: c, memoryOnly: memoryOnly, diskCopies: copies, created: try d.read(Int64.self))
         }
     }
 }

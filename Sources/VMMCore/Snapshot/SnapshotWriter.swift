@@ -98,7 +98,7 @@ public struct SnapshotWriter {
                 .object([("tap", network.tapName.map(JSONValue.string) ?? .null),
                          ("mac", network.macAddress.map { .string($0.description) } ?? .null)])
             })),
-            ("generationID", .string(GenerationID.format(d.generationID))),
+            ("generationID", .string(GenerationID.format(c.generationID))),
             ("bytes", .integer(Int(clamping: result.total))),
             ("stateBytes", .integer(Int(clamping: result.stateBytes))),
             ("memoryBytes", .integer(Int(clamping: result.memoryBytes))),
