@@ -31,9 +31,9 @@ import Testing
     @Test func savedStateRestoresRegistersAndTimerWithoutAJump() throws {
         write16(Self.enable, Self.powerButton)
         pm.raiseGeneralPurposeEvent(1)
+        let savedTimer = pm.read(offset: Self.timer, size: 4)
         var encoder = StateEncoder()
         pm.saveState(to: &encoder)
-        let savedTimer = pm.read(offset: Self.timer, size: 4)
         let restored = ACPIPowerManagement(sci: RecordingInterruptLine(), exitLatch: latch)
         var decoder = StateDecoder(encoder.bytes)
         try restored.restoreState(from: &decoder)

@@ -282,7 +282,7 @@ private let cpuCounts = [1, 2, 4, 255, 256, 1024]
         #expect(asl.contains("Device (VGEN) { Name (_HID, \"VMGENCTR\")"))
         #expect(asl.contains("Name (_CID, \"VM_Gen_Counter\")"))
         #expect(asl.contains("Name (ADDR, Package (0x02) { 0x000FF000, Zero })"))
-        #expect(asl.contains("Scope (_GPE) { Method (_E00, 0, NotSerialized) { Notify (\\_SB.VGEN, 0x80)"))
+        #expect(asl.contains("Scope (\\_GPE) { Method (_E00, 0, NotSerialized) { Notify (\\_SB.VGEN, 0x80)"))
     }
 
     // MARK: AML encoder
