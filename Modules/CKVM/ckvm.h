@@ -52,6 +52,7 @@ CKVM_REQUEST(irq_line, KVM_IRQ_LINE)
 CKVM_REQUEST(set_gsi_routing, KVM_SET_GSI_ROUTING)
 CKVM_REQUEST(irqfd, KVM_IRQFD)
 CKVM_REQUEST(ioeventfd, KVM_IOEVENTFD)
+CKVM_REQUEST(get_dirty_log, KVM_GET_DIRTY_LOG)
 CKVM_REQUEST(get_irqchip, KVM_GET_IRQCHIP)
 CKVM_REQUEST(set_irqchip, KVM_SET_IRQCHIP)
 CKVM_REQUEST(get_pit2, KVM_GET_PIT2)
@@ -86,6 +87,9 @@ CKVM_REQUEST(get_tsc_khz, KVM_GET_TSC_KHZ)
 CKVM_REQUEST(set_tsc_khz, KVM_SET_TSC_KHZ)
 
 #undef CKVM_REQUEST
+
+// kvm_dirty_log keeps its bitmap pointer in an anonymous union, which Swift imports awkwardly.
+static inline void ckvm_dirty_log_set_bitmap(struct kvm_dirty_log *log, void *bitmap) { log->dirty_bitmap = bitmap; }
 
 // The ioeventfd flags are shifts of enum constants, which Swift does not import as macros.
 static inline unsigned int ckvm_ioeventfd_flag_datamatch(void) { return KVM_IOEVENTFD_FLAG_DATAMATCH; }

@@ -46,3 +46,21 @@ extension KVMVirtualMachine {
         try Syscall.ioctl(fd, ckvm_set_clock(), "KVM_SET_CLOCK", argument: &value)
     }
 }
+
+extension KVMVirtualMachine {
+    /// The pages of memory slot `slot` (logged with `logDirtyPages`) the guest wrote since
+    /// the last call, one bit per page; KVM clears the log as it returns it.
+    public func dirtyLog(slot: UInt32, pageCount: Int) throws(KVMError) -> [UInt64] {
+        var bitmap = [UInt64](repeating: 0, count: (pageCount + 63) / 64)
+        var log = kvm_dirty_log()
+        log.slot = slot
+        let outcome = bitmap.withUnsafeMutableBytes { buffer in
+            ckvm_dirty_log_set_bitmap(&log, buffer.baseAddress)
+            return Result { () throws(KVMError) in
+                try Syscall.ioctl(fd, ckvm_get_dirty_log(), "KVM_GET_DIRTY_LOG", argument: &log)
+            }
+        }
+        _ = try outcome.get()
+        return bitmap
+    }
+}

@@ -15,13 +15,15 @@ public final class KVMVirtualMachine: Sendable {
 
     deinit { Syscall.close(fd) }
 
-    /// Maps `size` bytes of this process at `hostAddress` into the guest at `guestAddress`.
+    /// Maps `size` bytes of this process at `hostAddress` into the guest at `guestAddress`;
+    /// with `logDirtyPages`, KVM records the pages the guest writes (`dirtyLog`).
     public func setMemoryRegion(
         slot: UInt32, guestAddress: UInt64, size: UInt64, hostAddress: UnsafeMutableRawPointer,
-        readOnly: Bool = false
+        readOnly: Bool = false, logDirtyPages: Bool = false
     ) throws(KVMError) {
+        let flags = (readOnly ? UInt32(KVM_MEM_READONLY) : 0) | (logDirtyPages ? UInt32(KVM_MEM_LOG_DIRTY_PAGES) : 0)
         var region = kvm_userspace_memory_region(
-            slot: slot, flags: readOnly ? UInt32(KVM_MEM_READONLY) : 0,
+            slot: slot, flags: flags,
             guest_phys_addr: guestAddress, memory_size: size,
             userspace_addr: UInt64(UInt(bitPattern: hostAddress)))
         try Syscall.ioctl(fd, ckvm_set_user_memory_region(), "KVM_SET_USER_MEMORY_REGION",

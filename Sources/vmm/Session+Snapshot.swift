@@ -9,24 +9,29 @@ extension Session {
     /// the state, memory and disk copies take, then resumes; a paused VM stays paused.
     func snapshot(to directory: String, memoryOnly: Bool) throws(ControlError) -> JSONValue {
         let (machine, wasPaused) = try currentMachine()
-        let pausedAt = MonotonicClock.now
-        if !wasPaused { try pause() }
+        let vcpus = SnapshotWriter.VCPUControl(
+            alreadyPaused: wasPaused,
+            pause: { () throws(VMMError) in
+                do throws(ControlError) { try self.pause() } catch { throw .system("pausing the vCPUs (\(error.message))", ETIMEDOUT) }
+            },
+            resume: { try? self.resume() })
         let outcome = Result { () throws(VMMError) -> SnapshotWriter.Result in
             try SnapshotWriter(kvm: builder.kvm, log: log).write(
-                machine, description: description(memoryOnly: memoryOnly), to: directory)
+                machine, description: description(memoryOnly: memoryOnly), to: directory, vcpus: vcpus)
         }
-        if !wasPaused { try? resume() }
-        let pausedSeconds = MonotonicClock.now - pausedAt
         switch outcome {
         case .success(let result):
-            log.info("snapshot \(directory): \(result.total) bytes, guest paused \(Int(pausedSeconds * 1000)) ms")
+            let pausedMilliseconds = (result.pausedSeconds * 1000).rounded(.up)
+            log.info(
+                "snapshot \(directory): \(result.total) bytes, \(result.copyRounds) copy rounds while running, "
+                    + "guest paused \(pausedMilliseconds) ms")
             return .object([
                 ("ok", .bool(true)),
                 ("path", .string(directory)),
                 ("bytes", .integer(Int(clamping: result.total))),
                 ("memory_bytes", .integer(Int(clamping: result.memoryBytes))),
                 ("disk_bytes", .integer(Int(clamping: result.diskBytes))),
-                ("paused_ms", .integer(wasPaused ? 0 : Int((pausedSeconds * 1000).rounded(.up)))),
+                ("paused_ms", .integer(Int(pausedMilliseconds))),
                 ("memory_only", .bool(memoryOnly)),
             ])
         case .failure(let error):

@@ -35,6 +35,8 @@ public final class GuestMemory: @unchecked Sendable {
     public let fileDescriptor: Int32
     /// Start of the mapping of the whole memfd in this process.
     public let base: UnsafeMutableRawPointer
+    /// Pages device threads wrote, while a snapshot or migration copies memory.
+    let deviceWrites: DeviceWriteLog
 
     /// Creates `size` bytes of zeroed guest RAM. Untouched pages cost nothing.
     public init(size: UInt64) throws(VMMError) {
@@ -66,6 +68,7 @@ public final class GuestMemory: @unchecked Sendable {
         self.base = mapping
         self.regions = GuestMemoryMap.ramRegions(size: size)
         self.backing = .anonymous
+        self.deviceWrites = DeviceWriteLog(size: size)
     }
 
     /// Maps `fileDescriptor` (a snapshot's memory file, `size` bytes long) copy-on-write;
@@ -84,6 +87,7 @@ public final class GuestMemory: @unchecked Sendable {
         self.base = mapping
         self.regions = GuestMemoryMap.ramRegions(size: size)
         self.backing = .snapshotFile
+        self.deviceWrites = DeviceWriteLog(size: size)
     }
 
     deinit {
@@ -101,6 +105,21 @@ public final class GuestMemory: @unchecked Sendable {
             return base + Int(region.offset + (guestAddress - region.guestAddress))
         }
         return nil
+    }
+
+    /// Where `count` bytes at `guestAddress` lie in the memfd, or nil unless in one RAM region.
+    public func fileOffsets(of guestAddress: UInt64, count: Int) -> Range<UInt64>? {
+        guard let pointer = pointer(at: guestAddress, count: count) else { return nil }
+        let start = UInt64(pointer - base)
+        return start..<start + UInt64(count)
+    }
+
+    /// Records that a device thread is about to write `count` bytes at `guestAddress`, for
+    /// the dirty tracking of a snapshot or migration taken while the guest runs.
+    @inline(__always)
+    public func noteDeviceWrite(at guestAddress: UInt64, count: Int) {
+        guard deviceWrites.isEnabled, let offsets = fileOffsets(of: guestAddress, count: count) else { return }
+        deviceWrites.note(offsets)
     }
 
     /// Whether `count` bytes at `guestAddress` are guest RAM.

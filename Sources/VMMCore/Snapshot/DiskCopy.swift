@@ -10,13 +10,13 @@ public enum DiskCopy {
 
     public enum Method: String, Sendable { case reflink, sparseCopy = "sparse-copy" }
 
-    /// Copies `source` to the new file `destination`; returns how, and the bytes copied
-    /// (0 for a reflink).
-    @discardableResult
-    public static func copy(_ source: String, to destination: String) throws(VMMError) -> (Method, UInt64) {
+    /// Copies `source` to the new file `destination`; returns how, the bytes copied (0 for
+    /// a reflink) and the new file, not yet synced.
+    static func copy(_ source: String, to destination: String) throws(VMMError) -> (Method, UInt64, OutputFile) {
         try withSource(source) { (input, size, mode) throws(VMMError) in
             let output = try OutputFile(creating: destination, mode: mode)
-            return try fill(output, from: input, size: size, source: source)
+            let (method, bytes) = try fill(output, from: input, size: size, source: source)
+            return (method, bytes, output)
         }
     }
 
@@ -32,6 +32,7 @@ public enum DiskCopy {
             }
             try output.setLength(0)
             _ = try fill(output, from: input, size: size, source: source)
+            try output.sync()
         }
     }
 
@@ -47,10 +48,7 @@ public enum DiskCopy {
     }
 
     private static func fill(_ output: OutputFile, from input: Int32, size: UInt64, source: String) throws(VMMError) -> (Method, UInt64) {
-        if ioctl(output.fd, ficlone, input) == 0 {
-            try output.sync()
-            return (.reflink, 0)
-        }
+        if ioctl(output.fd, ficlone, input) == 0 { return (.reflink, 0) }
         try output.setLength(size)
         var copied: UInt64 = 0
         let chunk = 1 << 20
@@ -68,7 +66,6 @@ public enum DiskCopy {
                 copied += UInt64(read)
             }
         }
-        try output.sync()
         return (.sparseCopy, copied)
     }
 }

@@ -10,10 +10,34 @@ import KVM
 public struct SnapshotWriter {
     public struct Result: Sendable {
         public var stateBytes: UInt64 = 0
+        /// Bytes of guest memory in the memory file (pages written twice count once).
         public var memoryBytes: UInt64 = 0
         public var diskBytes: UInt64 = 0
+        /// How long the vCPUs were held for the snapshot (0 if they were paused already).
+        public var pausedSeconds: Double = 0
+        /// Memory copied while the guest ran, and the passes that took.
+        public var copyRounds = 0
         public var total: UInt64 { stateBytes + memoryBytes + diskBytes }
     }
+
+    /// How the writer holds the guest still for the last pass. With `alreadyPaused`, the
+    /// vCPUs stay as they are and memory is copied in one pass.
+    public struct VCPUControl {
+        public var alreadyPaused: Bool
+        public var pause: () throws(VMMError) -> Void
+        public var resume: () -> Void
+
+        public init(alreadyPaused: Bool, pause: @escaping () throws(VMMError) -> Void, resume: @escaping () -> Void) {
+            self.alreadyPaused = alreadyPaused
+            self.pause = pause
+            self.resume = resume
+        }
+    }
+
+    /// Copy rounds while the guest runs stop once a round finds this little changed
+    /// (what the last pass then copies in the pause) or after `maximumRounds`.
+    static let convergedBytes: UInt64 = 1 << 20
+    static let maximumRounds = 8
 
     let kvm: KVMSystem
     let log: Logger
@@ -23,9 +47,12 @@ public struct SnapshotWriter {
         self.log = log
     }
 
-    /// Saves `machine`, whose vCPUs are paused, into `directory`, which must not exist yet.
-    /// `description.diskCopies` is filled in here.
-    public func write(_ machine: Machine, description: SnapshotDescription, to directory: String) throws(VMMError) -> Result {
+    /// Saves `machine` into `directory`, which must not exist yet. Memory is copied while
+    /// the guest runs; the vCPUs are paused for the pages changed since, the disks and the
+    /// device state, then resumed before anything is synced to disk.
+    public func write(
+        _ machine: Machine, description: SnapshotDescription, to directory: String, vcpus: VCPUControl
+    ) throws(VMMError) -> Result {
         guard mkdir(directory, 0o700) == 0 else {
             let code = errno
             if code == EEXIST { throw .invalidConfiguration("snapshot folder \(directory) already exists: choose a new one") }
@@ -33,18 +60,84 @@ public struct SnapshotWriter {
             throw .system("create snapshot folder \(directory)", code)
         }
         do throws(VMMError) {
-            machine.quiesceDevices()
-            defer { machine.resumeDevices() }
-            return try writeContents(machine, description: description, directory: directory)
+            return try writeContents(machine, description: description, directory: directory, vcpus: vcpus)
         } catch {
             Self.remove(directory)
             throw error
         }
     }
 
-    private func writeContents(_ machine: Machine, description: SnapshotDescription, directory: String) throws(VMMError) -> Result {
-        var description = description
+    private func writeContents(
+        _ machine: Machine, description: SnapshotDescription, directory: String, vcpus: VCPUControl
+    ) throws(VMMError) -> Result {
         var result = Result()
+        let memory = machine.memory
+        let memoryFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.memoryFile)")
+        try memoryFile.setLength(memory.size)
+        var written = PageSet()
+        func copy(_ ranges: [Range<UInt64>]) throws(VMMError) {
+            for range in ranges {
+                try memoryFile.write(memory.base + Int(range.lowerBound), count: Int(range.count), at: range.lowerBound)
+                written.insert(range)
+            }
+        }
+
+        var lastPass: [Range<UInt64>] = []
+        var pausedAt: Double?
+        if vcpus.alreadyPaused {
+            machine.quiesceDevices()
+            lastPass = try memory.populatedRanges()
+        } else {
+            try machine.startDirtyTracking()
+            defer { machine.stopDirtyTracking() }
+            try copy(try memory.populatedRanges())
+            result.copyRounds = 1
+            while result.copyRounds < Self.maximumRounds {
+                let dirty = try machine.takeDirtyRanges()
+                if dirty.reduce(0, { $0 + $1.count }) <= Self.convergedBytes { break }
+                try copy(dirty)
+                result.copyRounds += 1
+            }
+            pausedAt = MonotonicClock.now
+            try vcpus.pause()
+            machine.quiesceDevices()
+            lastPass = try machine.takeDirtyRanges()
+        }
+        var files: [OutputFile] = [memoryFile]
+        let described: SnapshotDescription
+        do {
+            defer {
+                machine.resumeDevices()
+                if !vcpus.alreadyPaused { vcpus.resume() }
+            }
+            try copy(lastPass + machine.virtqueueUsedRings())
+            let disks = try copyDisks(description, directory: directory)
+            described = disks.description
+            files += disks.files
+            result.diskBytes = disks.bytes
+            let state = SnapshotFormat.frame(try machine.saveState(kvm: kvm, description: described))
+            let stateFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.stateFile)")
+            try stateFile.write(state)
+            files.append(stateFile)
+            result.stateBytes = UInt64(state.count)
+        }
+        if let pausedAt { result.pausedSeconds = MonotonicClock.now - pausedAt }
+        result.memoryBytes = written.byteCount
+        // Synced after the guest resumed: durability costs the guest no pause.
+        for file in files { try file.sync() }
+        try AtomicFile.write(
+            Self.describe(described, result).encoded + "\n", to: "\(directory)/\(SnapshotFormat.descriptionFile)")
+        Self.syncFolder(directory)
+        return result
+    }
+
+    /// Copies the writable disks (unless memory-only); read-only ones are referenced.
+    private func copyDisks(_ description: SnapshotDescription, directory: String) throws(VMMError)
+        -> (description: SnapshotDescription, files: [OutputFile], bytes: UInt64)
+    {
+        var description = description
+        var bytes: UInt64 = 0
+        var files: [OutputFile] = []
         description.diskCopies = []
         for (index, disk) in description.configuration.disks.enumerated() {
             guard !description.memoryOnly && !disk.readOnly else {
@@ -52,31 +145,13 @@ public struct SnapshotWriter {
                 continue
             }
             let name = SnapshotFormat.diskFile(index)
-            let (method, bytes) = try DiskCopy.copy(disk.path, to: "\(directory)/\(name)")
-            log.debug("snapshot: disk \(index) \(disk.path) by \(method.rawValue), \(bytes) bytes")
-            result.diskBytes += bytes
+            let (method, copied, file) = try DiskCopy.copy(disk.path, to: "\(directory)/\(name)")
+            files.append(file)
+            log.debug("snapshot: disk \(index) \(disk.path) by \(method.rawValue), \(copied) bytes")
+            bytes += copied
             description.diskCopies.append(name)
         }
-
-        let state = SnapshotFormat.frame(try machine.saveState(kvm: kvm, description: description))
-        let stateFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.stateFile)")
-        try stateFile.write(state)
-        try stateFile.sync()
-        result.stateBytes = UInt64(state.count)
-
-        let memory = machine.memory
-        let memoryFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.memoryFile)")
-        try memoryFile.setLength(memory.size)
-        for range in try memory.populatedRanges() {
-            try memoryFile.write(memory.base + Int(range.lowerBound), count: Int(range.count), at: range.lowerBound)
-            result.memoryBytes += UInt64(range.count)
-        }
-        try memoryFile.sync()
-
-        try AtomicFile.write(
-            Self.describe(description, result).encoded + "\n", to: "\(directory)/\(SnapshotFormat.descriptionFile)")
-        Self.syncFolder(directory)
-        return result
+        return (description, files, bytes)
     }
 
     /// snapshot.json: for people and the daemon; vmm restores from the state file alone.
@@ -122,5 +197,26 @@ public struct SnapshotWriter {
         }
         closedir(dir)
         rmdir(directory)
+    }
+}
+
+/// Pages of guest memory written to the snapshot, counted once however often rewritten.
+private struct PageSet {
+    private var words: [UInt64] = []
+    private(set) var byteCount: UInt64 = 0
+
+    mutating func insert(_ range: Range<UInt64>) {
+        let pageSize = DeviceWriteLog.pageSize
+        var page = Int(range.lowerBound / pageSize)
+        let end = Int((range.upperBound + pageSize - 1) / pageSize)
+        if words.count * 64 < end { words += [UInt64](repeating: 0, count: (end + 63) / 64 - words.count) }
+        while page < end {
+            let bit: UInt64 = 1 << UInt64(page % 64)
+            if words[page / 64] & bit == 0 {
+                words[page / 64] |= bit
+                byteCount += pageSize
+            }
+            page += 1
+        }
     }
 }

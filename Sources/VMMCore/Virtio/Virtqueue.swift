@@ -192,6 +192,9 @@ public final class Virtqueue: @unchecked Sendable {
             }
             let buffer = GuestBuffer(address: address, bytes: .init(start: pointer, count: Int(length)))
             if flags & DescriptorFlag.write != 0 {
+                // Noted when handed out rather than when written: a snapshot drains the
+                // device before its last pass, so no write lands after that pass.
+                memory.noteDeviceWrite(at: address, count: Int(length))
                 writable.append(buffer)
             } else {
                 guard writable.isEmpty else { throw .readableAfterWritable }
