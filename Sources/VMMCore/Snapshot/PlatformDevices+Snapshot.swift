@@ -10,6 +10,8 @@ extension PlatformDevices {
     }
 
     var virtioDevices: [VirtioPCIDevice] { pciBus.devices.compactMap { $0 as? VirtioPCIDevice } }
+    /// The disks, in the order of the configuration's `disks`.
+    var blockDevices: [VirtioBlockDevice] { virtioDevices.compactMap { $0.device as? VirtioBlockDevice } }
 
     /// Waits for the virtio devices' requests in flight and stops their threads.
     func quiesce() { for device in virtioDevices { device.quiesce() } }

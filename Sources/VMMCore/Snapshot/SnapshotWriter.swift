@@ -82,14 +82,17 @@ public struct SnapshotWriter {
             }
         }
 
+        let (described, disks) = try startDiskCaptures(machine, description, directory: directory, running: !vcpus.alreadyPaused)
         var lastPass: [Range<UInt64>] = []
         var pausedAt: Double?
         if vcpus.alreadyPaused {
             machine.quiesceDevices()
+            for disk in disks { try disk.copyWhileRunning() }
             lastPass = try memory.populatedRanges()
         } else {
             try machine.startDirtyTracking()
             defer { machine.stopDirtyTracking() }
+            for disk in disks { try disk.copyWhileRunning() }
             try copy(try memory.populatedRanges())
             result.copyRounds = 1
             while result.copyRounds < Self.maximumRounds {
@@ -103,55 +106,55 @@ public struct SnapshotWriter {
             machine.quiesceDevices()
             lastPass = try machine.takeDirtyRanges()
         }
-        var files: [OutputFile] = [memoryFile]
-        let described: SnapshotDescription
         do {
             defer {
                 machine.resumeDevices()
                 if !vcpus.alreadyPaused { vcpus.resume() }
             }
             try copy(lastPass + machine.virtqueueUsedRings())
-            let disks = try copyDisks(description, directory: directory)
-            described = disks.description
-            files += disks.files
-            result.diskBytes = disks.bytes
+            for disk in disks { try disk.finish() }
             let state = SnapshotFormat.frame(try machine.saveState(kvm: kvm, description: described))
             let stateFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.stateFile)")
             try stateFile.write(state)
-            files.append(stateFile)
+            try stateFile.sync()
             result.stateBytes = UInt64(state.count)
         }
         if let pausedAt { result.pausedSeconds = MonotonicClock.now - pausedAt }
         result.memoryBytes = written.byteCount
+        result.diskBytes = disks.reduce(0) { $0 + $1.bytesCopied }
+        for disk in disks {
+            log.debug("snapshot: disk \(disk.index) by \(disk.method.rawValue), \(disk.bytesCopied) bytes")
+        }
         // Synced after the guest resumed: durability costs the guest no pause.
-        for file in files { try file.sync() }
+        try memoryFile.sync()
+        for disk in disks { try disk.output.sync() }
         try AtomicFile.write(
             Self.describe(described, result).encoded + "\n", to: "\(directory)/\(SnapshotFormat.descriptionFile)")
         Self.syncFolder(directory)
         return result
     }
 
-    /// Copies the writable disks (unless memory-only); read-only ones are referenced.
-    private func copyDisks(_ description: SnapshotDescription, directory: String) throws(VMMError)
-        -> (description: SnapshotDescription, files: [OutputFile], bytes: UInt64)
-    {
+    /// Creates the snapshot's copy of each writable disk (none when memory-only; read-only
+    /// disks are referenced) and, while the guest runs, starts logging its writes.
+    private func startDiskCaptures(
+        _ machine: Machine, _ description: SnapshotDescription, directory: String, running: Bool
+    ) throws(VMMError) -> (SnapshotDescription, [DiskCapture]) {
         var description = description
-        var bytes: UInt64 = 0
-        var files: [OutputFile] = []
+        var captures: [DiskCapture] = []
         description.diskCopies = []
+        let blockDevices = machine.devices.blockDevices
         for (index, disk) in description.configuration.disks.enumerated() {
-            guard !description.memoryOnly && !disk.readOnly else {
+            guard !description.memoryOnly && !disk.readOnly, index < blockDevices.count else {
                 description.diskCopies.append(nil)
                 continue
             }
             let name = SnapshotFormat.diskFile(index)
-            let (method, copied, file) = try DiskCopy.copy(disk.path, to: "\(directory)/\(name)")
-            files.append(file)
-            log.debug("snapshot: disk \(index) \(disk.path) by \(method.rawValue), \(copied) bytes")
-            bytes += copied
+            captures.append(try DiskCapture(
+                index: index, source: disk.path, destination: "\(directory)/\(name)",
+                writeLog: running ? blockDevices[index].writeLog : nil))
             description.diskCopies.append(name)
         }
-        return (description, files, bytes)
+        return (description, captures)
     }
 
     /// snapshot.json: for people and the daemon; vmm restores from the state file alone.
