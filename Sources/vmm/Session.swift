@@ -28,6 +28,7 @@ final class Session: Sendable {
     }
 
     private static let pauseTimeout = 1.0
+    private static let buildTimeout = 5.0
 
     let builder: MachineBuilder
     let configuration: MachineConfiguration
@@ -184,6 +185,7 @@ final class Session: Sendable {
 
     /// Holds every vCPU outside the guest; returns once they all are, or throws after a second.
     func pause() throws(ControlError) {
+        awaitMachine()
         let machine = try live.withLock { l throws(ControlError) -> Machine in
             guard let machine = l.machine, l.stopRequest == nil else {
                 throw ControlError(.conflict, "the VM is restarting or stopping")
@@ -206,9 +208,22 @@ final class Session: Sendable {
         throw ControlError(.timeout, "the vCPUs did not pause within \(Self.pauseTimeout) s")
     }
 
+    /// Waits (a few seconds at most) while the machine is being built: at start-up and
+    /// after a reboot there is briefly none, and a request then should wait, not fail.
+    private func awaitMachine() {
+        let deadline = MonotonicClock.now + Self.buildTimeout
+        while MonotonicClock.now < deadline {
+            let ready = live.withLock { l in l.machine != nil || (l.stopRequest != nil && l.stopRequest != .reboot) }
+            if ready { return }
+            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+            nanosleep(&pause, nil)
+        }
+    }
+
     /// The running machine and whether it is paused; a conflict while it restarts or stops.
     func currentMachine() throws(ControlError) -> (Machine, paused: Bool) {
-        try live.withLock { l throws(ControlError) -> (Machine, paused: Bool) in
+        awaitMachine()
+        return try live.withLock { l throws(ControlError) -> (Machine, paused: Bool) in
             guard let machine = l.machine, l.stopRequest == nil else {
                 throw ControlError(.conflict, "the VM is restarting or stopping")
             }
