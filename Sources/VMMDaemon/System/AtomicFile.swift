@@ -41,5 +41,14 @@ enum AtomicFile {
 /// A file-system failure, with the path and errno text in its message.
 struct FileError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    /// The errno behind it, when one is (so a full disk can be told apart).
+    let code: Int32?
+
+    init(_ description: String, code: Int32? = nil) {
+        self.description = description
+        self.code = code
+    }
+
+    /// The file system is full or the quota used up: the fix is space, not a retry.
+    var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT }
 }
