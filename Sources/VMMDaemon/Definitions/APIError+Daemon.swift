@@ -26,6 +26,6 @@ extension APIError {
     }
 
     static func unknownSnapshot(_ name: String, of vm: String) -> APIError {
-        APIError(code: .notFound, message: "VM \(vm) has no snapshot named \(name) (GET /v1/vms/\(vm)/snapshots lists them)")
+        APIError(code: .notFound, message: "VM \(vm) has no snapshot named \(name)")
     }
 }
