@@ -40,6 +40,8 @@ extension DaemonTests.OpenAPIContractTests {
 
         // Running: snapshots taken, listed, refused twice; a vmm that does not answer.
         try await api.expect(200, "POST", "\(vm)/start", name: "sigma")
+        // vmm refuses a snapshot (409) until the VM has begun running.
+        #expect(try await eventually(seconds: 10) { try await daemon.request("GET", "/v1/vms/sigma/console").text.contains("echo: ready") })
         try await api.expect(201, "POST", snapshots, name: "sigma", body: #"{"name":"s1"}"#)
         try await api.expect(201, "POST", snapshots, name: "sigma", body: #"{"name":"s2","memoryOnly":true}"#)
         try await api.expect(409, "POST", snapshots, name: "sigma", body: #"{"name":"s1"}"#)
@@ -52,7 +54,7 @@ extension DaemonTests.OpenAPIContractTests {
         if getuid() == 0 {
             // A full file system under the VM's snapshots (hiding the ones taken).
             let folder = "\(daemon.stateDirectory)/snapshots/sigma"
-            #expect(try await Subprocess.run(["/bin/mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", folder]).status == 0)
+            #expect(try await Subprocess.run(["/bin/mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", folder]).status == 0)
             try await api.expect(507, "POST", snapshots, name: "sigma", body: #"{"name":"s3"}"#)
             #expect(try await Subprocess.run(["/bin/umount", folder]).status == 0)
         }

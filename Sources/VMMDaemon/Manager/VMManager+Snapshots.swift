@@ -17,6 +17,7 @@ extension VMManager {
     /// Has the VM's `vmm` write a snapshot; the VM stays as it was (running or paused).
     func createSnapshot(_ name: String, _ request: VMSnapshotRequest) async throws -> VMSnapshot {
         let vm = try lookup(name)
+        guard VMDefinition.isValidName(request.name) else { throw APIError.invalidSnapshotName(request.name) }
         try VMAction.snapshot.check(vm.state, vm: name)
         try checkIdle(name)
         let record = try await takeSnapshot(name, request.name, memoryOnly: request.memoryOnly ?? false)
