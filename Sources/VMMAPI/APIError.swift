@@ -26,6 +26,8 @@ public struct APIError: Error, Codable, Equatable, Sendable, CustomStringConvert
         case invalidDefinition = "invalid_definition"
         case internalError = "internal_error"
         case unavailable
+        /// The host's file system is full (a snapshot or disk copy did not fit).
+        case insufficientStorage = "insufficient_storage"
 
         public var httpStatus: Int {
             switch self {
@@ -37,6 +39,7 @@ public struct APIError: Error, Codable, Equatable, Sendable, CustomStringConvert
             case .invalidDefinition: return 422
             case .internalError: return 500
             case .unavailable: return 503
+            case .insufficientStorage: return 507
             }
         }
     }

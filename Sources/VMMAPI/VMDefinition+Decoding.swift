@@ -1,6 +1,6 @@
 extension VMDefinition {
     private enum Field: String, CodingKey {
-        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng
+        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, restoreFrom
     }
 
     /// Decodes a definition in which only `name` and `kernel` are required; the other fields
@@ -18,7 +18,8 @@ extension VMDefinition {
             autostart: try container.decodeIfPresent(Bool.self, forKey: .autostart) ?? false,
             disks: try container.decodeIfPresent([VMDisk].self, forKey: .disks) ?? [],
             networks: try container.decodeIfPresent([VMNetwork].self, forKey: .networks) ?? [],
-            rng: try container.decodeIfPresent(Bool.self, forKey: .rng) ?? true
+            rng: try container.decodeIfPresent(Bool.self, forKey: .rng) ?? true,
+            restoreFrom: try container.decodeIfPresent(VMRestoreSource.self, forKey: .restoreFrom)
         )
     }
 }

@@ -16,6 +16,9 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     public var networks: [VMNetwork]
     /// Whether the VM has a virtio-rng entropy device.
     public var rng: Bool
+    /// Set by the daemon on a clone made from a snapshot: its first start restores that
+    /// snapshot instead of booting the kernel. Clients cannot set it.
+    public var restoreFrom: VMRestoreSource?
 
     public static let defaultCPUs = 1
     public static let defaultMemory: UInt64 = 256 << 20
@@ -23,7 +26,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     public init(
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
         initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
-        networks: [VMNetwork] = [], rng: Bool = true
+        networks: [VMNetwork] = [], rng: Bool = true, restoreFrom: VMRestoreSource? = nil
     ) {
         self.name = name
         self.cpus = cpus
@@ -35,6 +38,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.disks = disks
         self.networks = networks
         self.rng = rng
+        self.restoreFrom = restoreFrom
     }
 
     /// Whether `name` is a valid VM name.

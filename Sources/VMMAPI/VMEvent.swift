@@ -1,18 +1,40 @@
-/// One state change, as `GET /v1/events` streams it (one JSON object per line).
+/// One event, as `GET /v1/events` streams it (one JSON object per line): a state change,
+/// or (with `event`) a snapshot taken, a restore or a clone.
 public struct VMEvent: Codable, Equatable, Sendable {
+    /// What happened besides a state change.
+    public enum Kind: String, Codable, Sendable {
+        case snapshotCreated = "snapshot-created"
+        case restored
+        case cloned
+    }
+
     /// Seconds since the Unix epoch.
     public var time: Double
     public var vm: String
+    /// The VM's state (after the change, for a state change).
     public var state: VMState
     public var previous: VMState?
     /// Why, when it is not obvious (e.g. "vmm exited with status 4").
     public var reason: String?
+    /// Absent for a state change.
+    public var event: Kind?
+    /// The snapshot taken (`snapshot-created`), restored (`restored`) or cloned from
+    /// (`cloned`, when the clone starts from one).
+    public var snapshot: String?
+    /// `cloned`: the VM the clone (`vm`) was made from.
+    public var source: String?
 
-    public init(time: Double, vm: String, state: VMState, previous: VMState? = nil, reason: String? = nil) {
+    public init(
+        time: Double, vm: String, state: VMState, previous: VMState? = nil, reason: String? = nil, event: Kind? = nil,
+        snapshot: String? = nil, source: String? = nil
+    ) {
         self.time = time
         self.vm = vm
         self.state = state
         self.previous = previous
         self.reason = reason
+        self.event = event
+        self.snapshot = snapshot
+        self.source = source
     }
 }

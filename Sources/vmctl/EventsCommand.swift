@@ -6,7 +6,7 @@ import VMMAPI
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
-        abstract: "Print VM state changes as they happen, until interrupted.",
+        abstract: "Print VM state changes, snapshots, restores and clones as they happen, until interrupted.",
         discussion: "--json prints one VMEvent object a line (compact, sorted keys), as the API streams them.")
 
     @OptionGroup var global: GlobalOptions
@@ -34,7 +34,8 @@ struct EventsCommand: AsyncParsableCommand {
         formatter.timeZone = timeZone
         formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
         let time = formatter.string(from: Date(timeIntervalSince1970: event.time))
-        let change = event.previous.map { "\($0.rawValue) -> \(event.state.rawValue)" } ?? event.state.rawValue
+        let change = event.event?.rawValue
+            ?? event.previous.map { "\($0.rawValue) -> \(event.state.rawValue)" } ?? event.state.rawValue
         return "\(time)  \(event.vm)  \(change)" + (event.reason.map { " (\($0))" } ?? "")
     }
 }

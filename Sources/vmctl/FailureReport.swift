@@ -42,13 +42,17 @@ struct FailureReport: Equatable {
     private static func describe(_ error: APIError) -> (ExitStatus, String) {
         switch APIError.Code(rawValue: error.code) {
         case .notFound:
-            return (.noSuchVM, "\(error.message) (vmctl list shows the VMs)")
+            // The API has one not-found code; its message says whether a snapshot is missing.
+            let hint = error.message.contains(" snapshot ") ? "vmctl snapshot list NAME shows a VM's snapshots" : "vmctl list shows the VMs"
+            return (.noSuchVM, "\(error.message) (\(hint))")
         case .conflict:
             return (.conflict, "\(error.message) (vmctl list shows each VM's state)")
         case .badRequest, .invalidDefinition, .payloadTooLarge:
             return (.invalidDefinition, error.message)
         case .forbidden:
             return (.permissionDenied, error.message)
+        case .insufficientStorage:
+            return (.failure, error.message)
         case .unavailable:
             return (.failure, "\(error.message) (vmmd is starting or stopping; try again)")
         case .internalError, nil:

@@ -8,4 +8,9 @@ enum Routes {
     static func vm(_ name: String) -> String { "\(vms)/\(name)" }
 
     static func action(_ action: String, on name: String) -> String { "\(vm(name))/\(action)" }
+
+    static func snapshots(_ name: String) -> String { "\(vm(name))/snapshots" }
+
+    /// One snapshot; its name is valid too.
+    static func snapshot(_ snapshot: String, of name: String) -> String { "\(snapshots(name))/\(snapshot)" }
 }

@@ -17,14 +17,15 @@ struct VMCtl: AsyncParsableCommand {
               2  invalid argument or usage
               3  vmmd is not running (no socket, or nothing listens on it)
               4  permission denied (on the socket, or by vmmd)
-              5  no such VM
+              5  no such VM (or snapshot)
               6  the VM's state does not allow that now (e.g. start a running VM)
               7  invalid VM definition or request, as vmmd judged it
             """,
         subcommands: [
             CreateCommand.self, ListCommand.self, InfoCommand.self, StartCommand.self, StopCommand.self,
             PauseCommand.self, ResumeCommand.self, RebootCommand.self, KillCommand.self, DeleteCommand.self,
-            ConsoleCommand.self, EventsCommand.self, HostCommand.self,
+            SnapshotCommand.self, RestoreCommand.self, CloneCommand.self, ConsoleCommand.self, EventsCommand.self,
+            HostCommand.self,
         ]
     )
 

@@ -47,9 +47,11 @@ extension DaemonTests {
 
                 // Everything documented was seen.
                 let seen = Set(api.exchanges.map { "\($0.method) \($0.path) \($0.status)" })
-                // 403 needs another user, which only root can become.
+                // 403 needs another user, which only root can become; 507 a full file
+                // system, which only root can mount.
                 let documented = operations.flatMap { operation in
-                    operation.statuses.filter { getuid() == 0 || $0 != "403" }.map { "\(operation.method) \(operation.path) \($0)" }
+                    operation.statuses.filter { getuid() == 0 || !["403", "507"].contains($0) }
+                        .map { "\(operation.method) \(operation.path) \($0)" }
                 }
                 let missing = documented.filter { !seen.contains($0) }
                 #expect(missing.isEmpty, "documented responses never exercised: \(missing)")
@@ -64,13 +66,16 @@ extension DaemonTests {
                 var undocumented: [(String, String)] = []
                 for path in Set(operations.map(\.path)) {
                     let taken = Set(operations.filter { $0.path == path }.map(\.method))
-                    undocumented += methods.filter { !taken.contains($0) }.map { ($0, path.replacingOccurrences(of: "{name}", with: "alpha")) }
+                    undocumented += methods.filter { !taken.contains($0) }.map {
+                        ($0, path.replacingOccurrences(of: "{name}", with: "alpha").replacingOccurrences(of: "{snapshot}", with: "s1"))
+                    }
                 }
                 undocumented += [
                     ("GET", "/"), ("GET", "/v1"), ("GET", "/v2/vms"), ("GET", "/v1/vm"), ("GET", "/v1/vms/alpha/log"),
                     ("POST", "/v1/vms/alpha/explode"), ("POST", "/v1/vms/alpha/console"), ("POST", "/v1/vms/alpha/create"),
                     ("POST", "/v1/vms/alpha/delete"), ("POST", "/v1/vms/alpha/update"), ("GET", "/v1/vms/alpha/start/now"),
-                    ("GET", "/v1/metrics"), ("GET", "/v1/events/alpha"),
+                    ("GET", "/v1/metrics"), ("GET", "/v1/events/alpha"), ("POST", "/v1/vms/alpha/snapshots/s1/restore"),
+                    ("GET", "/v1/vms/alpha/snapshots/s1/memory"), ("PUT", "/v1/vms/alpha/snapshots/s1"),
                 ]
                 for (method, path) in undocumented {
                     let result = try await daemon.request(method, path)
@@ -198,6 +203,8 @@ extension DaemonTests {
             try FileManager.default.removeItem(atPath: definitions)
             try FileManager.default.moveItem(atPath: definitions + ".aside", toPath: definitions)
 
+            try await exerciseSnapshots(api, daemon, big: big)
+
             // Deleting: a stopped VM, and a running one with force.
             try await api.expect(204, "DELETE", vm, name: "garbage")
             try await api.expect(200, "POST", "\(vm)/start", name: "alpha")
@@ -210,7 +217,7 @@ extension DaemonTests {
             if getuid() == 0 {
                 chmod(daemon.socket, 0o666)
                 for operation in try await OpenAPIContract.operations(Self.spec) {
-                    try await api.expect(403, operation.method, operation.path, name: "vanishing", runAs: outsider)
+                    try await api.expect(403, operation.method, operation.path, name: "vanishing", snapshot: "s1", runAs: outsider)
                 }
                 chmod(daemon.socket, 0o600)
             }
@@ -270,10 +277,11 @@ final class OpenAPIContract: @unchecked Sendable {
         self.daemon = daemon
     }
 
-    /// Sends `method` to `path` (its `{name}` replaced with `name`) and expects `status`.
+    /// Sends `method` to `path` (its `{name}` replaced with `name`, `{snapshot}` with
+    /// `snapshot`) and expects `status`.
     @discardableResult
     func expect(
-        _ status: Int, _ method: String, _ path: String, name: String = "", query: String = "", body: String? = nil,
+        _ status: Int, _ method: String, _ path: String, name: String = "", snapshot: String = "", query: String = "", body: String? = nil,
         bodyFile: String? = nil, runAs: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Exchange {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-contract-\(UUID().uuidString)").path
@@ -285,7 +293,8 @@ final class OpenAPIContract: @unchecked Sendable {
         if body != nil || bodyFile != nil { arguments += ["-H", "Content-Type: application/json"] }
         if let body { arguments += ["--data-binary", body] }
         if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
-        arguments.append("http://localhost\(path.replacingOccurrences(of: "{name}", with: name))\(query)")
+        let resolved = path.replacingOccurrences(of: "{name}", with: name).replacingOccurrences(of: "{snapshot}", with: snapshot)
+        arguments.append("http://localhost\(resolved)\(query)")
         let result = try await Subprocess.run(arguments)
         let (answered, contentType) = Self.parseWriteOut(result.output)
         let exchange = Exchange(

@@ -2,7 +2,8 @@
 public struct DaemonConfiguration: Sendable {
     /// The REST API's Unix socket.
     public var socketPath: String
-    /// Definitions live in `<stateDirectory>/vms/<name>.json`.
+    /// Definitions live in `<stateDirectory>/vms/<name>.json`, snapshots and clones' disks
+    /// beside them.
     public var stateDirectory: String
     /// Each running VM's sockets, pid file and log live in `<runtimeDirectory>/vms/<name>/`.
     public var runtimeDirectory: String
@@ -20,5 +21,9 @@ public struct DaemonConfiguration: Sendable {
     }
 
     var definitionsDirectory: String { "\(stateDirectory)/vms" }
+    /// Snapshots live in `<stateDirectory>/snapshots/<vm>/<snapshot>/`.
+    var snapshotsDirectory: String { "\(stateDirectory)/snapshots" }
+    /// The disk copies the daemon makes for clones: `<stateDirectory>/disks/<vm>/disk<i>.img`.
+    var disksDirectory: String { "\(stateDirectory)/disks" }
     var vmsRuntimeDirectory: String { "\(runtimeDirectory)/vms" }
 }

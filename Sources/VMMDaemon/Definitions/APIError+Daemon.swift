@@ -18,3 +18,14 @@ extension APIError {
         APIError(code: .internalError, message: message)
     }
 }
+
+/// The errors about snapshots.
+extension APIError {
+    static func invalidSnapshotName(_ name: String) -> APIError {
+        APIError(code: .badRequest, message: "invalid snapshot name \"\(name)\": use 1-63 of a-z, 0-9 and -, starting with a letter or digit")
+    }
+
+    static func unknownSnapshot(_ name: String, of vm: String) -> APIError {
+        APIError(code: .notFound, message: "VM \(vm) has no snapshot named \(name)")
+    }
+}

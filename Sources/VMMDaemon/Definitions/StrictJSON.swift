@@ -32,6 +32,18 @@ extension VMStopRequest: StrictlyDecodable {
     static let fieldNames: Set<String> = ["force", "timeout"]
 }
 
+extension VMSnapshotRequest: StrictlyDecodable {
+    static let fieldNames: Set<String> = ["name", "memoryOnly"]
+}
+
+extension VMRestoreRequest: StrictlyDecodable {
+    static let fieldNames: Set<String> = ["snapshot"]
+}
+
+extension VMCloneRequest: StrictlyDecodable {
+    static let fieldNames: Set<String> = ["name", "snapshot", "start"]
+}
+
 /// Decodes request bodies, turning every failure into a 400 that says what is wrong.
 enum StrictJSON {
     static func decode<T: StrictlyDecodable>(_ type: T.Type, from data: Data) throws -> T {

@@ -32,6 +32,7 @@ struct VMRoutes {
         router.get("/v1/vms/:name/console") { _, context in
             JSONResponse.text(try await manager.console(try Self.name(context)))
         }
+        registerSnapshots(on: router)
         router.get("/v1/events") { _, _ in events() }
         router.get("/v1/host") { _, _ in
             let counts = await manager.stateCounts()
@@ -45,6 +46,35 @@ struct VMRoutes {
                 counts: await manager.stateCounts(), vms: await manager.snapshot(),
                 uptime: (ContinuousClock.now - startedAt) / .seconds(1))
             return JSONResponse.text(Array(renderer.render().utf8), contentType: "text/plain; version=0.0.4")
+        }
+    }
+
+    /// Snapshots, restore and clone (constant path components win over `:action`).
+    private func registerSnapshots(on router: Router<DaemonRequestContext>) {
+        router.get("/v1/vms/:name/snapshots") { _, context in
+            JSONResponse.make(try await manager.snapshotList(try Self.name(context)))
+        }
+        router.post("/v1/vms/:name/snapshots") { request, context in
+            let name = try Self.name(context)
+            let body = try await Self.body(VMSnapshotRequest.self, request, context)
+            return JSONResponse.make(try await manager.createSnapshot(name, body), status: .created)
+        }
+        router.get("/v1/vms/:name/snapshots/:snapshot") { _, context in
+            JSONResponse.make(try await manager.snapshotInfo(try Self.name(context), context.parameters.get("snapshot") ?? ""))
+        }
+        router.delete("/v1/vms/:name/snapshots/:snapshot") { _, context in
+            try await manager.deleteSnapshot(try Self.name(context), context.parameters.get("snapshot") ?? "")
+            return Response(status: .noContent)
+        }
+        router.post("/v1/vms/:name/restore") { request, context in
+            let name = try Self.name(context)
+            let body = try await Self.body(VMRestoreRequest.self, request, context)
+            return JSONResponse.make(try await manager.restore(name, body))
+        }
+        router.post("/v1/vms/:name/clone") { request, context in
+            let name = try Self.name(context)
+            let body = try await Self.body(VMCloneRequest.self, request, context)
+            return JSONResponse.make(try await manager.clone(name, body), status: .created)
         }
     }
 

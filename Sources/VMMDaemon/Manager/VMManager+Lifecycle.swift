@@ -12,14 +12,22 @@ extension VMManager {
     func start(_ name: String) async throws -> VMInfo {
         let vm = try lookup(name)
         try VMAction.start.check(vm.state, vm: name)
+        try checkIdle(name)
         try vm.definition.validate()
+        if let source = vm.definition.restoreFrom { return try await startClone(name, from: source) }
+        return try await launch(name, try launcher.arguments(for: vm.definition, in: runtimeDirectory(name)))
+    }
+
+    /// Spawns `vmm` with `arguments` for the stopped or crashed VM `name` and waits until it
+    /// answers on its control socket (the VM is then running, or paused if it says so).
+    func launch(_ name: String, _ arguments: [String]) async throws -> VMInfo {
         let directory = runtimeDirectory(name)
         do {
             try directory.prepare()
         } catch {
             throw APIError.internalError("cannot prepare \(directory.path): \(error)")
         }
-        let process = try launcher.launch(vm.definition, in: directory)
+        let process = try launcher.launch(arguments, in: directory)
         // Its own cgroup, before it opens /dev/kvm and allocates guest memory.
         cgroups.place(process.pid, vm: name, logger: logger)
         let run = ManagedVM.Run(process: process, startedAt: Date())

@@ -35,6 +35,9 @@ extension VMManager {
             vms[definition.name] = ManagedVM(definition: definition)
             await adopt(definition.name)
         }
+        // What a daemon that died mid-snapshot or mid-clone left.
+        snapshots.removePartials()
+        removeOrphanedDiskCopies()
         for (name, vm) in vms where vm.definition.autostart && !vm.state.hasProcess {
             Task {
                 do {

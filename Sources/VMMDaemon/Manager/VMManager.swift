@@ -8,15 +8,20 @@ public actor VMManager {
     let configuration: DaemonConfiguration
     let logger: Logger
     let store: DefinitionStore
+    let snapshots: SnapshotStore
     let launcher: VMMLauncher
     let cgroups: CgroupPlacement
     let events = EventHub()
     var vms: [String: ManagedVM] = [:]
+    /// What is under way for a VM name across awaits (a snapshot, a restore, a clone being
+    /// made under that name), so a second such request is a 409, not a race.
+    var busy: [String: String] = [:]
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         store = try DefinitionStore(directory: configuration.definitionsDirectory)
+        snapshots = try SnapshotStore(directory: configuration.snapshotsDirectory)
         launcher = VMMLauncher(executable: configuration.vmmPath)
         cgroups = CgroupPlacement.setUp(logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.vmsRuntimeDirectory, withIntermediateDirectories: true)
@@ -34,7 +39,7 @@ public actor VMManager {
 
     func create(_ requested: VMDefinition) throws -> VMInfo {
         guard VMDefinition.isValidName(requested.name) else { throw APIError.invalidName(requested.name) }
-        guard vms[requested.name] == nil else {
+        guard vms[requested.name] == nil, busy[requested.name] == nil else {
             throw APIError(code: .conflict, message: "a VM named \(requested.name) exists")
         }
         try requested.validate()
@@ -51,6 +56,7 @@ public actor VMManager {
     func update(_ name: String, _ patch: VMDefinitionPatch) throws -> VMInfo {
         let vm = try lookup(name)
         try VMAction.edit.check(vm.state, vm: name)
+        try checkIdle(name)
         let patched = vm.definition.applying(patch)
         try patched.validate()
         let definition = try patched.withMACAddresses()
@@ -62,16 +68,26 @@ public actor VMManager {
         return vms[name]!.info
     }
 
-    /// Deletes a VM's definition; with `force`, kills its process first.
+    /// Deletes a VM's definition, its snapshots and the disk copies the daemon made for it
+    /// (as a clone); with `force`, kills its process first.
     func delete(_ name: String, force: Bool) async throws {
         let vm = try lookup(name)
+        try checkIdle(name)
+        try checkNoCloneNeeds(name, snapshot: nil)
         if vm.state.hasProcess {
             guard force else { throw APIError.illegal("delete", name, in: vm.state) }
             _ = try await kill(name)
         }
         try VMAction.delete.check(try lookup(name).state, vm: name)
+        try checkIdle(name)
         try saving { try store.remove(name) }
         vms[name] = nil
+        do {
+            try snapshots.removeAll(name)
+            try removeDiskCopies(name)
+        } catch {
+            logger.error("VM \(name) deleted, but not all its files: \(error)")
+        }
         runtimeDirectory(name).remove()
         cgroups.release(vm: name, logger: logger)
         logger.info("deleted VM \(name)")
@@ -98,11 +114,19 @@ public actor VMManager {
         publish(name, state, previous: previous, reason: reason)
     }
 
-    private func publish(_ name: String, _ state: VMState, previous: VMState?, reason: String?) {
+    func publish(_ name: String, _ state: VMState, previous: VMState?, reason: String?) {
         events.publish(VMEvent(time: Date().timeIntervalSince1970, vm: name, state: state, previous: previous, reason: reason))
     }
 
-    private func saving(_ body: () throws -> Void) throws {
+    /// Tells event subscribers that `event` happened to VM `name` (in its current state).
+    func publish(_ event: VMEvent.Kind, _ name: String, snapshot: String?, source: String? = nil, reason: String) {
+        guard let state = vms[name]?.state else { return }
+        events.publish(VMEvent(
+            time: Date().timeIntervalSince1970, vm: name, state: state, reason: reason, event: event, snapshot: snapshot,
+            source: source))
+    }
+
+    func saving(_ body: () throws -> Void) throws {
         do {
             try body()
         } catch let error as FileError {

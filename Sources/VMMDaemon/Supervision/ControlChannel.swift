@@ -47,7 +47,7 @@ struct ControlChannel: Sendable {
         }
     }
 
-    private func request(_ line: String) async throws -> String {
+    func request(_ line: String) async throws -> String {
         let path = socketPath
         let timeout = timeout
         return try await BlockingThread.run("vmm-control") {

@@ -2,7 +2,7 @@ import DeviceOptions
 import Glibc
 import VMMAPI
 
-/// Starts `vmm run` processes that outlive the daemon: each in its own session, with
+/// Starts `vmm run` and `vmm restore` processes that outlive the daemon: each in its own session, with
 /// stdin on /dev/null and output in the VM's log file, never on a pipe to the daemon
 /// (a write to a dead daemon's pipe would kill the VM with SIGPIPE).
 struct VMMLauncher: Sendable {
@@ -13,6 +13,31 @@ struct VMMLauncher: Sendable {
     func arguments(for definition: VMDefinition, in directory: RuntimeDirectory) throws -> [String] {
         var arguments = [executable, "run", "--kernel", definition.kernel]
         if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
+        arguments += try deviceArguments(definition)
+        if !definition.rng { arguments.append("--no-rng") }
+        arguments += [
+            "--cmdline", definition.cmdline,
+            "--cpus", String(definition.cpus),
+            "--memory", String(definition.memory),
+        ]
+        return arguments + supervisionArguments(directory)
+    }
+
+    /// The command line that restores `definition`'s VM from the snapshot in `folder`, on
+    /// the definition's disks and NICs (the snapshot's disk copies are copied onto its
+    /// writable disks); `newIdentity` for a clone (a new VM generation ID). The definition
+    /// must have passed `validate()` and have as many disks and NICs as the snapshot.
+    func restoreArguments(
+        for definition: VMDefinition, snapshot folder: String, newIdentity: Bool, in directory: RuntimeDirectory
+    ) throws -> [String] {
+        var arguments = [executable, "restore", folder] + (try deviceArguments(definition))
+        if newIdentity { arguments.append("--new-identity") }
+        return arguments + supervisionArguments(directory)
+    }
+
+    /// `--disk` and `--net` for each of the definition's disks and NICs.
+    private func deviceArguments(_ definition: VMDefinition) throws -> [String] {
+        var arguments: [String] = []
         for disk in definition.disks {
             arguments += ["--disk", DiskOption(path: disk.path, readOnly: disk.readOnly).optionValue]
         }
@@ -21,21 +46,21 @@ struct VMMLauncher: Sendable {
         } catch {
             throw APIError.internalError("VM \(definition.name) has an invalid NIC: \(error.message)")
         }
-        if !definition.rng { arguments.append("--no-rng") }
-        arguments += [
-            "--cmdline", definition.cmdline,
-            "--cpus", String(definition.cpus),
-            "--memory", String(definition.memory),
+        return arguments
+    }
+
+    private func supervisionArguments(_ directory: RuntimeDirectory) -> [String] {
+        [
             "--control-socket", directory.controlSocket,
             "--console-socket", directory.consoleSocket,
             "--pid-file", directory.pidFile,
             "--exit-file", directory.exitFile,
         ]
-        return arguments
     }
 
-    /// Spawns the `vmm` for `definition` and returns a handle on it.
-    func launch(_ definition: VMDefinition, in directory: RuntimeDirectory) throws -> ProcessHandle {
+    /// Spawns `vmm` with `arguments` (from `arguments(for:in:)` or `restoreArguments`) and
+    /// returns a handle on it.
+    func launch(_ arguments: [String], in directory: RuntimeDirectory) throws -> ProcessHandle {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -60,7 +85,6 @@ struct VMMLauncher: Sendable {
         posix_spawnattr_setsigmask(&attributes, &none)
         posix_spawnattr_setflags(&attributes, Linux.spawnSetSID | Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let arguments = try arguments(for: definition, in: directory)
         var argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

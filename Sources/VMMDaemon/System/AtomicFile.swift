@@ -9,7 +9,7 @@ enum AtomicFile {
         let folder = (path as NSString).deletingLastPathComponent
         let temporary = "\(folder)/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw FileError("cannot create \(temporary): \(Linux.errorMessage)") }
+        guard fd >= 0 else { throw FileError("cannot create \(temporary): \(Linux.errorMessage)", code: errno) }
         var ok = data.withUnsafeBytes { bytes in
             var offset = 0
             while offset < bytes.count {
@@ -22,9 +22,9 @@ enum AtomicFile {
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok, rename(temporary, path) == 0 else {
-            let message = Linux.errorMessage
+            let (message, code) = (Linux.errorMessage, errno)
             unlink(temporary)
-            throw FileError("cannot write \(path): \(message)")
+            throw FileError("cannot write \(path): \(message)", code: code)
         }
         try syncFolder(folder)
     }
@@ -32,14 +32,23 @@ enum AtomicFile {
     /// Syncs a folder, making renames and unlinks in it durable.
     static func syncFolder(_ folder: String) throws {
         let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError("cannot open \(folder): \(Linux.errorMessage)") }
+        guard fd >= 0 else { throw FileError("cannot open \(folder): \(Linux.errorMessage)", code: errno) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw FileError("cannot sync \(folder): \(Linux.errorMessage)") }
+        guard fsync(fd) == 0 else { throw FileError("cannot sync \(folder): \(Linux.errorMessage)", code: errno) }
     }
 }
 
 /// A file-system failure, with the path and errno text in its message.
 struct FileError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    /// The errno behind it, when one is (so a full disk can be told apart).
+    let code: Int32?
+
+    init(_ description: String, code: Int32? = nil) {
+        self.description = description
+        self.code = code
+    }
+
+    /// The file system is full or the quota used up: the fix is space, not a retry.
+    var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT }
 }
