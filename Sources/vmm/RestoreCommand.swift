@@ -37,6 +37,11 @@ struct RestoreCommand: ParsableCommand {
     @Flag(help: "Keep the vCPUs paused until a 'resume' control request.")
     var paused = false
 
+    @Flag(help: ArgumentHelp(
+        "Move the guest's clock on by the time since the snapshot was taken (wall-clock catch-up). "
+            + "Without it the clock goes on from the saved instant, neither jumping back nor leaping."))
+    var catchUpClock = false
+
     @OptionGroup var supervisor: SupervisorOptions
 
     func run() throws {
@@ -73,7 +78,7 @@ struct RestoreCommand: ParsableCommand {
         Glibc.exit(Session(
             builder: builder, configuration: configuration, inputs: inputs, log: log,
             noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,
-            start: .restore(image, paused: paused)
+            start: .restore(image, paused: paused, catchUpClock: catchUpClock)
         ).run())
     }
 

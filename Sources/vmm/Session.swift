@@ -23,8 +23,9 @@ final class Session: Sendable {
     /// How the first machine comes to life; reboots always boot the kernel.
     enum Start: Sendable {
         case boot
-        /// From a snapshot; `paused` keeps the vCPUs out of the guest until `resume`.
-        case restore(SnapshotImage, paused: Bool)
+        /// From a snapshot; `paused` keeps the vCPUs out of the guest until `resume`;
+        /// `catchUpClock` moves the guest's clock on by the time since the snapshot.
+        case restore(SnapshotImage, paused: Bool, catchUpClock: Bool)
     }
 
     private static let pauseTimeout = 1.0
@@ -101,9 +102,10 @@ final class Session: Sendable {
                 switch pendingStart {
                 case .boot:
                     machine = try builder.build(configuration, inputs: inputs, serialOutput: { console.write($0) })
-                case .restore(let image, let paused):
+                case .restore(let image, let paused, let catchUpClock):
                     machine = try builder.restore(
-                        image, configuration: configuration, inputs: inputs, serialOutput: { console.write($0) })
+                        image, configuration: configuration, inputs: inputs, catchUpClock: catchUpClock,
+                        serialOutput: { console.write($0) })
                     startPaused = paused
                     log.info("restored the VM from \(image.directory)\(paused ? "; paused until resumed" : "")")
                 }

@@ -103,7 +103,7 @@ public struct MachineBuilder: Sendable {
     /// Builds the machine a snapshot describes, its RAM mapped copy-on-write from the
     /// snapshot, and restores its state; its vCPUs start where the snapshot left them.
     public func restore(
-        _ image: SnapshotImage, configuration: MachineConfiguration, inputs: Inputs,
+        _ image: SnapshotImage, configuration: MachineConfiguration, inputs: Inputs, catchUpClock: Bool = false,
         serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
         let memory = try image.openMemory()
@@ -114,7 +114,7 @@ public struct MachineBuilder: Sendable {
             image.saved.vcpus[id].cpuid
         } setUp: { _, _ throws(KVMError) in }
         let machine = parts.machine(vcpus: vcpus, log: log)
-        try machine.restoreState(image.saved, log: log)
+        try machine.restoreState(image.saved, catchUpClock: catchUpClock, log: log)
         if configuration.generationID != image.description.configuration.generationID {
             // A clone: the guest learns its new identity through VMGENID's notification.
             try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)

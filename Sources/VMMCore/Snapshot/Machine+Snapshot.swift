@@ -18,11 +18,13 @@ extension Machine {
         }
         let timer = description.configuration.hasPIT ? try VMMError.kvm { () throws(KVMError) in try vm.timerState() } : nil
         let clock = try VMMError.kvm { () throws(KVMError) in try vm.clock() }
+        let wallClock = WallClock.nanoseconds
         encoder.section("vm") { e in
             for chip in chips { e.appendRaw(chip) }
             e.append(timer != nil)
             if let timer { e.appendRaw(timer) }
             e.append(clock)
+            e.append(wallClock)
         }
         var vcpuStates: [VCPUState] = []
         for thread in vcpus {
@@ -38,7 +40,10 @@ extension Machine {
 
     /// Pours saved state into this freshly built machine, whose vCPUs have not run yet.
     /// The kvmclock is set last, so the guest's clock goes on from the saved instant.
-    func restoreState(_ saved: SavedMachineState, log: Logger) throws(VMMError) {
+    ///
+    /// With `catchUpClock`, the guest's clock instead leaps by the wall-clock time since
+    /// the snapshot was taken, so its time of day is right again at once.
+    func restoreState(_ saved: SavedMachineState, catchUpClock: Bool, log: Logger) throws(VMMError) {
         guard saved.vcpus.count == vcpus.count else {
             throw .invalidSnapshot("the snapshot has \(saved.vcpus.count) vCPUs, the machine \(vcpus.count)")
         }
@@ -50,7 +55,13 @@ extension Machine {
         var deviceDecoder = StateDecoder(saved.deviceState, context: "devices")
         try devices.restoreState(from: &deviceDecoder)
         guard deviceDecoder.isAtEnd else { throw deviceDecoder.malformed("bytes after the last device") }
-        try VMMError.kvm { () throws(KVMError) in try vm.setClock(saved.clock) }
+        var clock = saved.clock
+        if catchUpClock {
+            let elapsed = WallClock.nanoseconds &- saved.wallClock
+            if elapsed > 0 { clock &+= UInt64(elapsed) }
+            log.info("guest clock advanced by \(elapsed / 1_000_000) ms, the time since the snapshot")
+        }
+        try VMMError.kvm { () throws(KVMError) in try vm.setClock(clock) }
     }
 }
 
@@ -60,18 +71,20 @@ struct SavedMachineState {
     var interruptControllers: [kvm_irqchip]
     var timer: kvm_pit_state2?
     var clock: UInt64
+    /// CLOCK_REALTIME in nanoseconds when `clock` was read.
+    var wallClock: Int64
     var vcpus: [VCPUState]
     var deviceState: [UInt8]
 
     init(body: [UInt8]) throws(VMMError) {
         var decoder = StateDecoder(body)
         description = try SnapshotDescription.decode(from: &decoder)
-        (interruptControllers, timer, clock) = try decoder.section("vm") {
-            (d) throws(VMMError) -> ([kvm_irqchip], kvm_pit_state2?, UInt64) in
+        (interruptControllers, timer, clock, wallClock) = try decoder.section("vm") {
+            (d) throws(VMMError) -> ([kvm_irqchip], kvm_pit_state2?, UInt64, Int64) in
             var chips: [kvm_irqchip] = []
             for _ in KVMVirtualMachine.InterruptControllerChip.allCases { chips.append(try d.readRaw(kvm_irqchip.self)) }
             let timer = try d.readBool() ? try d.readRaw(kvm_pit_state2.self) : nil
-            return (chips, timer, try d.read(UInt64.self))
+            return (chips, timer, try d.read(UInt64.self), try d.read(Int64.self))
         }
         let vcpuCount = Int(try decoder.read(UInt32.self))
         guard vcpuCount == description.configuration.cpuCount else {
