@@ -21,10 +21,8 @@ say() { echo "run-default-vm: $*" >&2; }
 scripts/install-dependencies.sh
 make -s build
 guest=$(scripts/build-linux-guest.sh | tail -n 1)
+# vmm adds what a PVM host needs (noxsave, clearcpuid=...) to a Linux command line itself.
 cmdline="console=ttyS0 panic=-1"
-if [[ -e /sys/module/kvm_pvm ]]; then
-    cmdline="$cmdline noxsave clearcpuid=popcnt,cx16,smap"
-fi
 
 socket=/run/vmm/vmmd.sock
 vmctl=(.build/release/vmctl --socket "$socket" --runtime-dir /run/vmm)

@@ -35,6 +35,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Leave out the i8254 PIT.")
     var noPit = false
 
+    @Flag(help: "On a PVM host, do not add the Linux kernel parameters that keep the guest off instructions the host cannot run.")
+    var noPvmWorkarounds = false
+
     @Option(help: ArgumentHelp(
         "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
             + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.",
@@ -75,11 +78,6 @@ struct RunCommand: ParsableCommand {
         } catch {
             fail(error.description, status: ExitStatus.badInput)
         }
-        if KVMSystem.isPVM {
-            log.info(
-                "PVM host: hiding CPU features its instruction emulator cannot run in guest kernel mode "
-                    + "(\(CPUFeature.unsupportedOnPVM.filter { !configuration.cpuFeatures.shown.contains($0) }.joined(separator: ", ")))")
-        }
         let supervision: Supervision
         do {
             supervision = try supervisor.makeSupervision(log: log)
@@ -106,10 +104,12 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        return MachineConfiguration(
+        var configuration = MachineConfiguration(
             kernelPath: kernel, initrdPath: initrd, commandLine: commandLine, cpuCount: cpus,
             memorySize: memorySize, cpuFeatures: features, hasPIT: !noPit, disks: disks, networks: networks,
             hasEntropyDevice: !noRng)
+        configuration.pvmWorkarounds = !noPvmWorkarounds
+        return configuration
     }
 
     private func fail(_ message: String, status: Int32) -> Never { supervisor.fail(message, status: status) }

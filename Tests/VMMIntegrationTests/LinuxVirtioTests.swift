@@ -95,7 +95,7 @@ struct LinuxVirtioTests {
         let image = try Ext4Image(sizeMiB: 32)
         let (namespace, responder) = try makeNetwork()
         defer { namespace.delete() }
-        let commandLine = LinuxGuestTests.pvmSafeCommandLine + " root=/dev/vda rw rootfstype=ext4 ip=dhcp"
+        let commandLine = LinuxGuestTests.commandLine + " root=/dev/vda rw rootfstype=ext4 ip=dhcp"
         let started = Date()
         let vmm = try namespace.start(try vmmArguments(image: image, commandLine: commandLine))
         let mounted = waitForConsole(vmm, "VFS: Mounted root (ext4 filesystem)", timeout: Self.bootTimeout)

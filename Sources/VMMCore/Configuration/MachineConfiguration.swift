@@ -19,6 +19,9 @@ public struct MachineConfiguration: Sendable {
     /// The VM generation ID (ACPI VMGENID) the guest sees: random per VM, kept across
     /// reboots and restores, new for a clone.
     public var generationID: [UInt8] = GenerationID.random()
+    /// On a PVM host, add the Linux kernel parameters that keep the guest kernel off what
+    /// the host cannot run (see `PVMWorkarounds`).
+    public var pvmWorkarounds = true
 
     public init(
         kernelPath: String, initrdPath: String? = nil, commandLine: String = "", cpuCount: Int = 1,

@@ -22,6 +22,8 @@ public struct MachineBuilder: Sendable {
         /// run, but not reboot).
         public let kernel: [UInt8]?
         public let initrd: [UInt8]?
+        /// Parameters added to a Linux kernel's command line (PVM workarounds).
+        public var kernelParameters: [String] = []
         /// Disks, NICs and the entropy source, in PCI slot order; their images and taps are
         /// already open (and locked), so a reboot reuses them.
         public let virtioDevices: [any VirtioDevice]
@@ -39,7 +41,7 @@ public struct MachineBuilder: Sendable {
         }
         let kernel = try HostFile.read(configuration.kernelPath, what: "kernel")
         // Recognized now, so an unusable kernel is reported before anything exists.
-        _ = try BootLoader.detect(kernel, path: configuration.kernelPath)
+        let bootProtocol = try BootLoader.detect(kernel, path: configuration.kernelPath)
         let initrd = try configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
         let needed = UInt64(kernel.count) + UInt64(initrd?.count ?? 0) + GuestMemoryMap.biosAreaEnd
         guard needed <= min(configuration.memorySize, GuestMemoryMap.mmioHoleStart) else {
@@ -47,7 +49,47 @@ public struct MachineBuilder: Sendable {
                 "--memory \(configuration.memorySize >> 20)M is too small for the kernel and initrd "
                     + "(\(needed >> 20) MiB at least): give the VM more memory")
         }
-        return Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
+        var inputs = Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
+        inputs.kernelParameters = try pvmKernelParameters(configuration, bootProtocol: bootProtocol)
+        return inputs
+    }
+
+    /// Says which CPUID features the guest will not see. On a PVM host, where KVM answers
+    /// part of CPUID from the hardware, it probes which hidden features the guest still
+    /// sees, and for a Linux kernel returns the parameters that keep it off them.
+    private func pvmKernelParameters(
+        _ configuration: MachineConfiguration, bootProtocol: BootLoader.BootProtocol
+    ) throws(VMMError) -> [String] {
+        let policy = try cpuidPolicy(configuration)
+        guard KVMSystem.isPVM else {
+            if !policy.hiddenFeatures.isEmpty { log.info("CPUID hides \(Self.list(policy.hiddenFeatures))") }
+            return []
+        }
+        let workarounds: PVMWorkarounds
+        do {
+            workarounds = try PVMWorkarounds.probe(kvm: kvm, policy: policy)
+        } catch {
+            log.warning("PVM host: CPUID probe failed (\(error)); assuming no hidden feature is hidden")
+            workarounds = PVMWorkarounds(visibleDespitePolicy: policy.hiddenFeatures, hidden: [])
+        }
+        var message = "PVM host: CPUID hides \(Self.list(workarounds.hidden))"
+        if !workarounds.visibleDespitePolicy.isEmpty {
+            message += "; the host shows \(Self.list(workarounds.visibleDespitePolicy)) regardless"
+        }
+        guard configuration.pvmWorkarounds, bootProtocol != .multiboot else {
+            log.info(message)
+            return []
+        }
+        let parameters = workarounds.kernelParameters(for: configuration.commandLine)
+        if !parameters.isEmpty {
+            message += "; added '\(parameters.joined(separator: " "))' to the kernel command line (--no-pvm-workarounds to leave it alone)"
+        }
+        log.info(message)
+        return parameters
+    }
+
+    private static func list(_ features: Set<String>) -> String {
+        features.isEmpty ? "nothing" : features.sorted().joined(separator: ", ")
     }
 
     /// Checks a restore: the snapshot against this host, and the devices it needs. The
@@ -86,9 +128,10 @@ public struct MachineBuilder: Sendable {
         try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
         try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
         try VCPUSetup.writeGDT(to: memory)
+        let commandLine = ([configuration.commandLine] + inputs.kernelParameters).filter { !$0.isEmpty }.joined(separator: " ")
         let entry = try BootLoader.load(BootContext(
             kernel: kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
-            commandLine: configuration.commandLine, memory: memory,
+            commandLine: commandLine, memory: memory,
             e820: GuestMemoryMap.e820(size: configuration.memorySize), rsdpAddress: tables.rsdpAddress))
         let policy = try cpuidPolicy(configuration)
         let vcpus = try createVCPUs(parts, configuration: configuration) { id in
