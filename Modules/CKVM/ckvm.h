@@ -88,6 +88,9 @@ CKVM_REQUEST(set_tsc_khz, KVM_SET_TSC_KHZ)
 
 #undef CKVM_REQUEST
 
+// kvm_run's exit data sits in an anonymous union, which Swift's MemoryLayout cannot see into.
+static inline unsigned long ckvm_run_mmio_data_offset(void) { return __builtin_offsetof(struct kvm_run, mmio.data); }
+
 // kvm_dirty_log keeps its bitmap pointer in an anonymous union, which Swift imports awkwardly.
 static inline void ckvm_dirty_log_set_bitmap(struct kvm_dirty_log *log, void *bitmap) { log->dirty_bitmap = bitmap; }
 

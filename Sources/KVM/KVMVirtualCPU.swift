@@ -9,9 +9,10 @@ import CKVM
 /// `requestImmediateExit`, which the kernel API defines as a plain byte store.
 public final class KVMVirtualCPU: @unchecked Sendable {
     public let id: Int
-    let fd: Int32
+    @usableFromInline let fd: Int32
     private let mapping: UnsafeMutableRawPointer
     private let mappingSize: Int
+    @usableFromInline let runRequest = ckvm_run()
 
     /// The shared `kvm_run` area: why the last `KVM_RUN` returned, and its data.
     public let runState: UnsafeMutablePointer<kvm_run>
@@ -31,14 +32,15 @@ public final class KVMVirtualCPU: @unchecked Sendable {
 
     /// Enters the guest until the next exit. Returns `false` when a signal or
     /// `immediate_exit` brought the vCPU out before or during guest execution.
+    @inlinable
     public func run() throws(KVMError) -> Bool {
-        do {
-            try Syscall.ioctl(fd, ckvm_run(), "KVM_RUN", retryOnInterrupt: false) { ckvm_ioctl($0, $1) }
-            return true
-        } catch where error.code == EINTR || error.code == EAGAIN {
-            return false
-        }
+        // The hot path of every exit calls ioctl directly; Syscall's wrapper is for the rest.
+        if ckvm_ioctl(fd, runRequest) >= 0 { return true }
+        let code = errno
+        if code == EINTR || code == EAGAIN { return false }
+        throw KVMError(operation: "KVM_RUN", code: code)
     }
+
 
     /// Makes the next (or current, once a signal arrives) `KVM_RUN` return at once.
     public func requestImmediateExit(_ exit: Bool) {

@@ -5,19 +5,18 @@ import CKVM
 
 /// The one place the KVM module calls into libc for ioctls.
 ///
-/// `EINTR` is retried here, except where the caller asks to see it (`KVM_RUN`,
-/// which a signal interrupts on purpose to bring a vCPU out of the guest).
+/// `EINTR` is retried here. (`KVM_RUN`, which a signal interrupts on purpose to bring a
+/// vCPU out of the guest, calls ioctl itself in `KVMVirtualCPU.run`: the exit path.)
 enum Syscall {
     @discardableResult
     static func ioctl(
-        _ fd: Int32, _ request: UInt, _ name: String, retryOnInterrupt: Bool = true,
-        _ call: (Int32, UInt) -> Int32
+        _ fd: Int32, _ request: UInt, _ name: String, _ call: (Int32, UInt) -> Int32
     ) throws(KVMError) -> Int32 {
         while true {
             let result = call(fd, request)
             if result >= 0 { return result }
             let code = errno
-            if code == EINTR && retryOnInterrupt { continue }
+            if code == EINTR { continue }
             throw KVMError(operation: name, code: code)
         }
     }

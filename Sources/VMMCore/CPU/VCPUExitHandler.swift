@@ -9,27 +9,40 @@ final class VCPUExitHandler: Sendable {
     private let portBus: PortIOBus
     private let mmioBus: MMIOBus
     private let exitLatch: MachineExitLatch
-    private let mappingSize: Int
+    private let mappingSize: UInt64
 
     init(portBus: PortIOBus, mmioBus: MMIOBus, exitLatch: MachineExitLatch, mappingSize: Int) {
         self.portBus = portBus
         self.mmioBus = mmioBus
         self.exitLatch = exitLatch
-        self.mappingSize = mappingSize
+        self.mappingSize = UInt64(mappingSize)
     }
+
+    private static let mmioDataOffset = Int(ckvm_run_mmio_data_offset())
 
     func fail(_ exit: MachineExit) { exitLatch.report(exit) }
 
+    /// Port I/O and MMIO, the exits a busy guest makes, are handled inline; the rest goes
+    /// to a separate function, so its error reporting does not weigh on the hot path.
     @inline(__always)
     func handleExit(_ vcpu: KVMVirtualCPU, counters: ExitCounters) {
         let run = vcpu.runState
-        switch Int32(run.pointee.exit_reason) {
-        case KVM_EXIT_IO:
+        let reason = run.pointee.exit_reason
+        if reason == UInt32(KVM_EXIT_IO) {
             counters.count(counters.portIO)
             handlePortIO(run)
-        case KVM_EXIT_MMIO:
+        } else if reason == UInt32(KVM_EXIT_MMIO) {
             counters.count(counters.mmio)
             handleMMIO(run)
+        } else {
+            handleOtherExit(vcpu, counters: counters)
+        }
+    }
+
+    @inline(never)
+    private func handleOtherExit(_ vcpu: KVMVirtualCPU, counters: ExitCounters) {
+        let run = vcpu.runState
+        switch Int32(run.pointee.exit_reason) {
         case KVM_EXIT_INTR:
             counters.count(counters.interrupted)
         case KVM_EXIT_HLT:
@@ -63,49 +76,73 @@ final class VCPUExitHandler: Sendable {
         }
     }
 
+    /// One access (`in`/`out`) is the common case and takes a straight path; string I/O
+    /// (`rep outsb`, several items) loops.
     @inline(__always)
     private func handlePortIO(_ run: UnsafeMutablePointer<kvm_run>) {
         let io = run.pointee.io
-        let size = Int(io.size)
-        let count = Int(io.count)
-        let offset = Int(io.data_offset)
-        guard size == 1 || size == 2 || size == 4, count >= 1,
-              offset >= MemoryLayout<kvm_run>.size || offset >= 0, offset + size * count <= mappingSize
+        let size = Int(io.size), count = Int(io.count)
+        // KVM wrote these; checked anyway so that a wrong value cannot reach outside the mapping.
+        guard size == 1 || size == 2 || size == 4, count >= 1, io.data_offset <= mappingSize,
+              UInt64(truncatingIfNeeded: size &* count) <= mappingSize &- io.data_offset
         else { return }
-        let data = UnsafeMutableRawPointer(run) + offset
-        for index in 0..<count {
-            let item = data + index * size
-            if io.direction == UInt8(KVM_EXIT_IO_OUT) {
-                let value: UInt32
-                switch size {
-                case 1: value = UInt32(item.load(as: UInt8.self))
-                case 2: value = UInt32(item.loadUnaligned(as: UInt16.self))
-                default: value = item.loadUnaligned(as: UInt32.self)
-                }
-                portBus.write(port: io.port, size: size, value: value)
-            } else {
-                let value = portBus.read(port: io.port, size: size)
-                switch size {
-                case 1: item.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-                case 2: item.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
-                default: item.storeBytes(of: value, as: UInt32.self)
-                }
+        let data = UnsafeMutableRawPointer(run) + Int(truncatingIfNeeded: io.data_offset)
+        let isOut = io.direction == UInt8(KVM_EXIT_IO_OUT)
+        if count == 1 {
+            transfer(data, port: io.port, size: size, isOut: isOut)
+            return
+        }
+        for index in 0..<count { transfer(data + index &* size, port: io.port, size: size, isOut: isOut) }
+    }
+
+    @inline(__always)
+    private func transfer(_ item: UnsafeMutableRawPointer, port: UInt16, size: Int, isOut: Bool) {
+        if isOut {
+            let value: UInt32
+            switch size {
+            case 1: value = UInt32(item.load(as: UInt8.self))
+            case 2: value = UInt32(item.loadUnaligned(as: UInt16.self))
+            default: value = item.loadUnaligned(as: UInt32.self)
+            }
+            portBus.write(port: port, size: size, value: value)
+        } else {
+            let value = portBus.read(port: port, size: size)
+            switch size {
+            case 1: item.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+            case 2: item.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
+            default: item.storeBytes(of: value, as: UInt32.self)
             }
         }
     }
 
+    /// Accesses of 1, 2, 4 and 8 bytes load and store whole; other lengths (which x86
+    /// instructions do not make) go byte by byte.
     @inline(__always)
     private func handleMMIO(_ run: UnsafeMutablePointer<kvm_run>) {
         let address = run.pointee.mmio.phys_addr
         let size = Int(min(run.pointee.mmio.len, 8))
-        withUnsafeMutableBytes(of: &run.pointee.mmio.data) { data in
-            if run.pointee.mmio.is_write != 0 {
-                var value: UInt64 = 0
-                for index in 0..<size { value |= UInt64(data[index]) << (8 * UInt64(index)) }
-                mmioBus.write(address: address, size: size, value: value)
-            } else {
-                let value = mmioBus.read(address: address, size: size)
-                for index in 0..<size { data[index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))) }
+        let data = UnsafeMutableRawPointer(run) + Self.mmioDataOffset
+        if run.pointee.mmio.is_write != 0 {
+            let value: UInt64
+            switch size {
+            case 1: value = UInt64(data.load(as: UInt8.self))
+            case 2: value = UInt64(data.loadUnaligned(as: UInt16.self))
+            case 4: value = UInt64(data.loadUnaligned(as: UInt32.self))
+            case 8: value = data.loadUnaligned(as: UInt64.self)
+            default: value = (0..<size).reduce(0) { $0 | UInt64(data.load(fromByteOffset: $1, as: UInt8.self)) << (8 * UInt64($1)) }
+            }
+            mmioBus.write(address: address, size: size, value: value)
+        } else {
+            let value = mmioBus.read(address: address, size: size)
+            switch size {
+            case 1: data.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+            case 2: data.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
+            case 4: data.storeBytes(of: UInt32(truncatingIfNeeded: value), as: UInt32.self)
+            case 8: data.storeBytes(of: value, as: UInt64.self)
+            default:
+                for index in 0..<size {
+                    data.storeBytes(of: UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))), toByteOffset: index, as: UInt8.self)
+                }
             }
         }
     }

@@ -88,6 +88,9 @@ public final class VCPUThread: @unchecked Sendable {
         sigemptyset(&blocked)
         sigaddset(&blocked, VCPUSignal.number)
         pthread_sigmask(SIG_UNBLOCK, &blocked, nil)
+        // Locals, not properties: reading a class's stored reference inside the loop costs a
+        // retain and a release on every exit.
+        let vcpu = self.vcpu, exitHandler = self.exitHandler, counters = self.counters
         var paused = false
         while true {
             vcpu.requestImmediateExit(false)
@@ -104,16 +107,21 @@ public final class VCPUThread: @unchecked Sendable {
                 if paused { control.withLock { $0.state = .running } }
                 paused = false
             }
-            do throws(KVMError) {
-                guard try vcpu.run() else {
-                    counters.count(counters.interrupted)
-                    continue
+            // The guest runs here until someone steers the vCPU: a request sets `wanted`
+            // before `immediate_exit` and the signal, so either this check sees it or the
+            // next KVM_RUN returns at once and the loop above takes over.
+            while wanted.load(ordering: .sequentiallyConsistent) == .run {
+                do throws(KVMError) {
+                    guard try vcpu.run() else {
+                        counters.count(counters.interrupted)
+                        break
+                    }
+                } catch {
+                    exitHandler.fail(.hostFailure("vCPU \(vcpu.id): \(error)"))
+                    break
                 }
-            } catch {
-                exitHandler.fail(.hostFailure("vCPU \(vcpu.id): \(error)"))
-                continue
+                exitHandler.handleExit(vcpu, counters: counters)
             }
-            exitHandler.handleExit(vcpu, counters: counters)
         }
     }
 }
