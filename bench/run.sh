@@ -43,3 +43,10 @@ args=(--vmm "$VMM" --kvm-loop "$KVM_LOOP" --guests "$GUESTS" --test-guests "$TES
 [[ "$QEMU" == 1 ]] || args+=(--no-qemu)
 python3 "$HERE/measure.py" "${args[@]}"
 echo "== wrote $HERE/results-latest.md" >&2
+if command -v valgrind >/dev/null; then
+    python3 "$HERE/exit-instructions.py" --vmm "$VMM" --kvm-loop "$KVM_LOOP" --test-guests "$TEST_GUESTS" \
+        --out "$HERE/results-exit-instructions-latest.md"
+    echo "== wrote $HERE/results-exit-instructions-latest.md" >&2
+else
+    echo "run.sh: valgrind not found; skipping instructions per exit" >&2
+fi
