@@ -62,18 +62,29 @@ struct RestoreCommand: ParsableCommand {
             supervisor.fail(error.description, status: ExitStatus.hostFailure)
         }
         let builder = MachineBuilder(kvm: kvm, log: log)
-        let inputs: MachineBuilder.Inputs
         do {
-            try restoreDisks(image, configuration: configuration, log: log)
-            inputs = try builder.validate(restoring: image, configuration: configuration)
+            try builder.check(image)
         } catch {
-            supervisor.fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+            supervisor.fail(error.description, status: ExitStatus.badInput)
         }
+        // Everything that can be refused without changing anything comes first (the
+        // sockets are removed again on failure): only then are the disks put back.
         let supervision: Supervision
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
             supervisor.fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+        }
+        let inputs: MachineBuilder.Inputs
+        do {
+            try restoreDisks(image, configuration: configuration, log: log)
+            inputs = try builder.validate(restoring: image, configuration: configuration)
+        } catch {
+            log.error(error.description)
+            let status = error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure
+            supervision.finish(ExitReport(
+                reason: error.isUserError ? .badInput : .hostFailure, status: status, message: error.description))
+            Glibc.exit(status)
         }
         Glibc.exit(Session(
             builder: builder, configuration: configuration, inputs: inputs, log: log,

@@ -92,12 +92,17 @@ public struct MachineBuilder: Sendable {
         features.isEmpty ? "nothing" : features.sorted().joined(separator: ", ")
     }
 
-    /// Checks a restore: the snapshot against this host, and the devices it needs. The
-    /// kernel is read if it is still there, for a later guest reboot.
-    public func validate(restoring image: SnapshotImage, configuration: MachineConfiguration) throws(VMMError) -> Inputs {
+    /// Checks that this host can run the snapshot's vCPUs (before anything is changed for a
+    /// restore, such as its disks).
+    public func check(_ image: SnapshotImage) throws(VMMError) {
         try image.checkCPUFeatures(
             supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() },
             tscDeadline: kvm.check(.tscDeadlineTimer) > 0)
+    }
+
+    /// Opens the devices a restore needs. The kernel is read if it is still there, for a
+    /// later guest reboot.
+    public func validate(restoring image: SnapshotImage, configuration: MachineConfiguration) throws(VMMError) -> Inputs {
         let kernel = try? HostFile.read(configuration.kernelPath, what: "kernel")
         let initrd = kernel == nil ? nil : try? configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
         return Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
