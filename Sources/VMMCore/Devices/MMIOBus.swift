@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Routes MMIO exits to the device registered for the guest-physical address.
 ///
 /// Addresses nobody claims read as all-ones and ignore writes. Built once before the
@@ -20,7 +16,7 @@ public final class MMIOBus: @unchecked Sendable {
     private static let pageCount = Int((windowEnd - windowStart) >> pageShift)
     private static let sharedPage: UInt8 = 0xff
 
-    private let slotOfPage: UnsafeMutablePointer<UInt8>
+    private let slotOfPage = ZeroedTable(count: MMIOBus.pageCount)
     /// Retained once here and borrowed for each call (`_withUnsafeGuaranteedRef`).
     private let slots: UnsafeMutablePointer<Unmanaged<Slot>>
     private let slotCount: Int
@@ -29,10 +25,6 @@ public final class MMIOBus: @unchecked Sendable {
     init(ranges: DeviceRanges<UInt64, any MMIODevice>, unhandled: UnhandledAccessLog) {
         let entries = ranges.entries
         precondition(entries.count < Int(Self.sharedPage), "at most 254 MMIO ranges")
-        guard let table = mmap(nil, Self.pageCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              table != MAP_FAILED
-        else { fatalError("mmap of the MMIO page table failed: errno \(errno)") }
-        slotOfPage = table.bindMemory(to: UInt8.self, capacity: Self.pageCount)
         slots = .allocate(capacity: max(entries.count, 1))
         slotCount = entries.count
         for (index, entry) in entries.enumerated() {
@@ -55,7 +47,6 @@ public final class MMIOBus: @unchecked Sendable {
     deinit {
         for index in 0..<slotCount { slots[index].release() }
         slots.deallocate()
-        munmap(slotOfPage, Self.pageCount)
     }
 
     @inline(__always)

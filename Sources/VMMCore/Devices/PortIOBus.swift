@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Routes port I/O exits to the device registered for the port.
 ///
 /// Built once before the vCPUs start and read-only afterwards, so lookups take no lock.
@@ -15,7 +11,7 @@ public final class PortIOBus: @unchecked Sendable {
     private static let portCount = 1 << 16
 
     /// Slot + 1 of the device claiming each port; 0 for none.
-    private let slotOfPort: UnsafeMutablePointer<UInt8>
+    private let slotOfPort = ZeroedTable(count: PortIOBus.portCount)
     /// Retained once here and borrowed for each call (`_withUnsafeGuaranteedRef`): loading
     /// an existential from memory for a call would otherwise retain and release it each time.
     private let slots: UnsafeMutablePointer<Unmanaged<Slot>>
@@ -25,10 +21,6 @@ public final class PortIOBus: @unchecked Sendable {
     init(ranges: DeviceRanges<UInt16, any PortIODevice>, unhandled: UnhandledAccessLog) {
         let entries = ranges.entries
         precondition(entries.count < 255, "at most 254 port I/O devices")
-        guard let table = mmap(nil, Self.portCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-              table != MAP_FAILED
-        else { fatalError("mmap of the 64 KiB port table failed: errno \(errno)") }
-        slotOfPort = table.bindMemory(to: UInt8.self, capacity: Self.portCount)
         slots = .allocate(capacity: max(entries.count, 1))
         deviceCount = entries.count
         for (slot, entry) in entries.enumerated() {
@@ -41,7 +33,6 @@ public final class PortIOBus: @unchecked Sendable {
     deinit {
         for slot in 0..<deviceCount { slots[slot].release() }
         slots.deallocate()
-        munmap(slotOfPort, Self.portCount)
     }
 
     @inline(__always)

@@ -39,7 +39,7 @@ public final class GuestMemory: @unchecked Sendable {
     let deviceWrites: DeviceWriteLog
 
     /// Creates `size` bytes of zeroed guest RAM. Untouched pages cost nothing.
-    public init(size: UInt64) throws(VMMError) {
+    public convenience init(size: UInt64) throws(VMMError) {
         guard size >= GuestMemoryMap.minimumSize else {
             throw .invalidConfiguration(
                 "memory size \(size) bytes is too small: vmm needs at least "
@@ -52,41 +52,34 @@ public final class GuestMemory: @unchecked Sendable {
             close(fd)
             throw .system("ftruncate guest memory to \(size) bytes", code)
         }
-        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0),
+        try self.init(mapping: fd, size: size, backing: .anonymous)
+        // Transparent huge pages where the host allows them for shared memory; a refusal is fine.
+        _ = madvise(base, Int(size), MADV_HUGEPAGE)
+    }
+
+    /// Maps `fileDescriptor` (a snapshot's memory file, `size` bytes long) copy-on-write;
+    /// takes ownership of the descriptor.
+    public convenience init(snapshotFile fd: Int32, size: UInt64) throws(VMMError) {
+        try self.init(mapping: fd, size: size, backing: .snapshotFile)
+    }
+
+    /// Maps `fd` whole, shared for a memfd, private for a snapshot file; closes `fd` on failure.
+    private init(mapping fd: Int32, size: UInt64, backing: Backing) throws(VMMError) {
+        let sharing = backing == .anonymous ? MAP_SHARED : MAP_PRIVATE
+        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, sharing | MAP_NORESERVE, fd, 0),
               mapping != MAP_FAILED
         else {
             let code = errno
             close(fd)
             throw .system("mmap \(size) bytes of guest memory", code)
         }
-        // Transparent huge pages where the host allows them for shared memory; a refusal is fine.
-        _ = madvise(mapping, Int(size), MADV_HUGEPAGE)
         // A core dump of vmm should not carry the guest's memory.
         _ = madvise(mapping, Int(size), MADV_DONTDUMP)
         self.size = size
         self.fileDescriptor = fd
         self.base = mapping
         self.regions = GuestMemoryMap.ramRegions(size: size)
-        self.backing = .anonymous
-        self.deviceWrites = DeviceWriteLog(size: size)
-    }
-
-    /// Maps `fileDescriptor` (a snapshot's memory file, `size` bytes long) copy-on-write;
-    /// takes ownership of the descriptor.
-    public init(snapshotFile fd: Int32, size: UInt64) throws(VMMError) {
-        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0),
-              mapping != MAP_FAILED
-        else {
-            let code = errno
-            close(fd)
-            throw .system("mmap \(size) bytes of snapshot memory", code)
-        }
-        _ = madvise(mapping, Int(size), MADV_DONTDUMP)
-        self.size = size
-        self.fileDescriptor = fd
-        self.base = mapping
-        self.regions = GuestMemoryMap.ramRegions(size: size)
-        self.backing = .snapshotFile
+        self.backing = backing
         self.deviceWrites = DeviceWriteLog(size: size)
     }
 
