@@ -18,7 +18,7 @@ final class VCPUExitHandler: Sendable {
         self.mappingSize = UInt64(mappingSize)
     }
 
-    private static let mmioDataOffset = Int(ckvm_run_mmio_data_offset())
+    private let mmioDataOffset = Int(ckvm_run_mmio_data_offset())
 
     func fail(_ exit: MachineExit) { exitLatch.report(exit) }
 
@@ -121,7 +121,7 @@ final class VCPUExitHandler: Sendable {
     private func handleMMIO(_ run: UnsafeMutablePointer<kvm_run>) {
         let address = run.pointee.mmio.phys_addr
         let size = Int(min(run.pointee.mmio.len, 8))
-        let data = UnsafeMutableRawPointer(run) + Self.mmioDataOffset
+        let data = UnsafeMutableRawPointer(run) + mmioDataOffset
         if run.pointee.mmio.is_write != 0 {
             let value: UInt64
             switch size {
@@ -129,7 +129,10 @@ final class VCPUExitHandler: Sendable {
             case 2: value = UInt64(data.loadUnaligned(as: UInt16.self))
             case 4: value = UInt64(data.loadUnaligned(as: UInt32.self))
             case 8: value = data.loadUnaligned(as: UInt64.self)
-            default: value = (0..<size).reduce(0) { $0 | UInt64(data.load(fromByteOffset: $1, as: UInt8.self)) << (8 * UInt64($1)) }
+            default:
+                var bytes: UInt64 = 0
+                for index in 0..<size { bytes |= UInt64(data.load(fromByteOffset: index, as: UInt8.self)) << (8 * UInt64(index)) }
+                value = bytes
             }
             mmioBus.write(address: address, size: size, value: value)
         } else {
