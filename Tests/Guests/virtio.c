@@ -1,6 +1,6 @@
 /* virtio: polled virtio 1.x PCI driver test (blk, net, rng) plus "hostile" modes
  * that misuse the blk device like a broken or malicious driver would.
- * Cmdline: test=all|blk|net|rng (default all), hostile=<mode>|all, timeout=<s>
+ * Cmdline: test=all|blk|net|rng|blkseq (default all), hostile=<mode>|all, timeout=<s>
  * (net receive wait, default 20). Output lines are documented in README.md. */
 #include "virtio_pci.h"
 
@@ -185,6 +185,31 @@ static void test_blk(int explicit)
         for (u32 i = 0; i < 20 && bbuf[i]; i++) pprintable(&bbuf[i], 1);
         pchar('\n');
     }
+}
+
+/* test=blkseq: block i (4 KiB at byte offset 4096 * i) filled with the 32-bit word i,
+ * for i = 1..count, one request at a time; "blk: acked <i>" after each completion,
+ * then delay=<ms> of TSC. The host checks which blocks reached the image. */
+static void test_blkseq(u32 count, u32 delay_ms)
+{
+    struct vdev *d = virtio_find(devs, ndev, VIRTIO_ID_BLK);
+    if (!d) fail("blk: no device", 0);
+    const char *err = blk_init(d, 0);
+    if (err) fail("blk: init: ", err);
+    if (d->features & FEAT(VIRTIO_BLK_F_RO)) fail("blk: read-only device", 0);
+    u64 cap = vcfg64(d, 0);
+    if (cap < ((u64)count + 1) * 8) fail("blk: capacity below count + 1 blocks", 0);
+    pstr("blk: sequence of "); pdec(count); pstr(" blocks\n");
+    volatile u32 *words = (volatile u32 *)bbuf;
+    for (u32 i = 1; i <= count; i++) {
+        for (u32 k = 0; k < sizeof(bbuf) / 4; k++) words[k] = i;
+        int r = blk_req(d, BLK_T_OUT, (u64)i * 8, bbuf, sizeof(bbuf));
+        if (r) blk_fail("sequence write", r);
+        pstr("blk: acked "); pdec(i); pchar('\n');
+        u64 end = rdtsc() + (u64)delay_ms * TSC_MS;
+        while (rdtsc() < end) __asm__ volatile("pause");
+    }
+    pstr("blk: sequence done\n");
 }
 
 /* ================= net ================= */
@@ -519,6 +544,11 @@ int kmain(u32 magic, const struct mb_info *mbi)
         }
     } else {
         int all = streq(test, "all");
+        if (streq(test, "blkseq")) {
+            test_blkseq(cmdline_uint(mbi, "count", 1000), cmdline_uint(mbi, "delay", 0));
+            pstr("virtio: done\n");
+            return 0;
+        }
         if (!all && !streq(test, "blk") && !streq(test, "net") && !streq(test, "rng"))
             fail("unknown test ", test);
         if (all || streq(test, "blk")) test_blk(!all);
