@@ -85,6 +85,15 @@ final class UnixSocketConnection {
 
     private var searchedUpTo = 0
 
+    /// Takes in what arrives until nothing came for `quiet` seconds (at most `limit` seconds
+    /// in all), so that `text` holds everything the peer had sent by then.
+    func drain(quiet: TimeInterval = 0.01, limit: TimeInterval = 10) {
+        let end = Date().addingTimeInterval(limit)
+        while !isClosed && Date() < end {
+            guard receive(until: min(end, Date().addingTimeInterval(quiet))) else { return }
+        }
+    }
+
     private func find(_ needle: [UInt8], from start: Int) -> Int? {
         guard !needle.isEmpty, buffer.count >= needle.count else { return nil }
         var index = start
