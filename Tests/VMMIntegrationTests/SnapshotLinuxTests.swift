@@ -125,6 +125,7 @@ struct SnapshotLinuxTests {
                 "the restored kernel's time \(first.time) is before the last line before the snapshot (\(lastBeforeSnapshot.time))")
         let guestCouldHaveRun = answered.timeIntervalSince(lastBeforeSnapshot.arrived)
             + first.arrived.timeIntervalSince(restoreStarted) + Self.slack
+        print("SnapshotLinuxTests: printk time \(lastBeforeSnapshot.time) s on the last line before the snapshot, \(first.time) s on the first after the restore; the guest ran at most \(guestCouldHaveRun) s in between")
         #expect(first.time - lastBeforeSnapshot.time <= guestCouldHaveRun,
                 "the kernel's clock leapt: \(lastBeforeSnapshot.time) s before the snapshot, \(first.time) s on the first line after the restore, but the guest ran at most \(guestCouldHaveRun) s in between (it spent \(Self.timeOnDisk) s on disk)")
     }

@@ -103,9 +103,12 @@ enum CounterLog {
         lines(text).compactMap(parse)
     }
 
-    /// Lines that ended in a newline.
+    /// Lines that ended in a newline, without it (and without a CR before it: Linux's
+    /// serial console ends lines in CRLF, which a Swift String holds as one Character).
     static func lines(_ text: String) -> [String] {
-        var parts = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var parts = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line in
+            String(decoding: line.last == UInt8(ascii: "\r") ? line.dropLast() : line, as: UTF8.self)
+        }
         parts.removeLast()  // after the last newline: incomplete (or empty)
         return parts
     }
