@@ -72,7 +72,7 @@ struct SnapshotLinuxTests {
         // Boot until the kernel keeps time on a real clocksource: mid-boot, long before /init.
         let source = VMMProcess([
             "run", "--kernel", kernel, "--initrd", initrd, "--memory", "256M",
-            "--cmdline", LinuxGuestTests.pvmSafeCommandLine, "--control-socket", controlPath,
+            "--cmdline", LinuxGuestTests.commandLine, "--control-socket", controlPath,
         ])
         try source.start()
         defer { if source.process.isRunning { source.signal(SIGKILL); _ = source.finish(timeout: 10) } }
