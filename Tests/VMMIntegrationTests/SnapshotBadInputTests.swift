@@ -154,11 +154,7 @@ struct SnapshotBadInputTests {
         #expect(result.status == 2, "\(result.standardError)")
         #expect(result.standardError.contains("not a socket"), "\(result.standardError)")
         #expect(try String(contentsOfFile: taken, encoding: .utf8) == "not a socket")
-        // Known vmm bug: RestoreCommand copies the disks back before it checks the socket
-        // paths (and before MachineBuilder.validate). Remove withKnownIssue once fixed.
-        withKnownIssue("vmm restore overwrites the disks before its late checks") {
-            #expect(source.diskStillHoldsTheMarker, "vmm refused to start but overwrote the disk with the snapshot's copy")
-        }
+        #expect(source.diskStillHoldsTheMarker, "vmm refused to start but overwrote the disk with the snapshot's copy")
     }
 
     /// Bad snapshot requests are refused with `bad_request`; the VM runs on.
