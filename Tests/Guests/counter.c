@@ -2,7 +2,11 @@
  * ticks (PIT ticks are counted too); at each step it checks a checksum over memory it
  * keeps changing, then prints "counter: step N pit P sum S". A restored guest must go on
  * from the saved step with a matching checksum, its timers still ticking. Stops with
- * debug-exit 0 after steps=N (cmdline, default 1000000). */
+ * debug-exit 0 after steps=N (cmdline, default 1000000).
+ * churn=P: instead of halting between steps, keep sweeping P pages from 32 MiB up,
+ * writing the sweep number into the first word of each, and check at every step that
+ * the pages sweep so far hold the current number and the rest the one before: memory
+ * the guest keeps writing while a snapshot copies it must come back exactly as left. */
 #include "rt.h"
 
 #define VEC_LAPIC 0x40
@@ -12,6 +16,7 @@
 #define PAGES ((volatile u32 *)0x1000000)   /* one word in each of 64 pages, 16 MiB up */
 #define PAGE_WORDS 1024
 #define PAGE_COUNT 64
+#define CHURN ((volatile u32 *)0x2000000)
 
 static volatile u32 nlapic, npit;
 
@@ -50,11 +55,29 @@ int kmain(u32 magic, const struct mb_info *mbi)
     ioapic_route(2, VEC_PIT, 0, lapic_id());
     pstr("counter: ready\n");
 
+    u32 churn = cmdline_uint(mbi, "churn", 0);
+    u32 gen = 1, pos = 0;                 /* pages [0, pos) hold gen, [pos, churn) gen - 1 */
+    for (u32 i = 0; i < churn; i++) CHURN[i * PAGE_WORDS] = 0;
+
     u32 step = 0;
     while (step < steps) {
-        sti_hlt();
+        if (churn) {
+            __asm__ volatile("sti" ::: "memory");
+            CHURN[pos * PAGE_WORDS] = gen;
+            if (++pos == churn) { pos = 0; gen++; }
+        } else {
+            sti_hlt();
+        }
         if (nlapic < (step + 1) * 10) continue;
         step++;
+        for (u32 i = 0; i < churn; i++) {
+            u32 want = i < pos ? gen : gen - 1;
+            if (CHURN[i * PAGE_WORDS] != want) {
+                pstr("counter: memory damaged at step "); pdec(step); pstr(" churn page "); pdec(i);
+                pstr(" holds "); pdec(CHURN[i * PAGE_WORDS]); pstr(" expected "); pdec(want); pchar('\n');
+                debug_exit(3);
+            }
+        }
         u32 sum = checksum();
         if (sum != expected) {
             pstr("counter: memory damaged at step "); pdec(step); pstr(" sum "); phex(sum);

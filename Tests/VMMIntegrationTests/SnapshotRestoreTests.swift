@@ -99,6 +99,36 @@ struct SnapshotRestoreTests {
         #expect(restored.log.contains("restored the VM from \(snapshot)"), "\(restored.log)")
     }
 
+    /// The guest keeps writing 16 MiB (counter's churn=4096) while the snapshot copies its
+    /// memory: the restored memory must be exactly the snapshot instant's, which the guest
+    /// checks at every step (pages, checksum area) and the host checks in the printed sums.
+    @Test func memoryTheGuestKeepsWritingDuringTheSnapshotComesBackExactly() throws {
+        let work = try ScratchFolder()
+        let snapshot = work.file("snap")
+        let source = try SnapshotTestVM([
+            "run", "--kernel", try TestEnvironment.guest("counter"), "--cmdline", "steps=1000000 churn=4096",
+        ])
+        let control = try source.control()
+        let console = try source.console()
+        try #require(CounterLog.waitForStep(console, 3), "\(console.text.suffix(500))\(source.log)")
+        let answer = try #require(control.request("snapshot \(snapshot)", timeout: 60))
+        #expect(answer["ok"] as? Bool == true, "\(answer)")
+        #expect((answer["memory_bytes"] as? Int ?? 0) >= 16 << 20, "the churned pages are in the snapshot: \(answer)")
+        #expect(CounterLog.waitForStep(console, CounterLog.lastStep(console.text) + 3), "the source stopped: \(console.text.suffix(300))")
+        #expect(source.stop(control).status == 143)
+        #expect(!console.text.contains("memory damaged"), "\(console.text.suffix(300))")
+
+        let restored = try SnapshotTestVM(["restore", snapshot])
+        let restoredConsole = try restored.console()
+        _ = waitUntil(restoredConsole, timeout: 60) { CounterLog.steps($0).count >= 10 || $0.contains("memory damaged") }
+        let damage = CounterLog.lines(restoredConsole.text + "\n").first { $0.contains("memory damaged") }
+        #expect(damage == nil, "the restored guest found its memory changed: \(damage ?? ""); snapshot answer \(answer)")
+        let steps = CounterLog.steps(restoredConsole.text)
+        #expect(steps.count >= 10, "\(restoredConsole.text.suffix(300))\(restored.log)")
+        #expect(CounterLog.wrongSums(steps).isEmpty, "sums that are not counter.c's: \(CounterLog.wrongSums(steps).prefix(3))")
+        if damage == nil { #expect(restored.stop(try restored.control()).status == 143) }
+    }
+
     /// A paused VM stays paused through a snapshot (paused_ms 0); `restore --paused` keeps it
     /// paused until `resume`, and then the next step is exactly the one after the snapshot's.
     /// A restore without --new-identity keeps the generation ID.
