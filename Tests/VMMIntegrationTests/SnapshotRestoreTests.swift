@@ -124,9 +124,11 @@ struct SnapshotRestoreTests {
         let damage = CounterLog.lines(restoredConsole.text + "\n").first { $0.contains("memory damaged") }
         #expect(damage == nil, "the restored guest found its memory changed: \(damage ?? ""); snapshot answer \(answer)")
         let steps = CounterLog.steps(restoredConsole.text)
+        let ended = restored.isRunning ? nil : restored.finish(timeout: 10)
+        #expect(ended == nil, "the restored vmm ended with status \(ended?.status ?? 0): \(restoredConsole.text.suffix(300))\(ended?.standardError.suffix(1500) ?? "")")
         #expect(steps.count >= 10, "\(restoredConsole.text.suffix(300))\(restored.log)")
         #expect(CounterLog.wrongSums(steps).isEmpty, "sums that are not counter.c's: \(CounterLog.wrongSums(steps).prefix(3))")
-        if damage == nil { #expect(restored.stop(try restored.control()).status == 143) }
+        if ended == nil && damage == nil { #expect(restored.stop(try restored.control()).status == 143) }
     }
 
     /// A paused VM stays paused through a snapshot (paused_ms 0); `restore --paused` keeps it
