@@ -244,6 +244,8 @@ final class Session: Sendable {
     /// `{"state":..,"pid":..,"vcpus":..,"memory":..,"uptime_ms":..,"exits":{..},"boots":..}`;
     /// exit counts are for the current boot.
     func status() -> JSONValue {
+        // A VM being built (restored with --paused, say) is described once it exists.
+        awaitMachine()
         let (machine, paused, boots) = live.withLock { ($0.machine, $0.paused, $0.boots) }
         let counters = machine?.vcpus.map(\.counters) ?? []
         let sum = { (counter: (ExitCounters) -> UInt64) in Int(clamping: counters.reduce(0) { $0 &+ counter($1) }) }

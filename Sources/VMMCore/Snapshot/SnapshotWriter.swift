@@ -95,16 +95,22 @@ public struct SnapshotWriter {
             for disk in disks { try disk.copyWhileRunning() }
             try copy(try memory.populatedRanges())
             result.copyRounds = 1
+            // Taking the dirty log clears it: what a round takes and does not copy (because
+            // it is little enough for the pause) must go into the last pass.
+            var notCopied: [Range<UInt64>] = []
             while result.copyRounds < Self.maximumRounds {
                 let dirty = try machine.takeDirtyRanges()
-                if dirty.reduce(0, { $0 + $1.count }) <= Self.convergedBytes { break }
+                if dirty.reduce(0, { $0 + $1.count }) <= Self.convergedBytes {
+                    notCopied = dirty
+                    break
+                }
                 try copy(dirty)
                 result.copyRounds += 1
             }
             pausedAt = MonotonicClock.now
             try vcpus.pause()
             machine.quiesceDevices()
-            lastPass = try machine.takeDirtyRanges()
+            lastPass = GuestMemory.merge(notCopied + (try machine.takeDirtyRanges()))
         }
         do {
             defer {
