@@ -8,13 +8,19 @@ public struct VMInfo: Codable, Equatable, Sendable {
     public var uptime: Double?
     /// How the last run ended (e.g. "poweroff", "crashed: exit status 4"), once one did.
     public var lastExit: String?
+    /// What the daemon is doing for the VM right now, if it takes a while.
+    public var operation: VMOperation?
 
-    public init(definition: VMDefinition, state: VMState, pid: Int32? = nil, uptime: Double? = nil, lastExit: String? = nil) {
+    public init(
+        definition: VMDefinition, state: VMState, pid: Int32? = nil, uptime: Double? = nil, lastExit: String? = nil,
+        operation: VMOperation? = nil
+    ) {
         self.definition = definition
         self.state = state
         self.pid = pid
         self.uptime = uptime
         self.lastExit = lastExit
+        self.operation = operation
     }
 }
 

@@ -8,7 +8,8 @@ struct SnapshotCreateCommand: AsyncParsableCommand {
         commandName: "create",
         abstract: "Snapshot a running or paused VM; it carries on as it was.",
         discussion: """
-            Prints the size on disk and how long the guest was paused. --memory-only skips the \
+            Prints the size on disk and how long the guest was paused; on a terminal, shows \
+            the bytes written while the snapshot is taken. --memory-only skips the \
             disk copies: restoring it uses the disks as they are then. --json prints the API's \
             VMSnapshot object.
             """)
@@ -24,6 +25,15 @@ struct SnapshotCreateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let request = VMSnapshotRequest(name: target.snapshot, memoryOnly: memoryOnly ? true : nil)
+        let progress = SnapshotProgress.isWanted && !json
+            ? Task { await SnapshotProgress(client: global.client(), vm: target.name, snapshot: target.snapshot).show() }
+            : nil
+        defer {
+            if let progress {
+                progress.cancel()
+                SnapshotProgress.clearLine()
+            }
+        }
         let snapshot = try await global.client().post(Routes.snapshots(target.name), body: request, as: VMSnapshot.self)
         print(json ? try JSONOutput.document(snapshot) : Self.summary(snapshot))
     }

@@ -23,6 +23,38 @@ extension DaemonTests {
         #expect(try await consoleShows(daemon, name, "echo: ready"))
     }
 
+    /// While a snapshot with a large disk copy is written, the VM's `operation` says so and
+    /// counts the bytes written (what `vmctl snapshot create` shows on a terminal).
+    @Test func aSnapshotBeingTakenReportsItsProgress() async throws {
+        try await withDaemon { daemon in
+            let image = "\(daemon.stateDirectory)/big.img"
+            let random = try #require(FileHandle(forReadingAtPath: "/dev/urandom"))
+            FileManager.default.createFile(atPath: image, contents: nil)
+            let writer = try #require(FileHandle(forWritingAtPath: image))
+            for _ in 0..<48 { writer.write(random.readData(ofLength: 4 << 20)) }
+            try writer.close()
+            try await startEcho(daemon, "big", fields: #","disks":[{"path":"\#(image)"}]"#)
+            let socket = daemon.socket
+            async let snapshot = ChildProcess.run([
+                "/usr/bin/curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120", "--unix-socket", socket,
+                "-X", "POST", "-H", "Content-Type: application/json", "-d", #"{"name":"slow"}"#,
+                "http://localhost/v1/vms/big/snapshots",
+            ])
+            var largestSeen = 0
+            let seen = try await eventually(seconds: 60) {
+                let operation = try await daemon.request("GET", "/v1/vms/big").json["operation"] as? [String: Any]
+                if let written = operation?["bytesWritten"] as? Int {
+                    #expect(operation?["description"] as? String == "taking snapshot slow")
+                    largestSeen = max(largestSeen, written)
+                }
+                return largestSeen > 0
+            }
+            #expect(seen, "no progress reported while the snapshot was taken")
+            #expect(try await snapshot.output == "201")
+            #expect(try await daemon.request("GET", "/v1/vms/big").json["operation"] == nil, "done: no operation left")
+        }
+    }
+
     @Test func snapshotsAreTakenListedAndSurviveADaemonRestart() async throws {
         try await withDaemon { daemon in
             try await startEcho(daemon, "web")

@@ -51,6 +51,8 @@ extension VMManager {
         defer { busy[name] = nil }
         try saving { try snapshots.prepare(name, snapshot) }
         let partial = snapshots.partialFolder(name, snapshot)
+        snapshotsBeingWritten[name] = partial
+        defer { snapshotsBeingWritten[name] = nil }
         let created = Date()
         do {
             let control = ControlChannel(socketPath: runtimeDirectory(name).controlSocket)

@@ -16,6 +16,8 @@ public actor VMManager {
     /// What is under way for a VM name across awaits (a snapshot, a restore, a clone being
     /// made under that name), so a second such request is a 409, not a race.
     var busy: [String: String] = [:]
+    /// The folder a VM's `vmm` is writing a snapshot into, while it does.
+    var snapshotsBeingWritten: [String: String] = [:]
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -30,11 +32,20 @@ public actor VMManager {
     // MARK: Registry
 
     func list() -> VMList {
-        VMList(vms: vms.keys.sorted().map { vms[$0]!.info })
+        VMList(vms: vms.keys.sorted().map { withOperation($0, vms[$0]!.info) })
     }
 
     func info(_ name: String) throws -> VMInfo {
-        try lookup(name).info
+        withOperation(name, try lookup(name).info)
+    }
+
+    /// Adds what is under way for VM `name`, with the bytes a snapshot has written so far.
+    private func withOperation(_ name: String, _ info: VMInfo) -> VMInfo {
+        guard let description = busy[name] else { return info }
+        var info = info
+        info.operation = VMOperation(
+            description: description, bytesWritten: snapshotsBeingWritten[name].map(SnapshotStore.diskUsage))
+        return info
     }
 
     func create(_ requested: VMDefinition) throws -> VMInfo {

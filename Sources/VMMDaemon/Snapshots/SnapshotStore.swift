@@ -95,3 +95,16 @@ struct SnapshotStore: Sendable {
         }
     }
 }
+
+extension SnapshotStore {
+    /// Bytes the files directly in `folder` take on disk (allocated blocks, so a sparse
+    /// memory file counts what was written), 0 if it cannot be read.
+    static func diskUsage(_ folder: String) -> Int64 {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return 0 }
+        return names.reduce(Int64(0)) { total, name in
+            var info = stat()
+            guard lstat("\(folder)/\(name)", &info) == 0 else { return total }
+            return total + Int64(info.st_blocks) * 512
+        }
+    }
+}
