@@ -47,7 +47,9 @@ extension Session {
         for (index, device) in networkDevices.enumerated() where index < configuration.networks.count {
             configuration.networks[index].macAddress = device.macAddress
         }
-        return SnapshotDescription(
+        var description = SnapshotDescription(
             configuration: configuration, memoryOnly: memoryOnly, diskCopies: [], created: Int64(time(nil)))
+        description.kernelParameters = inputs.kernelParameters
+        return description
     }
 }

@@ -105,7 +105,9 @@ public struct MachineBuilder: Sendable {
     public func validate(restoring image: SnapshotImage, configuration: MachineConfiguration) throws(VMMError) -> Inputs {
         let kernel = try? HostFile.read(configuration.kernelPath, what: "kernel")
         let initrd = kernel == nil ? nil : try? configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
-        return Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
+        var inputs = Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
+        inputs.kernelParameters = image.description.kernelParameters
+        return inputs
     }
 
     /// Opens what the virtio devices stand on, so a missing image, a locked image or a tap

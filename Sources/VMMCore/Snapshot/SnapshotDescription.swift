@@ -14,6 +14,9 @@ public struct SnapshotDescription: Sendable {
     public var diskCopies: [String?]
     /// Seconds since the epoch when the snapshot was taken.
     public var created: Int64
+    /// What vmm added to a Linux kernel's command line (PVM workarounds): a guest reboot
+    /// after a restore gets the same without probing the host again.
+    public var kernelParameters: [String] = []
 
     public init(
         configuration: MachineConfiguration, memoryOnly: Bool, diskCopies: [String?] = [], created: Int64
@@ -50,6 +53,7 @@ public struct SnapshotDescription: Sendable {
             e.append(memoryOnly)
             e.append(bytes: c.generationID)
             e.append(created)
+            e.append(kernelParameters.joined(separator: " "))
         }
     }
 
@@ -92,8 +96,10 @@ public struct SnapshotDescription: Sendable {
             let memoryOnly = try d.readBool()
             c.generationID = try d.readBytes()
             guard c.generationID.count == 16 else { throw d.malformed("a generation ID of \(c.generationID.count) bytes") }
-            return SnapshotDescription(
+            var description = SnapshotDescription(
                 configuration: c, memoryOnly: memoryOnly, diskCopies: copies, created: try d.read(Int64.self))
+            description.kernelParameters = try d.readString().split(separator: " ").map(String.init)
+            return description
         }
     }
 }
