@@ -18,9 +18,11 @@ BINDIR = $(PREFIX)/bin
 COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 MANDIR = $(PREFIX)/share/man/man1
 PROGRAMS = vmm vmmd vmctl
-# The man pages of vmm, vmmd and vmctl (ArgumentParser's generate-manual plugin, which
-# builds the package in debug mode first: ~40 s once built); MAN=0 skips them. Not from
-# inside `swift test`: SwiftPM holds the .build lock for the whole test run.
+# vmm's man page is docs/vmm.1, written from vmm's option declarations (a test keeps it
+# current; vmm has no ArgumentParser). Those of vmmd and vmctl come from ArgumentParser's
+# generate-manual plugin, which builds the package in debug mode first (~40 s once
+# built); MAN=0 skips them. Not from inside `swift test`: SwiftPM holds the .build lock
+# for the whole test run.
 MAN ?= 1
 
 .PHONY: all build install uninstall
@@ -46,12 +48,14 @@ install:
 	chmod 0644 $(DESTDIR)$(UNITDIR)/vmmd.service
 	$(BUILD_DIR)/vmctl --generate-completion-script bash > $(DESTDIR)$(COMPLETIONDIR)/vmctl
 	chmod 0644 $(DESTDIR)$(COMPLETIONDIR)/vmctl
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)
+	$(INSTALL) -m 0644 docs/vmm.1 $(DESTDIR)$(MANDIR)/vmm.1
 	@if [ "$(MAN)" = 1 ]; then \
 	    out=.build/plugins/GenerateManual/outputs; rm -rf $$out; \
 	    if timeout 600 $(SWIFT) package plugin generate-manual --configuration debug >/dev/null 2>&1 && \
 	       ls $$out/*/*.1 >/dev/null 2>&1; then \
-	        $(INSTALL) -d $(DESTDIR)$(MANDIR) && $(INSTALL) -m 0644 $$out/*/*.1 $(DESTDIR)$(MANDIR)/; \
-	    else echo "install: the generate-manual plugin failed; no man pages installed" >&2; fi; \
+	        $(INSTALL) -m 0644 $$out/*/*.1 $(DESTDIR)$(MANDIR)/; \
+	    else echo "install: the generate-manual plugin failed; no man pages for vmmd and vmctl" >&2; fi; \
 	fi
 
 uninstall:

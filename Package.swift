@@ -24,14 +24,13 @@ let package = Package(
         .target(name: "KVM", dependencies: ["CKVM"]),
         .target(name: "Sizes"),
         .target(name: "DeviceOptions"),
+        .target(name: "CommandLineOptions"),
         .target(name: "VMMCore", dependencies: ["KVM", "CKVM", "CTap", "DeviceOptions"]),
         .executableTarget(
             name: "vmm",
-            dependencies: [
-                "VMMCore",
-                "Sizes",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            // No swift-argument-parser, nor anything else that links Foundation: this is the
+            // process every VM runs in, and its memory and start-up are the per-VM price.
+            dependencies: ["VMMCore", "Sizes", "CommandLineOptions"]
         ),
         .target(
             name: "VMMAPI",
@@ -62,6 +61,8 @@ let package = Package(
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
         .testTarget(name: "SizesTests", dependencies: ["Sizes"]),
         .testTarget(name: "DeviceOptionsTests", dependencies: ["DeviceOptions"]),
+        .testTarget(name: "CommandLineOptionsTests", dependencies: ["CommandLineOptions"]),
+        .testTarget(name: "vmmTests", dependencies: ["vmm", "CommandLineOptions"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
         .testTarget(name: "VMMAPITests", dependencies: ["VMMAPI"]),
         .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),

@@ -1,50 +1,61 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
+import CommandLineOptions
 import KVM
 import VMMCore
 
 /// `vmm restore DIR`: runs a VM from a snapshot folder exactly as `vmm run` would have.
-struct RestoreCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "restore",
+struct RestoreCommand {
+    /// The argument's and options' declarations.
+    enum Option {
+        static let directory = ArgumentDefinition("dir", help: "The snapshot folder.")
+        static let disk = OptionDefinition.option(
+            "disk", valueName: "path[,readonly]", repeatable: true,
+            help: "Put disk i of the snapshot at this path instead of its recorded one (a clone's own copy); "
+                + "give all of them or none, in order.")
+        static let net = OptionDefinition.option(
+            "net", valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]", repeatable: true,
+            help: "Attach NIC i to this tap and MAC instead of the recorded ones; give all of them or none, in order.")
+        static let newIdentity = OptionDefinition.flag(
+            "new-identity", help: "Give the VM a new generation ID (ACPI VMGENID), as a clone needs.")
+        static let paused = OptionDefinition.flag("paused", help: "Keep the vCPUs paused until a 'resume' control request.")
+        static let catchUpClock = OptionDefinition.flag(
+            "catch-up-clock",
+            help: "Move the guest's clock on by the time since the snapshot was taken (wall-clock catch-up). "
+                + "Without it the clock goes on from the saved instant, neither jumping back nor leaping.")
+    }
+
+    static let definition = CommandDefinition(
+        name: "restore",
         abstract: "Run a VM from a snapshot folder (written by the control request 'snapshot DIR').",
-        discussion: """
-            The writable disks captured in the snapshot are copied back onto the disks' paths \
-            (or onto the --disk paths given, in order) before the VM starts; a memory-only \
-            snapshot uses the disks as they are. Exit statuses are those of 'vmm run'; a \
-            missing, damaged or incompatible snapshot is status 2 and nothing is started.
-            """)
+        discussion: "The writable disks captured in the snapshot are copied back onto the disks' paths "
+            + "(or onto the --disk paths given, in order) before the VM starts; a memory-only "
+            + "snapshot uses the disks as they are. Exit statuses are those of 'vmm run'; a "
+            + "missing, damaged or incompatible snapshot is status 2 and nothing is started.",
+        arguments: [Option.directory],
+        options: [Option.disk, Option.net, Option.newIdentity, Option.paused, Option.catchUpClock]
+            + SupervisorOptions.Option.all)
 
-    @Argument(help: ArgumentHelp("The snapshot folder.", valueName: "dir"))
-    var directory: String
+    let directory: String
+    let disk: [String]
+    let net: [String]
+    let newIdentity: Bool
+    let paused: Bool
+    let catchUpClock: Bool
+    let supervisor: SupervisorOptions
 
-    @Option(help: ArgumentHelp(
-        "Put disk i of the snapshot at this path instead of its recorded one (a clone's own copy); "
-            + "give all of them or none, in order.",
-        valueName: "path[,readonly]"))
-    var disk: [String] = []
+    init(_ parsed: ParsedArguments) throws(UsageError) {
+        directory = parsed.argument(Option.directory)
+        disk = parsed.values(Option.disk)
+        net = parsed.values(Option.net)
+        newIdentity = parsed.flag(Option.newIdentity)
+        paused = parsed.flag(Option.paused)
+        catchUpClock = parsed.flag(Option.catchUpClock)
+        supervisor = try SupervisorOptions(parsed)
+    }
 
-    @Option(help: ArgumentHelp(
-        "Attach NIC i to this tap and MAC instead of the recorded ones; give all of them or none, in order.",
-        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
-    var net: [String] = []
-
-    @Flag(help: "Give the VM a new generation ID (ACPI VMGENID), as a clone needs.")
-    var newIdentity = false
-
-    @Flag(help: "Keep the vCPUs paused until a 'resume' control request.")
-    var paused = false
-
-    @Flag(help: ArgumentHelp(
-        "Move the guest's clock on by the time since the snapshot was taken (wall-clock catch-up). "
-            + "Without it the clock goes on from the saved instant, neither jumping back nor leaping."))
-    var catchUpClock = false
-
-    @OptionGroup var supervisor: SupervisorOptions
-
-    func run() throws {
+    func run() -> Never {
         let log = supervisor.makeLogger()
         supervisor.removeStaleExitFile()
         let image: SnapshotImage

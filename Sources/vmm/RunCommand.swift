@@ -1,69 +1,89 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
+import CommandLineOptions
 import KVM
 import Sizes
 import VMMCore
 
 /// `vmm run`: boots a kernel and runs it in the foreground, serial console on stdio or,
 /// under a supervisor, on a socket.
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
+struct RunCommand {
+    /// The options' declarations.
+    enum Option {
+        static let kernel = OptionDefinition.option(
+            "kernel", required: true,
+            help: "Kernel to boot: a Linux bzImage, an ELF vmlinux with a PVH note, or a Multiboot ELF.")
+        static let initrd = OptionDefinition.option(
+            "initrd", help: "Initial ramdisk (a Multiboot module for Multiboot kernels).")
+        static let commandLine = OptionDefinition.option("cmdline", default: "", help: "Kernel command line.")
+        static let cpus = OptionDefinition.option("cpus", default: "1", help: "Number of vCPUs.")
+        static let memory = OptionDefinition.option(
+            "memory", default: "256M", help: "Guest RAM, with a K, M, G or T suffix.")
+        static let cpuFeatures = OptionDefinition.option(
+            "cpu-features", default: "", help: "CPUID features to hide or show, e.g. -popcnt,+pcid.")
+        static let noPit = OptionDefinition.flag("no-pit", help: "Leave out the i8254 PIT.")
+        static let noPvmWorkarounds = OptionDefinition.flag(
+            "no-pvm-workarounds",
+            help: "On a PVM host, do not add the Linux kernel parameters that keep the guest off instructions "
+                + "the host cannot run.")
+        static let disk = OptionDefinition.option(
+            "disk", valueName: "path[,readonly]", repeatable: true,
+            help: "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
+                + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.")
+        static let net = OptionDefinition.option(
+            "net", valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]", repeatable: true,
+            help: "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created for this run "
+                + "if it does not exist); tap alone creates one named by the kernel. Without mac=, the address is "
+                + "02:xx:xx:xx:xx:xx derived from the tap's name (the kernel's choice for tap alone).")
+        static let noRng = OptionDefinition.flag("no-rng", help: "Leave out the virtio-rng entropy device.")
+    }
+
+    static let definition = CommandDefinition(
+        name: "run",
         abstract: "Boot a kernel; the guest's serial console is on standard input and output.",
-        discussion: "In a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A to the guest.")
+        discussion: "In a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A to the guest.",
+        options: [
+            Option.kernel, Option.initrd, Option.commandLine, Option.cpus, Option.memory, Option.cpuFeatures,
+            Option.noPit, Option.noPvmWorkarounds, Option.disk, Option.net, Option.noRng,
+        ] + SupervisorOptions.Option.all)
 
-    @Option(help: "Kernel to boot: a Linux bzImage, an ELF vmlinux with a PVH note, or a Multiboot ELF.")
-    var kernel: String
+    let kernel: String
+    let initrd: String?
+    let commandLine: String
+    let cpus: Int
+    let memory: String
+    let cpuFeatures: String
+    let noPit: Bool
+    let noPvmWorkarounds: Bool
+    let disk: [String]
+    let net: [String]
+    let noRng: Bool
+    let supervisor: SupervisorOptions
 
-    @Option(help: "Initial ramdisk (a Multiboot module for Multiboot kernels).")
-    var initrd: String?
+    init(_ parsed: ParsedArguments) throws(UsageError) {
+        kernel = try parsed.value(Option.kernel, as: String.self)
+        initrd = parsed.value(Option.initrd)
+        commandLine = try parsed.value(Option.commandLine, as: String.self)
+        cpus = try parsed.value(Option.cpus, as: Int.self)
+        memory = try parsed.value(Option.memory, as: String.self)
+        cpuFeatures = try parsed.value(Option.cpuFeatures, as: String.self)
+        noPit = parsed.flag(Option.noPit)
+        noPvmWorkarounds = parsed.flag(Option.noPvmWorkarounds)
+        disk = parsed.values(Option.disk)
+        net = parsed.values(Option.net)
+        noRng = parsed.flag(Option.noRng)
+        supervisor = try SupervisorOptions(parsed)
+    }
 
-    @Option(name: .customLong("cmdline"), help: "Kernel command line.")
-    var commandLine = ""
-
-    @Option(help: "Number of vCPUs.")
-    var cpus = 1
-
-    @Option(help: "Guest RAM, with a K, M, G or T suffix.")
-    var memory = "256M"
-
-    @Option(help: "CPUID features to hide or show, e.g. -popcnt,+pcid.")
-    var cpuFeatures = ""
-
-    @Flag(help: "Leave out the i8254 PIT.")
-    var noPit = false
-
-    @Flag(help: "On a PVM host, do not add the Linux kernel parameters that keep the guest off instructions the host cannot run.")
-    var noPvmWorkarounds = false
-
-    @Option(help: ArgumentHelp(
-        "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
-            + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.",
-        valueName: "path[,readonly]"))
-    var disk: [String] = []
-
-    @Option(help: ArgumentHelp(
-        "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created for this run "
-            + "if it does not exist); tap alone creates one named by the kernel. Without mac=, the address is "
-            + "02:xx:xx:xx:xx:xx derived from the tap's name (the kernel's choice for tap alone).",
-        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
-    var net: [String] = []
-
-    @Flag(help: "Leave out the virtio-rng entropy device.")
-    var noRng = false
-
-    @OptionGroup var supervisor: SupervisorOptions
-
-    func run() throws {
+    func run() -> Never {
         let log = supervisor.makeLogger()
         supervisor.removeStaleExitFile()
         let configuration: MachineConfiguration
         do {
             configuration = try parseConfiguration()
-        } catch let error as ValidationError {
-            fail(error.message, status: ExitStatus.badInput)
+        } catch {
+            fail(error.description, status: ExitStatus.badInput)
         }
         let kvm: KVMSystem
         do {
@@ -89,21 +109,14 @@ struct RunCommand: ParsableCommand {
                            supervision: supervision).run())
     }
 
-    private func parseConfiguration() throws -> MachineConfiguration {
+    private func parseConfiguration() throws(VMMError) -> MachineConfiguration {
         guard let memorySize = ByteSize.parse(memory) else {
-            throw ValidationError("--memory '\(memory)' is not a size: use a number with K, M or G, e.g. 512M")
+            throw .invalidConfiguration("--memory '\(memory)' is not a size: use a number with K, M or G, e.g. 512M")
         }
-        guard cpus >= 1 else { throw ValidationError("--cpus must be at least 1") }
-        let features: CPUFeatureSelection
-        let disks: [DiskConfiguration]
-        let networks: [NetworkConfiguration]
-        do {
-            features = try CPUFeatureSelection(parsing: cpuFeatures)
-            disks = try DiskConfiguration.parsing(disk)
-            networks = try NetworkConfiguration.parsing(net)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        guard cpus >= 1 else { throw .invalidConfiguration("--cpus must be at least 1") }
+        let features = try CPUFeatureSelection(parsing: cpuFeatures)
+        let disks = try DiskConfiguration.parsing(disk)
+        let networks = try NetworkConfiguration.parsing(net)
         var configuration = MachineConfiguration(
             kernelPath: kernel, initrdPath: initrd, commandLine: commandLine, cpuCount: cpus,
             memorySize: memorySize, cpuFeatures: features, hasPIT: !noPit, disks: disks, networks: networks,

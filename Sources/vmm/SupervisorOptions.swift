@@ -1,39 +1,54 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import ArgumentParser
+import CommandLineOptions
 import VMMCore
 
 /// The options `vmm run` and `vmm restore` share: how a supervisor reaches this vmm, how
 /// the guest is stopped, and how vmm reports its end.
-struct SupervisorOptions: ParsableArguments {
-    @Flag(help: "Exit when the guest reboots instead of booting it again.")
-    var noReboot = false
+struct SupervisorOptions {
+    /// The options' declarations.
+    enum Option {
+        static let noReboot = OptionDefinition.flag(
+            "no-reboot", help: "Exit when the guest reboots instead of booting it again.")
+        static let shutdownTimeout = OptionDefinition.option(
+            "shutdown-timeout", default: "5.0",
+            help: "Seconds the guest gets to power off after SIGTERM presses its power button.")
+        static let verbose = OptionDefinition.flag(
+            "verbose", short: "v", help: "Log every unhandled device access and other details to stderr.")
+        static let controlSocket = OptionDefinition.option(
+            "control-socket", valueName: "path",
+            help: "Serve the control protocol (status, pause, resume, shutdown, stop, reboot, snapshot) on a Unix socket.")
+        static let consoleSocket = OptionDefinition.option(
+            "console-socket", valueName: "path",
+            help: "Put the serial console on a Unix socket instead of standard input and output.")
+        static let pidFile = OptionDefinition.option(
+            "pid-file", valueName: "path", help: "Write vmm's process id here once the VM runs.")
+        static let exitFile = OptionDefinition.option(
+            "exit-file", valueName: "path", help: "Write how vmm ended here, as one line of JSON.")
 
-    @Option(help: "Seconds the guest gets to power off after SIGTERM presses its power button.")
-    var shutdownTimeout = 5.0
+        /// In the order help lists them, after each command's own options.
+        static let all = [noReboot, shutdownTimeout, verbose, controlSocket, consoleSocket, pidFile, exitFile]
+    }
 
-    @Flag(name: .shortAndLong, help: "Log every unhandled device access and other details to stderr.")
-    var verbose = false
+    let noReboot: Bool
+    let shutdownTimeout: Double
+    let verbose: Bool
+    let controlSocket: String?
+    let consoleSocket: String?
+    let pidFile: String?
+    let exitFile: String?
 
-    @Option(help: ArgumentHelp(
-        "Serve the control protocol (status, pause, resume, shutdown, stop, reboot, snapshot) on a Unix socket.",
-        valueName: "path"))
-    var controlSocket: String?
-
-    @Option(help: ArgumentHelp("Put the serial console on a Unix socket instead of standard input and output.",
-                               valueName: "path"))
-    var consoleSocket: String?
-
-    @Option(help: ArgumentHelp("Write vmm's process id here once the VM runs.", valueName: "path"))
-    var pidFile: String?
-
-    @Option(help: ArgumentHelp("Write how vmm ended here, as one line of JSON.", valueName: "path"))
-    var exitFile: String?
-
-    func validate() throws {
+    init(_ parsed: ParsedArguments) throws(UsageError) {
+        noReboot = parsed.flag(Option.noReboot)
+        shutdownTimeout = try parsed.value(Option.shutdownTimeout, as: Double.self)
+        verbose = parsed.flag(Option.verbose)
+        controlSocket = parsed.value(Option.controlSocket)
+        consoleSocket = parsed.value(Option.consoleSocket)
+        pidFile = parsed.value(Option.pidFile)
+        exitFile = parsed.value(Option.exitFile)
         guard shutdownTimeout >= 0 && shutdownTimeout.isFinite else {
-            throw ValidationError("--shutdown-timeout must be a number of seconds, 0 or more")
+            throw UsageError("--shutdown-timeout must be a number of seconds, 0 or more", commandName: parsed.commandName)
         }
     }
 

@@ -19,6 +19,8 @@ struct InstallTests {
         }
         let unit = try String(contentsOfFile: "\(root)/etc/systemd/system/vmmd.service", encoding: .utf8)
         #expect(unit.contains("\nExecStart=/usr/bin/vmmd --socket /run/vmm/vmmd.sock "))
+        let manualPage = try String(contentsOfFile: "\(root)/usr/share/man/man1/vmm.1", encoding: .utf8)
+        #expect(manualPage.hasPrefix(".TH VMM 1"), "vmm's man page is installed even with MAN=0")
         let completion = try String(contentsOfFile: "\(root)/usr/share/bash-completion/completions/vmctl", encoding: .utf8)
         #expect(completion.contains("complete") && completion.contains("vmctl"))
 
@@ -50,7 +52,8 @@ struct InstallTests {
         #expect(score != nil)
 
         #expect(try await ChildProcess.run(make + ["uninstall"]).status == 0)
-        for file in ["usr/bin/vmm", "usr/bin/vmmd", "usr/bin/vmctl", "etc/systemd/system/vmmd.service", "usr/share/bash-completion/completions/vmctl"] {
+        for file in ["usr/bin/vmm", "usr/bin/vmmd", "usr/bin/vmctl", "etc/systemd/system/vmmd.service", "usr/share/bash-completion/completions/vmctl",
+                     "usr/share/man/man1/vmm.1"] {
             #expect(!FileManager.default.fileExists(atPath: "\(root)/\(file)"), "\(file) after uninstall")
         }
     }
