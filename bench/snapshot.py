@@ -240,6 +240,7 @@ class Guest:
     def __init__(self, a, side, mib, work, tag):
         self.side, self.mib, self.work, self.tag = side, mib, work, tag
         self.out = os.path.join(work, f"{tag}.out")
+        remove(self.out)            # QEMU truncates it only once it opens it: no stale "touched"
         err = open(os.path.join(work, f"{tag}.err"), "wb")
         if side == "vmm":
             self.cmd = vmm_run_cmd(a, mib, work, tag)
