@@ -202,7 +202,9 @@ final class Session: Sendable {
             let states = machine.vcpus.map(\.state)
             if states.allSatisfy({ $0 == .paused }) { return }
             if states.contains(.stopped) { throw ControlError(.conflict, "the VM is stopping") }
-            var pause = timespec(tv_sec: 0, tv_nsec: 500_000)
+            // vCPUs leave the guest within tens of microseconds: poll finely, since a
+            // snapshot's pause starts here.
+            var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
             nanosleep(&pause, nil)
         }
         // Leave the VM as it was rather than half paused.

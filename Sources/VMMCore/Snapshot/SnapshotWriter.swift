@@ -85,13 +85,15 @@ public struct SnapshotWriter {
         let (described, disks) = try startDiskCaptures(machine, description, directory: directory, running: !vcpus.alreadyPaused)
         var lastPass: [Range<UInt64>] = []
         var pausedAt: Double?
+        var trackingDirtyPages = false
+        defer { if trackingDirtyPages { machine.stopDirtyTracking() } }
         if vcpus.alreadyPaused {
             machine.quiesceDevices()
             for disk in disks { try disk.copyWhileRunning() }
             lastPass = try memory.populatedRanges()
         } else {
             try machine.startDirtyTracking()
-            defer { machine.stopDirtyTracking() }
+            trackingDirtyPages = true
             for disk in disks { try disk.copyWhileRunning() }
             try copy(try memory.populatedRanges())
             result.copyRounds = 1
@@ -112,6 +114,9 @@ public struct SnapshotWriter {
             machine.quiesceDevices()
             lastPass = GuestMemory.merge(notCopied + (try machine.takeDirtyRanges()))
         }
+        // Only what must be of the paused instant happens in the pause; turning the dirty
+        // log off and writing the state file come after the guest resumed.
+        let state: [UInt8]
         do {
             defer {
                 machine.resumeDevices()
@@ -119,13 +124,17 @@ public struct SnapshotWriter {
             }
             try copy(lastPass + machine.virtqueueUsedRings())
             for disk in disks { try disk.finish() }
-            let state = SnapshotFormat.frame(try machine.saveState(kvm: kvm, description: described))
-            let stateFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.stateFile)")
-            try stateFile.write(state)
-            try stateFile.sync()
-            result.stateBytes = UInt64(state.count)
+            state = SnapshotFormat.frame(try machine.saveState(kvm: kvm, description: described))
         }
         if let pausedAt { result.pausedSeconds = MonotonicClock.now - pausedAt }
+        if trackingDirtyPages {
+            machine.stopDirtyTracking()
+            trackingDirtyPages = false
+        }
+        let stateFile = try OutputFile(creating: "\(directory)/\(SnapshotFormat.stateFile)")
+        try stateFile.write(state)
+        try stateFile.sync()
+        result.stateBytes = UInt64(state.count)
         result.memoryBytes = written.byteCount
         result.diskBytes = disks.reduce(0) { $0 + $1.bytesCopied }
         for disk in disks {
