@@ -11,7 +11,9 @@ struct LinuxGuestTests {
     /// What a user would type: vmm itself adds what a PVM host needs (see docs/pvm.md),
     /// which the boot tests check it did.
     static let commandLine = "console=ttyS0 panic=-1"
-    static let bootTimeout: TimeInterval = 420
+    /// Three suites boot Linux at once (this one, LinuxVirtioTests, SnapshotLinuxTests) on a
+    /// 2-core host: each boot may take three times its ~2 minutes alone.
+    static let bootTimeout: TimeInterval = 600
 
     private func guestFile(_ name: String) throws -> String {
         let path = "\(TestEnvironment.linuxGuestDirectory)/\(name)"
