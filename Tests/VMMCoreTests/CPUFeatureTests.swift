@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func everyUnsupportedOnPVMFeatureIsNameable() {
-        for name in CPUFeature.unsupportedOnPVM { #expect(CPUFeature.named(name) != nil, "\(name)") }
+        for name in CPUFeature.unsupportedOnPVM + CPUFeature.slowOnPVM { #expect(CPUFeature.named(name) != nil, "\(name)") }
         #expect(Set(CPUFeature.known.map(\.name)).count == CPUFeature.known.count, "names are unique")
     }
 }

@@ -134,4 +134,18 @@ import Testing
         #expect(!hidden.contains("pcid"))
         #expect(CPUIDPolicy.defaultHiddenFeatures(onPVMHost: false, selection: selection) == ["la57"])
     }
+
+    /// On a PVM host Linux's tick is cheaper on the LAPIC's periodic mode than on the
+    /// TSC-deadline timer, so vmm does not offer it there unless asked (+tsc-deadline).
+    @Test func tscDeadlineIsHiddenByDefaultOnlyOnPVMHosts() throws {
+        let none = CPUFeatureSelection()
+        let onPVM = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: true, selection: none)
+        #expect(onPVM.contains("tsc-deadline"))
+        #expect(!CPUIDPolicy.defaultHiddenFeatures(onPVMHost: false, selection: none).contains("tsc-deadline"))
+        let asked = try CPUFeatureSelection(parsing: "+tsc-deadline")
+        #expect(!CPUIDPolicy.defaultHiddenFeatures(onPVMHost: true, selection: asked).contains("tsc-deadline"))
+        let policy = CPUIDPolicy(supported: Self.supported, cpuCount: 1, hiddenFeatures: onPVM, offerTSCDeadline: true)
+        let leaf1 = try #require(policy.entries(forAPICID: 0).first { $0.function == 1 })
+        #expect(leaf1.ecx & (1 << 24) == 0)
+    }
 }

@@ -15,9 +15,10 @@ public struct CPUIDPolicy: Sendable {
         self.offerTSCDeadline = offerTSCDeadline
     }
 
-    /// The features hidden by default: on a PVM host, those its emulator cannot run.
+    /// The features hidden by default: on a PVM host, those its emulator cannot run and
+    /// those that make a guest kernel slower there.
     public static func defaultHiddenFeatures(onPVMHost: Bool, selection: CPUFeatureSelection) -> Set<String> {
-        let base: Set<String> = onPVMHost ? Set(CPUFeature.unsupportedOnPVM) : []
+        let base: Set<String> = onPVMHost ? Set(CPUFeature.unsupportedOnPVM + CPUFeature.slowOnPVM) : []
         return base.subtracting(selection.shown).union(selection.hidden)
     }
 

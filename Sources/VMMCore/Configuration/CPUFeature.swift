@@ -41,6 +41,13 @@ public struct CPUFeature: Hashable, Sendable {
         "cx16", "popcnt", "xsave", "avx", "avx2", "avx512f", "smap", "fsgsbase", "pku", "pcid",
         "invpcid", "arch-capabilities",
     ]
+
+    /// What a PVM host runs, but so slowly in guest kernel mode that a guest is faster
+    /// without it. With the TSC-deadline timer Linux's periodic tick reprograms the timer on
+    /// every tick (an MSR write and clock reads, each emulated); offered only the LAPIC
+    /// timer, it uses its periodic mode, which needs nothing per tick. Measured on the minimal
+    /// Linux guest: see `docs/pvm.md`.
+    public static let slowOnPVM: [String] = ["tsc-deadline"]
 }
 
 /// The user's `--cpu-features` choice: features to hide and to show, e.g. `-popcnt,+pcid`.
