@@ -133,6 +133,9 @@ public struct MachineBuilder: Sendable {
         let tables = ACPITables.build(
             PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)
         try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
+        try memory.write(
+            MPTable.encode(PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.mpTableAddress),
+            at: GuestMemoryMap.mpTableAddress)
         try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
         try VCPUSetup.writeGDT(to: memory)
         let commandLine = ([configuration.commandLine] + inputs.kernelParameters).filter { !$0.isEmpty }.joined(separator: " ")

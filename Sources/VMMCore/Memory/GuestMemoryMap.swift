@@ -8,6 +8,8 @@ public enum GuestMemoryMap {
     public static let lowMemoryEnd: UInt64 = 0x9_FC00
     /// ACPI tables live in the BIOS area, where Multiboot guests scan for the RSDP.
     public static let acpiTablesStart: UInt64 = 0xE_0000
+    /// The MP floating pointer and configuration table (`MPTable`), after the ACPI tables.
+    public static let mpTableAddress: UInt64 = MPTable.defaultAddress
     public static let biosAreaEnd: UInt64 = 0x10_0000
     /// The 16-byte VM generation ID (ACPI VMGENID), in the reserved BIOS area's last page.
     public static let generationIDAddress: UInt64 = 0xF_F000
