@@ -1,94 +1,95 @@
 import Foundation
 import Testing
 
-/// The minimal Linux from scripts/build-linux-guest.sh, booted by both Linux entry paths.
-///
-/// On a PVM host guest kernel code is emulated (minutes per boot) and guest user space
-/// cannot make system calls, so these tests check what the kernel itself proves; the
-/// user-space and SMP checks run on hosts with VT-x/AMD-V. Boots are serialized.
-@Suite(.serialized, .enabled(if: TestEnvironment.kvmAvailable))
-struct LinuxGuestTests {
-    /// What a user would type: vmm itself adds what a PVM host needs (see docs/pvm.md),
-    /// which the boot tests check it did.
-    static let commandLine = "console=ttyS0 panic=-1"
-    /// Three suites boot Linux at once (this one, LinuxVirtioTests, SnapshotLinuxTests) on a
-    /// 2-core host: each boot may take three times its ~2 minutes alone.
-    static let bootTimeout: TimeInterval = 600
+extension LinuxBoots {
+    /// The minimal Linux from scripts/build-linux-guest.sh, booted by both Linux entry paths.
+    ///
+    /// On a PVM host guest kernel code is emulated (minutes per boot) and guest user space
+    /// cannot make system calls, so these tests check what the kernel itself proves; the
+    /// user-space and SMP checks run on hosts with VT-x/AMD-V. Boots are serialized.
+    @Suite(.serialized, .enabled(if: TestEnvironment.kvmAvailable))
+    struct LinuxGuestTests {
+        /// What a user would type: vmm itself adds what a PVM host needs (see docs/pvm.md),
+        /// which the boot tests check it did.
+        static let commandLine = "console=ttyS0 panic=-1"
+        /// A boot takes about 2 minutes alone here; the rest of the suite runs beside it.
+        static let bootTimeout: TimeInterval = 600
 
-    private func guestFile(_ name: String) throws -> String {
-        let path = "\(TestEnvironment.linuxGuestDirectory)/\(name)"
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TestSetupError("\(path) is missing: run scripts/build-linux-guest.sh")
+        private func guestFile(_ name: String) throws -> String {
+            let path = "\(TestEnvironment.linuxGuestDirectory)/\(name)"
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw TestSetupError("\(path) is missing: run scripts/build-linux-guest.sh")
+            }
+            return path
         }
-        return path
-    }
 
-    /// Boots until the kernel hands over to /init, then stops the VM; returns the console log.
-    private func bootToInit(kernel: String, memory: String) throws -> String {
-        let vmm = VMMProcess([
-            "run", "--kernel", try guestFile(kernel), "--initrd", try guestFile("initramfs.cpio"),
-            "--memory", memory, "--cmdline", Self.commandLine,
-        ])
-        try vmm.start()
-        let reachedInit = vmm.waitForOutput("Run /init as init process", timeout: Self.bootTimeout)
-        vmm.signal(SIGKILL)
-        let result = vmm.finish(timeout: 10)
-        #expect(reachedInit, "the kernel did not reach /init; console:\n\(result.standardOutput.suffix(3000))\n\(result.standardError)")
-        return result.standardOutput
-    }
-
-    /// The total the kernel reports in "Memory: 241884K/261752K available".
-    private func reportedMemoryKiB(_ log: String) -> Int? {
-        guard let line = log.split(whereSeparator: \.isNewline).first(where: { $0.contains("Memory: ") && $0.contains("K available") }),
-              let slash = line.firstIndex(of: "/")
-        else { return nil }
-        return Int(line[line.index(after: slash)...].prefix { $0.isNumber })
-    }
-
-    private func expectKernelFoundThePlatform(_ log: String, memoryMiB: Int) {
-        let total = reportedMemoryKiB(log)
-        #expect(total.map { $0 <= memoryMiB * 1024 && $0 >= (memoryMiB - 4) * 1024 } == true,
-                "kernel saw \(total.map(String.init) ?? "no") KiB of \(memoryMiB) MiB")
-        #expect(log.contains("ACPI: RSDP 0x00000000000E0000"))
-        #expect(log.contains("ACPI: FACP"))
-        #expect(log.contains("ACPI: APIC"))
-        #expect(log.contains("ttyS0 at I/O 0x3f8 (irq = 4"))
-        #expect(log.contains("16550A"))
-    }
-
-    @Test func vmlinuxBootsByPVH() throws {
-        let log = try bootToInit(kernel: "vmlinux", memory: "256M")
-        expectKernelFoundThePlatform(log, memoryMiB: 256)
-        expectPVMWorkaroundsOnlyOnPVM(log)
-    }
-
-    @Test func bzImageBootsByTheLinuxBootProtocol() throws {
-        let log = try bootToInit(kernel: "bzImage", memory: "384M")
-        expectKernelFoundThePlatform(log, memoryMiB: 384)
-        expectPVMWorkaroundsOnlyOnPVM(log)
-    }
-
-    /// The bare command line boots on a PVM host because vmm added what the host needs.
-    private func expectPVMWorkaroundsOnlyOnPVM(_ log: String) {
-        let commandLine = log.split(whereSeparator: \.isNewline).first { $0.contains("Command line: ") }.map(String.init) ?? ""
-        if TestEnvironment.isPVMHost {
-            #expect(commandLine.hasSuffix("Command line: \(Self.commandLine) noxsave clearcpuid=popcnt,smap"), "\(commandLine)")
-        } else {
-            #expect(commandLine.hasSuffix("Command line: \(Self.commandLine)"), "\(commandLine)")
+        /// Boots until the kernel hands over to /init, then stops the VM; returns the console log.
+        private func bootToInit(kernel: String, memory: String) throws -> String {
+            let vmm = VMMProcess([
+                "run", "--kernel", try guestFile(kernel), "--initrd", try guestFile("initramfs.cpio"),
+                "--memory", memory, "--cmdline", Self.commandLine,
+            ])
+            try vmm.start()
+            let reachedInit = vmm.waitForOutput("Run /init as init process", timeout: Self.bootTimeout)
+            vmm.signal(SIGKILL)
+            let result = vmm.finish(timeout: 10)
+            #expect(reachedInit, "the kernel did not reach /init; console:\n\(result.standardOutput.suffix(3000))\n\(result.standardError)")
+            return result.standardOutput
         }
-    }
 
-    @Test(.enabled(if: !TestEnvironment.isPVMHost,
-                   "PVM host: guest user space cannot make system calls and SMP Linux hangs; runs on VT-x/AMD-V hosts"),
-          arguments: [1, 2])
-    func userSpaceReportsCPUsAndMemoryThenPowersOff(cpus: Int) throws {
-        let result = try VMMProcess.run([
-            "run", "--kernel", try guestFile("bzImage"), "--initrd", try guestFile("initramfs.cpio"),
-            "--memory", "256M", "--cpus", "\(cpus)", "--cmdline", "console=ttyS0 panic=-1",
-        ], timeout: Self.bootTimeout)
-        #expect(result.standardOutput.contains("VMM-LINUX-GUEST: init started"))
-        #expect(result.lines.contains { $0.hasPrefix("nproc: \(cpus)") })
-        #expect(result.lines.contains { $0.contains("MemTotal:") })
-        #expect(result.status == 0)
+        /// The total the kernel reports in "Memory: 241884K/261752K available".
+        private func reportedMemoryKiB(_ log: String) -> Int? {
+            guard let line = log.split(whereSeparator: \.isNewline).first(where: { $0.contains("Memory: ") && $0.contains("K available") }),
+                  let slash = line.firstIndex(of: "/")
+            else { return nil }
+            return Int(line[line.index(after: slash)...].prefix { $0.isNumber })
+        }
+
+        private func expectKernelFoundThePlatform(_ log: String, memoryMiB: Int) {
+            let total = reportedMemoryKiB(log)
+            #expect(total.map { $0 <= memoryMiB * 1024 && $0 >= (memoryMiB - 4) * 1024 } == true,
+                    "kernel saw \(total.map(String.init) ?? "no") KiB of \(memoryMiB) MiB")
+            #expect(log.contains("ACPI: RSDP 0x00000000000E0000"))
+            #expect(log.contains("ACPI: FACP"))
+            #expect(log.contains("ACPI: APIC"))
+            #expect(log.contains("ttyS0 at I/O 0x3f8 (irq = 4"))
+            #expect(log.contains("16550A"))
+        }
+
+        @Test func vmlinuxBootsByPVH() throws {
+            let log = try bootToInit(kernel: "vmlinux", memory: "256M")
+            expectKernelFoundThePlatform(log, memoryMiB: 256)
+            expectPVMWorkaroundsOnlyOnPVM(log)
+        }
+
+        @Test func bzImageBootsByTheLinuxBootProtocol() throws {
+            let log = try bootToInit(kernel: "bzImage", memory: "384M")
+            expectKernelFoundThePlatform(log, memoryMiB: 384)
+            expectPVMWorkaroundsOnlyOnPVM(log)
+        }
+
+        /// The bare command line boots on a PVM host because vmm added what the host needs.
+        private func expectPVMWorkaroundsOnlyOnPVM(_ log: String) {
+            let commandLine = log.split(whereSeparator: \.isNewline).first { $0.contains("Command line: ") }.map(String.init) ?? ""
+            if TestEnvironment.isPVMHost {
+                #expect(commandLine.hasSuffix("Command line: \(Self.commandLine) noxsave clearcpuid=popcnt,smap"), "\(commandLine)")
+            } else {
+                #expect(commandLine.hasSuffix("Command line: \(Self.commandLine)"), "\(commandLine)")
+            }
+        }
+
+        @Test(.enabled(if: !TestEnvironment.isPVMHost,
+                       "PVM host: guest user space cannot make system calls and SMP Linux hangs; runs on VT-x/AMD-V hosts"),
+              arguments: [1, 2])
+        func userSpaceReportsCPUsAndMemoryThenPowersOff(cpus: Int) throws {
+            let result = try VMMProcess.run([
+                "run", "--kernel", try guestFile("bzImage"), "--initrd", try guestFile("initramfs.cpio"),
+                "--memory", "256M", "--cpus", "\(cpus)", "--cmdline", "console=ttyS0 panic=-1",
+            ], timeout: Self.bootTimeout)
+            #expect(result.standardOutput.contains("VMM-LINUX-GUEST: init started"))
+            #expect(result.lines.contains { $0.hasPrefix("nproc: \(cpus)") })
+            #expect(result.lines.contains { $0.contains("MemTotal:") })
+            #expect(result.status == 0)
+        }
     }
 }
