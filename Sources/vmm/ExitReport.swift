@@ -23,6 +23,14 @@ struct ExitReport: Sendable {
         self.message = message
     }
 
+    /// The report for a failure before or while building the machine: bad input (status 2)
+    /// when the user can fix it, a host failure (status 6) otherwise.
+    init(failure error: VMMError) {
+        self = error.isUserError
+            ? ExitReport(reason: .badInput, status: ExitStatus.badInput, message: error.description)
+            : ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
+    }
+
     /// The report for a machine exit; a forced stop's status and message come from whoever forced it.
     init(_ exit: MachineExit, forcedStatus: Int32 = ExitStatus.forcedStop, forcedMessage: String = "stopped") {
         let status = ExitStatus.forExit(exit)

@@ -84,7 +84,7 @@ struct RestoreCommand {
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
-            supervisor.fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+            supervisor.fail(error)
         }
         let inputs: MachineBuilder.Inputs
         do {
@@ -92,10 +92,9 @@ struct RestoreCommand {
             inputs = try builder.validate(restoring: image, configuration: configuration)
         } catch {
             log.error(error.description)
-            let status = error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure
-            supervision.finish(ExitReport(
-                reason: error.isUserError ? .badInput : .hostFailure, status: status, message: error.description))
-            Glibc.exit(status)
+            let report = ExitReport(failure: error)
+            supervision.finish(report)
+            Glibc.exit(report.status)
         }
         Glibc.exit(Session(
             builder: builder, configuration: configuration, inputs: inputs, log: log,
@@ -108,25 +107,24 @@ struct RestoreCommand {
     private func overriddenConfiguration(_ description: SnapshotDescription) throws(VMMError) -> MachineConfiguration {
         var configuration = description.configuration
         if newIdentity { configuration.generationID = GenerationID.random() }
-        if !disk.isEmpty {
-            let disks = try DiskConfiguration.parsing(disk)
-            guard disks.count == configuration.disks.count else {
-                throw .invalidConfiguration(
-                    "the snapshot has \(configuration.disks.count) disks but \(disks.count) --disk options were given: "
-                        + "give one per disk, in order, or none")
-            }
-            configuration.disks = disks
-        }
-        if !net.isEmpty {
-            let networks = try NetworkConfiguration.parsing(net)
-            guard networks.count == configuration.networks.count else {
-                throw .invalidConfiguration(
-                    "the snapshot has \(configuration.networks.count) NICs but \(networks.count) --net options were given: "
-                        + "give one per NIC, in order, or none")
-            }
-            configuration.networks = networks
-        }
+        configuration.disks = try Self.replacing(
+            configuration.disks, with: try DiskConfiguration.parsing(disk), device: "disk", option: "--disk")
+        configuration.networks = try Self.replacing(
+            configuration.networks, with: try NetworkConfiguration.parsing(net), device: "NIC", option: "--net")
         return configuration
+    }
+
+    /// `given` in place of the snapshot's `current` devices, all of them in order, or none.
+    private static func replacing<Device>(
+        _ current: [Device], with given: [Device], device: String, option: String
+    ) throws(VMMError) -> [Device] {
+        guard !given.isEmpty else { return current }
+        guard given.count == current.count else {
+            throw .invalidConfiguration(
+                "the snapshot has \(current.count) \(device)s but \(given.count) \(option) options were given: "
+                    + "give one per \(device), in order, or none")
+        }
+        return given
     }
 
     /// Puts each captured disk back: the disk goes back to the snapshot's instant with the

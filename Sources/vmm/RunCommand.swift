@@ -102,7 +102,7 @@ struct RunCommand {
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
-            fail(error.description, status: error.isUserError ? ExitStatus.badInput : ExitStatus.hostFailure)
+            supervisor.fail(error)
         }
         Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
                            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout,

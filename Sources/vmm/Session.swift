@@ -112,9 +112,7 @@ final class Session: Sendable {
                 pendingStart = .boot
             } catch {
                 log.error(error.description)
-                return error.isUserError
-                    ? ExitReport(reason: .badInput, status: ExitStatus.badInput, message: error.description)
-                    : ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
+                return ExitReport(failure: error)
             }
             if startPaused { machine.pause() }
             let boots = live.withLock { l in

@@ -81,6 +81,12 @@ struct SupervisorOptions {
     }
 
     /// Reports a failure before the VM ran: on standard error and in the exit file.
+    /// Reports `error` as bad input (status 2) or a host failure (status 6).
+    func fail(_ error: VMMError) -> Never {
+        let report = ExitReport(failure: error)
+        fail(report.message, status: report.status)
+    }
+
     func fail(_ message: String, status: Int32) -> Never {
         Logger().error(message)
         let reason: ExitReport.Reason = status == ExitStatus.badInput ? .badInput : .hostFailure
