@@ -1,0 +1,633 @@
+#!/usr/bin/env python3
+"""Live migration: vmm against QEMU 7.2 in the same run, downtime seen from outside the guest.
+
+    python3 bench/migration.py                 # builds; ~10 minutes on 2 busy cores
+    python3 bench/migration.py --skip-build --runs 3 --only idle --variants qemu-tcp,vmm-unix
+
+Builds (unless --skip-build) with `make -C Tests/Guests OUT=.build-bench/test-guests` and
+`swift build -c release --static-swift-stdlib --scratch-path .build-bench` (vmm, vmmd).
+
+Guest: Tests/Guests/ticker.elf. Its PIT interrupts every millisecond (channel 0, mode 2,
+divisor 1193) and the handler writes one '.' to COM1. `touch=N` first writes a word into
+every page of N MiB (so neither VMM can skip them as zero pages), `dirty=N` keeps
+rewriting one word in every page of N MiB between ticks (the guest prints how many MiB
+a second it managed before the ticks start: on PVM its kernel mode is emulated).
+
+Downtime from outside: the benchmark reads the source's and the destination's consoles
+(pipes, or vmm's console socket under vmmd) in one thread each, stamping every chunk
+with the same clock (CLOCK_MONOTONIC, `time.perf_counter`). Downtime = the first tick
+byte from the destination minus the last one from the source, minus the tick period
+(0.99985 ms). The noise floor is the longest gap between ticks on the source in the
+second before the migration starts (same reader, no migration going on): a downtime
+below it cannot be told from the host's scheduling jitter.
+
+Scenarios (each: --runs runs per variant, variants interleaved, medians):
+  idle   256 MiB guest, touch=64, no dirtying.
+  dirty  1 GiB guest, touch=1024, dirty=256 (keeps rewriting 256 MiB).
+  bulk   1 GiB guest, touch=1024, idle: stream throughput = bytes sent / migration time.
+
+Variants:
+  qemu-tcp   QEMU 7.2 (`-accel kvm -cpu qemu64 -M pc -nodefaults`), source in network
+             namespace A, destination (`-incoming defer`, then QMP `migrate-incoming
+             tcp:10.213.0.2:4444`) in namespace B, joined by a veth pair the benchmark
+             creates (and deletes at the end). QMP `migrate-set-parameters` on the source:
+             `downtime-limit` 300 ms (QEMU's default), `max-bandwidth` raised from QEMU's
+             default 128 MiB/s to 100 GB/s (vmm's default is unlimited). QEMU's own numbers:
+             `downtime`, `total-time`, `ram.transferred` of `query-migrate`.
+  qemu-tls   the same with `tls-creds-x509` objects on both sides (verify-peer: mutual
+             TLS; a CA and two certificates made with openssl).
+  vmm-unix   two vmm processes on this host: `vmm receive --incoming SOCK`, control
+             request `migrate SOCK max-downtime=300` to the running source (no TLS, no
+             TCP). vmm's own numbers: the source's `status` `migration` object.
+  vmm-tls    two vmmd, one per namespace, mutual TLS on the veth (the daemons' migration),
+             only if this vmmd has `POST /v1/vms/{name}/migrate`.
+
+Total migration time (all variants): from sending the migrate request until the
+destination's first console byte. Bytes: each VMM's own count of stream bytes, and
+the bytes the source's veth sent (TCP variants: TCP/IP and TLS overhead included).
+
+Not a test: nothing asserts; goals are only reported. Writes --out (Markdown).
+"""
+import argparse
+import http.client
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SCRATCH = os.path.join(ROOT, ".build-bench")
+
+MIB = 1 << 20
+TICK_MS = 1193 / 1193182 * 1000                 # the guest's PIT period
+NS_A, NS_B = f"migA{os.getpid()}", f"migB{os.getpid()}"
+IF_A, IF_B = "mig0", "mig1"
+IP_A, IP_B = "10.213.0.1", "10.213.0.2"
+QEMU_PORT = 4444
+VMMD_PORT = 4450                                # API port; migration port = API + 1
+
+SCENARIOS = {
+    "idle": {"mib": 256, "cmdline": "touch=64"},
+    "dirty": {"mib": 1024, "cmdline": "touch=1024 dirty=256"},
+    "bulk": {"mib": 1024, "cmdline": "touch=1024"},
+}
+VARIANTS = ["vmm-unix", "vmm-tls", "qemu-tcp", "qemu-tls"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(v, spec=".1f"):
+    return "—" if v is None else format(v, spec)
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True).stdout
+
+
+# ---------------------------------------------------------------- network namespaces
+class Namespaces:
+    """Two network namespaces joined by a veth pair; deleted by close() (and at exit)."""
+
+    def __init__(self):
+        self.made = []
+        for ns in (NS_A, NS_B):
+            sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+        sh("ip", "link", "add", IF_A, "netns", NS_A, "type", "veth", "peer", "name", IF_B, "netns", NS_B)
+        for ns, ifname, ip in ((NS_A, IF_A, IP_A), (NS_B, IF_B, IP_B)):
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", ifname)
+            sh("ip", "-n", ns, "link", "set", ifname, "up")
+
+    @staticmethod
+    def tx_bytes(ns=NS_A, ifname=IF_A):
+        info = json.loads(sh("ip", "-n", ns, "-j", "-s", "link", "show", "dev", ifname))
+        return info[0]["stats64"]["tx"]["bytes"]
+
+    def close(self):
+        for ns in self.made:
+            sh("ip", "netns", "del", ns, check=False)
+        self.made = []
+
+
+# ---------------------------------------------------------------- consoles
+class Console:
+    """Reads a guest console (a pipe or a socket) on a thread of its own and stamps each
+    chunk with time.perf_counter(): the source and destination readers share that clock."""
+
+    def __init__(self, fd, name, sock=None):
+        self.fd, self.name, self.sock = fd, name, sock
+        self.data = bytearray()
+        self.chunks = []                        # (time, end offset in data)
+        self.lock = threading.Lock()
+        self.closed = False
+        self.thread = threading.Thread(target=self._read, name=name, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while True:
+            try:
+                d = self.sock.recv(65536) if self.sock else os.read(self.fd, 65536)
+            except OSError:
+                d = b""
+            t = time.perf_counter()
+            if not d:
+                break
+            with self.lock:
+                self.data += d
+                self.chunks.append((t, len(self.data)))
+        self.closed = True
+
+    def find(self, text):
+        with self.lock:
+            return self.data.find(text)
+
+    def wait(self, text, proc=None, timeout=300):
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self.find(text)
+            if i >= 0:
+                return i + len(text)
+            if (proc is not None and proc.poll() is not None) or self.closed:
+                raise RuntimeError(f"{self.name}: ended before {text!r}: {bytes(self.data[-300:])!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: no {text!r} in {timeout} s: {bytes(self.data[-300:])!r}")
+            time.sleep(0.01)
+
+    def first_time_after(self, offset, timeout):
+        """Time of the chunk holding byte `offset` (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for t, end in self.chunks:
+                    if end > offset:
+                        return t
+            if self.closed:
+                return None
+            time.sleep(0.002)
+        return None
+
+    def last_time(self):
+        with self.lock:
+            return self.chunks[-1][0] if self.chunks else None
+
+    def max_gap(self, t_from, t_to):
+        with self.lock:
+            ts = [t for t, _ in self.chunks if t_from <= t <= t_to]
+        return max((b - a for a, b in zip(ts, ts[1:])), default=None)
+
+    def ticks_between(self, t_from, t_to):
+        with self.lock:
+            prev = next((end for t, end in reversed(self.chunks) if t < t_from), None)
+            last = next((end for t, end in reversed(self.chunks) if t <= t_to), None)
+        return None if prev is None or last is None else last - prev
+
+
+def stop(proc, timeout=10):
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_path(path, proc=None, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} ended (status {proc.returncode}) before {path} appeared")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} did not appear in {timeout} s")
+        time.sleep(0.002)
+
+
+# ---------------------------------------------------------------- QEMU
+class QMP:
+    def __init__(self, path, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.002)
+        self.s.settimeout(timeout)
+        self.f = self.s.makefile("rb")
+        self.events = []
+        json.loads(self.f.readline())              # greeting
+        self.cmd("qmp_capabilities")
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise RuntimeError("QMP connection closed")
+        return json.loads(line)
+
+    def cmd(self, name, **args):
+        msg = {"execute": name}
+        if args:
+            msg["arguments"] = args
+        self.s.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            m = self.read()
+            if "event" in m:
+                self.events.append(m)
+                continue
+            if "error" in m:
+                raise RuntimeError(f"QMP {name}: {m['error']}")
+            return m["return"]
+
+    def wait_event(self, pred, timeout=600):
+        for i, e in enumerate(self.events):
+            if pred(e):
+                del self.events[i]
+                return e
+        self.s.settimeout(timeout)
+        while True:
+            m = self.read()
+            if "event" in m and pred(m):
+                return m
+
+    def close(self):
+        self.s.close()
+
+
+def make_qemu_certs(work):
+    """A CA and a server (B) and client (A) certificate in QEMU's tls-creds-x509 layout."""
+    d = os.path.join(work, "qemu-tls")
+    srv, cli = os.path.join(d, "server"), os.path.join(d, "client")
+    os.makedirs(srv)
+    os.makedirs(cli)
+    ca_key, ca_crt = os.path.join(d, "ca-key.pem"), os.path.join(d, "ca-cert.pem")
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+       "-days", "2", "-subj", "/CN=migration-bench-ca",
+       "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    for folder, role, san, usage in ((srv, "server", f"IP:{IP_B}", "serverAuth"), (cli, "client", f"IP:{IP_A}", "clientAuth")):
+        key, csr, crt = (os.path.join(folder, f"{role}-key.pem"), os.path.join(d, f"{role}.csr"),
+                         os.path.join(folder, f"{role}-cert.pem"))
+        ext = os.path.join(d, f"{role}.ext")
+        with open(ext, "w") as f:
+            f.write(f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
+                    f"keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\n")
+        sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={role}")
+        sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+           "-out", crt, "-days", "2", "-extfile", ext)
+        shutil.copy(ca_crt, os.path.join(folder, "ca-cert.pem"))
+    return srv, cli
+
+
+def qemu_cmd(a, ns, mib, cmdline, qmp, tls_dir=None, tls_endpoint=None, incoming=False):
+    cmd = ["ip", "netns", "exec", ns,                    # ip execs QEMU: same pid
+           a.qemu, "-accel", "kvm", "-cpu", "qemu64", "-M", "pc", "-m", f"{mib}M",
+           "-kernel", a.guest, "-append", cmdline, "-display", "none", "-nodefaults",
+           "-monitor", "none", "-serial", "stdio", "-qmp", f"unix:{qmp},server,nowait"]
+    if tls_dir:
+        cmd += ["-object", f"tls-creds-x509,id=tls0,dir={tls_dir},endpoint={tls_endpoint},verify-peer=on"]
+    if incoming:
+        cmd += ["-incoming", "defer"]
+    return cmd
+
+
+def qemu_quit(proc, qmp_path):
+    if proc.poll() is None:
+        try:
+            q = QMP(qmp_path, timeout=2)
+            q.cmd("quit")
+            q.close()
+            proc.wait(10)
+        except Exception:
+            pass
+    stop(proc)
+
+
+def migrate_qemu(a, work, scen, tls, certs):
+    mib, cmdline = scen["mib"], scen["cmdline"]
+    src_qmp, dst_qmp = os.path.join(work, "src.qmp"), os.path.join(work, "dst.qmp")
+    for p in (src_qmp, dst_qmp):
+        if os.path.exists(p):
+            os.unlink(p)
+    err = open(os.path.join(work, "qemu.err"), "ab")
+    src = dst = qs = qd = None
+    try:
+        src = subprocess.Popen(qemu_cmd(a, NS_A, mib, cmdline, src_qmp, certs[1] if tls else None, "client"),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        src_con = Console(src.stdout.fileno(), "qemu-src")
+        rate = guest_ready(src_con, src)
+        dst = subprocess.Popen(qemu_cmd(a, NS_B, mib, cmdline, dst_qmp, certs[0] if tls else None, "server",
+                                        incoming=True),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        dst_con = Console(dst.stdout.fileno(), "qemu-dst")
+        qd = QMP(dst_qmp)
+        if tls:
+            qd.cmd("migrate-set-parameters", **{"tls-creds": "tls0"})
+        qd.cmd("migrate-incoming", uri=f"tcp:{IP_B}:{QEMU_PORT}")
+        qs = QMP(src_qmp)
+        qs.cmd("migrate-set-capabilities", capabilities=[{"capability": "events", "state": True}])
+        params = {"downtime-limit": 300, "max-bandwidth": 100 * 10**9}
+        if tls:
+            params["tls-creds"] = "tls0"
+        qs.cmd("migrate-set-parameters", **params)
+        noise = settle(src_con)
+        bytes0 = Namespaces.tx_bytes()
+        t0 = time.perf_counter()
+        qs.cmd("migrate", uri=f"tcp:{IP_B}:{QEMU_PORT}")
+        ev = qs.wait_event(lambda e: e["event"] == "MIGRATION"
+                           and e["data"]["status"] in ("completed", "failed", "cancelled"))
+        info = qs.cmd("query-migrate")
+        if info["status"] != "completed":
+            raise RuntimeError(f"QEMU migration {ev['data']['status']}: {info}")
+        t_first = dst_con.first_time_after(0, timeout=60)
+        t_last = src_con.last_time()
+        bytes1 = Namespaces.tx_bytes()
+        ram = info.get("ram", {})
+        return result(t0, t_last, t_first, noise, rate, own_downtime=info.get("downtime"),
+                      own_total=info.get("total-time"), stream_bytes=ram.get("transferred"),
+                      wire_bytes=bytes1 - bytes0)
+    finally:
+        for q in (qs, qd):
+            if q:
+                q.close()
+        if src:
+            qemu_quit(src, src_qmp)
+        if dst:
+            qemu_quit(dst, dst_qmp)
+
+
+# ---------------------------------------------------------------- vmm
+def vmm_request(path, line, timeout=60):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    s.sendall(line.encode() + b"\n")
+    answer = s.makefile("rb").readline()
+    s.close()
+    if not answer:
+        raise ConnectionError(f"no answer to {line!r}")
+    return json.loads(answer)
+
+
+def vmm_has(a, command):
+    return subprocess.run([a.vmm, command, "--help"], capture_output=True).returncode == 0
+
+
+def migrate_vmm_unix(a, work, scen):
+    mib, cmdline = scen["mib"], scen["cmdline"]
+    ctl_src, ctl_dst = os.path.join(work, "src.ctl"), os.path.join(work, "dst.ctl")
+    incoming, exit_file = os.path.join(work, "incoming.sock"), os.path.join(work, "src.exit")
+    for p in (ctl_src, ctl_dst, incoming, exit_file):
+        if os.path.exists(p):
+            os.unlink(p)
+    err = open(os.path.join(work, "vmm.err"), "ab")
+    src = dst = None
+    try:
+        src = subprocess.Popen([a.vmm, "run", "--kernel", a.guest, "--cmdline", cmdline, "--memory", f"{mib}M",
+                                "--no-rng", "--control-socket", ctl_src, "--exit-file", exit_file],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        src_con = Console(src.stdout.fileno(), "vmm-src")
+        rate = guest_ready(src_con, src)
+        dst = subprocess.Popen([a.vmm, "receive", "--incoming", incoming, "--control-socket", ctl_dst],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        dst_con = Console(dst.stdout.fileno(), "vmm-dst")
+        wait_path(incoming, dst)
+        noise = settle(src_con)
+        t0 = time.perf_counter()
+        ans = vmm_request(ctl_src, f"migrate {incoming} max-downtime=300")
+        if not ans.get("ok"):
+            raise RuntimeError(f"vmm migrate: {ans}")
+        last = None
+        while src.poll() is None:                    # the source exits once the guest runs on D
+            try:
+                st = vmm_request(ctl_src, "status", timeout=5)
+                last = st.get("migration") or last
+                if last and last.get("phase") in ("failed", "cancelled"):
+                    raise RuntimeError(f"vmm migration {last.get('phase')}: {last}")
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+        t_first = dst_con.first_time_after(0, timeout=60)
+        t_last = src_con.last_time()
+        report = read_exit_file(exit_file)
+        mig = (report or {}).get("migration") or last or {}
+        if src.returncode != 0:
+            raise RuntimeError(f"vmm source exited {src.returncode}: {report}")
+        return result(t0, t_last, t_first, noise, rate, own_downtime=mig.get("downtime_ms"),
+                      own_total=mig.get("total_ms"), stream_bytes=mig.get("bytes_sent"), wire_bytes=None,
+                      rounds=mig.get("rounds"))
+    finally:
+        stop(src)
+        stop(dst)
+
+
+def read_exit_file(path):
+    try:
+        with open(path) as f:
+            return json.loads(f.read() or "null")
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------- common
+def guest_ready(con, proc):
+    """Waits for "ticker: ready"; returns the guest's dirty rate line's MiB/s, if any."""
+    end = con.wait(b"ticker: ready\n", proc)
+    with con.lock:
+        text = bytes(con.data[:end]).decode(errors="replace")
+    for line in text.splitlines():
+        if line.startswith("ticker: dirtying"):
+            return int(line.split(" over ")[1].split()[0])
+    return None
+
+
+def settle(con, seconds=1.0):
+    """Lets the guest tick for `seconds` and returns the longest gap between ticks then (ms)."""
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    gap = con.max_gap(t0, time.perf_counter())
+    return None if gap is None else gap * 1000
+
+
+def result(t0, t_last, t_first, noise, rate, **own):
+    if t_first is None or t_last is None:
+        raise RuntimeError("no console byte from the destination (or none from the source)")
+    r = {"downtime_ms": (t_first - t_last) * 1000 - TICK_MS, "total_ms": (t_first - t0) * 1000,
+         "noise_ms": noise, "dirty_rate": rate}
+    r.update(own)
+    return r
+
+
+# ---------------------------------------------------------------- report
+def report(a, res, measured, skipped, t_total):
+    L = []
+    qv = subprocess.run([a.qemu, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    load = " ".join(open("/proc/loadavg").read().split()[:3])
+    L.append(f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {os.cpu_count()} cores {cpu}, kernel "
+             f"{os.uname().release}, /dev/kvm = PVM (nested: guest kernel mode emulated); {qv}; guest "
+             f"`ticker.elf` (1 kHz console tick); {a.runs} runs per variant, variants interleaved; medians "
+             f"(range); load average at the end {load}; run time {t_total:.0f} s.")
+    L.append("")
+    L.append("Variants measured: " + ", ".join(f"`{v}`" for v in measured) + "."
+             + ("" if not skipped else " Not measured: " + "; ".join(f"`{v}` ({why})" for v, why in skipped.items()) + "."))
+    L.append("")
+    L.append("| scenario | variant | downtime from outside, ms | own reported downtime, ms | noise floor (longest "
+             "tick gap before), ms | total migration time, ms | own total, ms | stream bytes, MiB | bytes on the veth, MiB "
+             "| throughput, MB/s | guest dirty rate, MiB/s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def cell(rs, k, spec=".1f", scale=1.0):
+        xs = [r[k] / scale for r in rs if r.get(k) is not None]
+        if not xs:
+            return "—"
+        m = statistics.median(xs)
+        return f"{m:{spec}} ({min(xs):{spec}}–{max(xs):{spec}})" if len(xs) > 1 else f"{m:{spec}}"
+
+    for scen in SCENARIOS:
+        if scen not in res:
+            continue
+        s = SCENARIOS[scen]
+        for v in VARIANTS:
+            rs = res[scen].get(v)
+            if not rs:
+                continue
+            for r in rs:
+                b = r.get("stream_bytes") or r.get("wire_bytes")
+                r["throughput"] = None if not b else b / 1e6 / (r["total_ms"] / 1000)
+            bold = "**" if True else ""
+            L.append(f"| {scen} ({s['mib']} MiB, `{s['cmdline']}`) | {v} | {bold}{cell(rs, 'downtime_ms')}{bold} "
+                     f"| {cell(rs, 'own_downtime', '.0f')} | {cell(rs, 'noise_ms')} | {cell(rs, 'total_ms', '.0f')} "
+                     f"| {cell(rs, 'own_total', '.0f')} | {cell(rs, 'stream_bytes', '.1f', MIB)} "
+                     f"| {cell(rs, 'wire_bytes', '.1f', MIB)} | {cell(rs, 'throughput', '.0f')} "
+                     f"| {cell(rs, 'dirty_rate', '.0f')} |")
+    L.append("")
+    return "\n".join(L) + "\n"
+
+
+def build():
+    log("== make -C Tests/Guests")
+    subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "Tests/Guests"),
+                    f"OUT={os.path.join(SCRATCH, 'test-guests')}"], check=True, stdout=sys.stderr)
+    log("== swift build -c release (scratch .build-bench)")
+    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", SCRATCH],
+                   check=True, cwd=ROOT, stdout=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vmm", default=os.path.join(SCRATCH, "release", "vmm"))
+    ap.add_argument("--vmmd", default=os.path.join(SCRATCH, "release", "vmmd"))
+    ap.add_argument("--guest", default=os.path.join(SCRATCH, "test-guests", "ticker.elf"))
+    ap.add_argument("--qemu", default="qemu-system-x86_64")
+    ap.add_argument("--runs", type=int, default=3, help="runs per scenario and variant")
+    ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="variants: " + ",".join(VARIANTS))
+    ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument("--workdir", default=SCRATCH)
+    ap.add_argument("--out", default=os.path.join(HERE, "results-migration-latest.md"))
+    ap.add_argument("--json", help="also write every run's raw numbers here")
+    a = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("migration.py: terminated"))  # cleanup runs
+    a.guest = os.path.abspath(a.guest)
+    if not a.skip_build:
+        build()
+    for path in (a.vmm, a.guest):
+        if not os.path.exists(path):
+            sys.exit(f"migration.py: {path} not found (build it, or pass --vmm/--guest)")
+    variants = [v for v in a.variants.split(",") if v]
+    skipped = {}
+    if not shutil.which(a.qemu):
+        for v in ("qemu-tcp", "qemu-tls"):
+            skipped[v] = f"{a.qemu} not found"
+    if not vmm_has(a, "receive"):
+        skipped["vmm-unix"] = "this vmm has no `receive`"
+    if not daemon_migration_available(a):
+        skipped["vmm-tls"] = "this vmmd has no migration"
+    variants = [v for v in variants if v not in skipped]
+    os.makedirs(a.workdir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="migration-bench-", dir=a.workdir)
+    t0 = time.time()
+    res = {}
+    ns = None
+    try:
+        ns = Namespaces()
+        certs = make_qemu_certs(work) if "qemu-tls" in variants else None
+        daemons = Daemons(a, work) if "vmm-tls" in variants else None
+        for scen in [s for s in a.only.split(",") if s]:
+            res[scen] = {v: [] for v in variants}
+            for run in range(a.runs):
+                order = variants[run % len(variants):] + variants[:run % len(variants)]
+                for v in order:
+                    try:
+                        if v == "vmm-unix":
+                            r = migrate_vmm_unix(a, work, SCENARIOS[scen])
+                        elif v == "vmm-tls":
+                            r = daemons.migrate(SCENARIOS[scen], f"{scen}{run}")
+                        else:
+                            r = migrate_qemu(a, work, SCENARIOS[scen], v == "qemu-tls", certs)
+                    except Exception as e:                  # a failed run is reported, not fatal
+                        log(f"  {scen} run {run + 1} {v}: FAILED: {e}")
+                        res[scen][v].append({"failed": str(e)})
+                        continue
+                    res[scen][v].append(r)
+                    log(f"  {scen} run {run + 1}/{a.runs} {v:9}: downtime {r['downtime_ms']:.1f} ms "
+                        f"(own {r.get('own_downtime')}), total {r['total_ms']:.0f} ms, noise {fmt(r['noise_ms'])} ms, "
+                        f"bytes {r.get('stream_bytes')} / wire {r.get('wire_bytes')}")
+        if daemons:
+            daemons.close()
+        ok = {s: {v: [r for r in rs if "failed" not in r] for v, rs in vs.items()} for s, vs in res.items()}
+        text = report(a, ok, variants, skipped, time.time() - t0)
+        fails = [(s, v, r["failed"]) for s, vs in res.items() for v, rs in vs.items() for r in rs if "failed" in r]
+        if fails:
+            text += "\nFailed runs: " + "; ".join(f"{s}/{v}: {m[:200]}" for s, v, m in fails) + "\n"
+    finally:
+        if ns:
+            ns.close()
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(res, f, indent=1, default=str)
+        shutil.rmtree(work, ignore_errors=True)
+    print(text)
+    with open(a.out, "w") as f:
+        f.write(text)
+    log(f"== wrote {a.out}")
+
+
+# ---------------------------------------------------------------- vmmd (filled in once daemons migrate)
+def daemon_migration_available(a):
+    return False
+
+
+class Daemons:
+    def __init__(self, a, work):
+        raise NotImplementedError
+
+    def migrate(self, scen, name):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+if __name__ == "__main__":
+    main()
