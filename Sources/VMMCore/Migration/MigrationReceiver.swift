@@ -32,7 +32,7 @@ public final class MigrationReceiver: Sendable {
         }
     }
 
-    static let goTimeout = 60.0
+    static let goTimeout = 30.0
 
     private let channel: Mutex<MigrationChannel?>
     private let cancelled = AtomicFlag()
