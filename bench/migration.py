@@ -52,7 +52,7 @@ import argparse
 import http.client
 import json
 import os
-import select
+import re
 import shutil
 import signal
 import socket
@@ -359,10 +359,9 @@ def migrate_qemu(a, work, scen, tls, certs):
         if info["status"] != "completed":
             raise RuntimeError(f"QEMU migration {ev['data']['status']}: {info}")
         t_first = dst_con.first_time_after(0, timeout=60)
-        t_last = src_con.last_time()
         bytes1 = Namespaces.tx_bytes()
         ram = info.get("ram", {})
-        return result(t0, t_last, t_first, noise, rate, own_downtime=info.get("downtime"),
+        return result(t0, src_con, t_first, noise, rate, own_downtime=info.get("downtime"),
                       own_total=info.get("total-time"), stream_bytes=ram.get("transferred"),
                       wire_bytes=bytes1 - bytes0)
     finally:
@@ -395,20 +394,20 @@ def vmm_has(a, command):
 def migrate_vmm_unix(a, work, scen):
     mib, cmdline = scen["mib"], scen["cmdline"]
     ctl_src, ctl_dst = os.path.join(work, "src.ctl"), os.path.join(work, "dst.ctl")
-    incoming, exit_file = os.path.join(work, "incoming.sock"), os.path.join(work, "src.exit")
-    for p in (ctl_src, ctl_dst, incoming, exit_file):
+    incoming, src_log = os.path.join(work, "incoming.sock"), os.path.join(work, "vmm-src.err")
+    for p in (ctl_src, ctl_dst, incoming):
         if os.path.exists(p):
             os.unlink(p)
-    err = open(os.path.join(work, "vmm.err"), "ab")
     src = dst = None
     try:
         src = subprocess.Popen([a.vmm, "run", "--kernel", a.guest, "--cmdline", cmdline, "--memory", f"{mib}M",
-                                "--no-rng", "--control-socket", ctl_src, "--exit-file", exit_file],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+                                "--no-rng", "--control-socket", ctl_src],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=open(src_log, "wb"))
         src_con = Console(src.stdout.fileno(), "vmm-src")
         rate = guest_ready(src_con, src)
         dst = subprocess.Popen([a.vmm, "receive", "--incoming", incoming, "--control-socket", ctl_dst],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=open(os.path.join(work, "vmm-dst.err"), "wb"))
         dst_con = Console(dst.stdout.fileno(), "vmm-dst")
         wait_path(incoming, dst)
         noise = settle(src_con)
@@ -416,36 +415,25 @@ def migrate_vmm_unix(a, work, scen):
         ans = vmm_request(ctl_src, f"migrate {incoming} max-downtime=300")
         if not ans.get("ok"):
             raise RuntimeError(f"vmm migrate: {ans}")
-        last = None
         while src.poll() is None:                    # the source exits once the guest runs on D
             try:
-                st = vmm_request(ctl_src, "status", timeout=5)
-                last = st.get("migration") or last
-                if last and last.get("phase") in ("failed", "cancelled"):
-                    raise RuntimeError(f"vmm migration {last.get('phase')}: {last}")
+                mig = vmm_request(ctl_src, "status", timeout=5).get("migration") or {}
+                if mig.get("phase") in ("failed", "cancelled"):
+                    raise RuntimeError(f"vmm migration {mig.get('phase')}: {mig}")
             except (OSError, ValueError):
                 pass
-            time.sleep(0.02)
+            time.sleep(0.05)
         t_first = dst_con.first_time_after(0, timeout=60)
-        t_last = src_con.last_time()
-        report = read_exit_file(exit_file)
-        mig = (report or {}).get("migration") or last or {}
-        if src.returncode != 0:
-            raise RuntimeError(f"vmm source exited {src.returncode}: {report}")
-        return result(t0, t_last, t_first, noise, rate, own_downtime=mig.get("downtime_ms"),
-                      own_total=mig.get("total_ms"), stream_bytes=mig.get("bytes_sent"), wire_bytes=None,
-                      rounds=mig.get("rounds"))
+        with open(src_log, errors="replace") as f:
+            m = re.search(r"completed: (\d+) bytes in (\d+) rounds, (\d+) Mbit/s, downtime (\d+) ms, total (\d+) ms",
+                          f.read())
+        if src.returncode != 0 or not m:
+            raise RuntimeError(f"vmm source exited {src.returncode} without a completed migration (see {src_log})")
+        return result(t0, src_con, t_first, noise, rate, own_downtime=int(m[4]), own_total=int(m[5]),
+                      stream_bytes=int(m[1]), wire_bytes=None, rounds=int(m[2]))
     finally:
         stop(src)
         stop(dst)
-
-
-def read_exit_file(path):
-    try:
-        with open(path) as f:
-            return json.loads(f.read() or "null")
-    except (OSError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------- common
@@ -468,11 +456,14 @@ def settle(con, seconds=1.0):
     return None if gap is None else gap * 1000
 
 
-def result(t0, t_last, t_first, noise, rate, **own):
+def result(t0, src_con, t_first, noise, rate, **own):
+    t_last = src_con.last_time()
     if t_first is None or t_last is None:
         raise RuntimeError("no console byte from the destination (or none from the source)")
     r = {"downtime_ms": (t_first - t_last) * 1000 - TICK_MS, "total_ms": (t_first - t0) * 1000,
-         "noise_ms": noise, "dirty_rate": rate}
+         "noise_ms": noise, "dirty_rate": rate,
+         "src_last_ms": (t_last - t0) * 1000, "dst_first_ms": (t_first - t0) * 1000,
+         "precopy_gap_ms": max(0.0, (src_con.max_gap(t0, t_last) or 0) * 1000 - TICK_MS)}
     r.update(own)
     return r
 
@@ -485,7 +476,7 @@ def report(a, res, measured, skipped, t_total):
     load = " ".join(open("/proc/loadavg").read().split()[:3])
     L.append(f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {os.cpu_count()} cores {cpu}, kernel "
              f"{os.uname().release}, /dev/kvm = PVM (nested: guest kernel mode emulated); {qv}; guest "
-             f"`ticker.elf` (1 kHz console tick); {a.runs} runs per variant, variants interleaved; medians "
+             f"`ticker.elf` (1 kHz console tick); {a.idle_runs} (idle) / {a.runs} (dirty, bulk) runs per variant, variants interleaved; medians "
              f"(range); load average at the end {load}; run time {t_total:.0f} s.")
     L.append("")
     L.append("Variants measured: " + ", ".join(f"`{v}`" for v in measured) + "."
@@ -539,7 +530,8 @@ def main():
     ap.add_argument("--vmmd", default=os.path.join(SCRATCH, "release", "vmmd"))
     ap.add_argument("--guest", default=os.path.join(SCRATCH, "test-guests", "ticker.elf"))
     ap.add_argument("--qemu", default="qemu-system-x86_64")
-    ap.add_argument("--runs", type=int, default=3, help="runs per scenario and variant")
+    ap.add_argument("--runs", type=int, default=3, help="runs per variant of the dirty and bulk scenarios")
+    ap.add_argument("--idle-runs", type=int, default=5, help="runs per variant of the idle scenario (short)")
     ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--variants", default=",".join(VARIANTS), help="variants: " + ",".join(VARIANTS))
     ap.add_argument("--skip-build", action="store_true")
@@ -575,7 +567,8 @@ def main():
         daemons = Daemons(a, work) if "vmm-tls" in variants else None
         for scen in [s for s in a.only.split(",") if s]:
             res[scen] = {v: [] for v in variants}
-            for run in range(a.runs):
+            runs = a.idle_runs if scen == "idle" else a.runs
+            for run in range(runs):
                 order = variants[run % len(variants):] + variants[:run % len(variants)]
                 for v in order:
                     try:
@@ -590,9 +583,10 @@ def main():
                         res[scen][v].append({"failed": str(e)})
                         continue
                     res[scen][v].append(r)
-                    log(f"  {scen} run {run + 1}/{a.runs} {v:9}: downtime {r['downtime_ms']:.1f} ms "
+                    log(f"  {scen} run {run + 1}/{runs} {v:9}: downtime {r['downtime_ms']:.1f} ms "
                         f"(own {r.get('own_downtime')}), total {r['total_ms']:.0f} ms, noise {fmt(r['noise_ms'])} ms, "
-                        f"bytes {r.get('stream_bytes')} / wire {r.get('wire_bytes')}")
+                        f"bytes {r.get('stream_bytes')} / wire {r.get('wire_bytes')}; last source tick at {r['src_last_ms']:.1f} ms, "
+                        f"longest source gap before it {r['precopy_gap_ms']:.1f} ms")
         if daemons:
             daemons.close()
         ok = {s: {v: [r for r in rs if "failed" not in r] for v, rs in vs.items()} for s, vs in res.items()}
