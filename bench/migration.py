@@ -469,23 +469,24 @@ def result(t0, src_con, t_first, noise, rate, **own):
 
 
 # ---------------------------------------------------------------- report
-def report(a, res, measured, skipped, t_total):
+def report(a, res, measured, skipped, drain, t_total):
     L = []
     qv = subprocess.run([a.qemu, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     load = " ".join(open("/proc/loadavg").read().split()[:3])
     L.append(f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {os.cpu_count()} cores {cpu}, kernel "
              f"{os.uname().release}, /dev/kvm = PVM (nested: guest kernel mode emulated); {qv}; guest "
-             f"`ticker.elf` (1 kHz console tick); {a.idle_runs} (idle) / {a.runs} (dirty, bulk) runs per variant, variants interleaved; medians "
-             f"(range); load average at the end {load}; run time {t_total:.0f} s.")
+             f"`ticker.elf` (a console byte per 1 kHz PIT tick); {a.idle_runs} (idle) / {a.runs} (dirty, bulk) runs "
+             f"per variant, variants interleaved; medians (range); load average at the end {load}; run time {t_total:.0f} s.")
     L.append("")
     L.append("Variants measured: " + ", ".join(f"`{v}`" for v in measured) + "."
              + ("" if not skipped else " Not measured: " + "; ".join(f"`{v}` ({why})" for v, why in skipped.items()) + "."))
     L.append("")
-    L.append("| scenario | variant | downtime from outside, ms | own reported downtime, ms | noise floor (longest "
-             "tick gap before), ms | total migration time, ms | own total, ms | stream bytes, MiB | bytes on the veth, MiB "
-             "| throughput, MB/s | guest dirty rate, MiB/s |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| scenario | variant | **downtime from outside**, ms | own reported downtime, ms | longest tick gap on the "
+             "source during the pre-copy, ms | noise floor: longest tick gap before, ms | total: request → first "
+             "destination byte, ms | own total, ms | stream bytes, MiB | bytes on the veth, MiB | throughput, MB/s "
+             "| rounds | guest dirty rate, MiB/s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
     def cell(rs, k, spec=".1f", scale=1.0):
         xs = [r[k] / scale for r in rs if r.get(k) is not None]
@@ -494,25 +495,75 @@ def report(a, res, measured, skipped, t_total):
         m = statistics.median(xs)
         return f"{m:{spec}} ({min(xs):{spec}}–{max(xs):{spec}})" if len(xs) > 1 else f"{m:{spec}}"
 
+    def median_of(scen, v, k):
+        return med([r.get(k) for r in res.get(scen, {}).get(v, [])])
+
     for scen in SCENARIOS:
-        if scen not in res:
-            continue
         s = SCENARIOS[scen]
         for v in VARIANTS:
-            rs = res[scen].get(v)
+            rs = res.get(scen, {}).get(v)
             if not rs:
                 continue
             for r in rs:
                 b = r.get("stream_bytes") or r.get("wire_bytes")
                 r["throughput"] = None if not b else b / 1e6 / (r["total_ms"] / 1000)
-            bold = "**" if True else ""
-            L.append(f"| {scen} ({s['mib']} MiB, `{s['cmdline']}`) | {v} | {bold}{cell(rs, 'downtime_ms')}{bold} "
-                     f"| {cell(rs, 'own_downtime', '.0f')} | {cell(rs, 'noise_ms')} | {cell(rs, 'total_ms', '.0f')} "
-                     f"| {cell(rs, 'own_total', '.0f')} | {cell(rs, 'stream_bytes', '.1f', MIB)} "
-                     f"| {cell(rs, 'wire_bytes', '.1f', MIB)} | {cell(rs, 'throughput', '.0f')} "
-                     f"| {cell(rs, 'dirty_rate', '.0f')} |")
+            L.append(f"| {scen} ({mib_label(s['mib'])}, `{s['cmdline']}`) | {v} | **{cell(rs, 'downtime_ms')}** "
+                     f"| {cell(rs, 'own_downtime', '.0f')} | {cell(rs, 'precopy_gap_ms')} | {cell(rs, 'noise_ms')} "
+                     f"| {cell(rs, 'total_ms', '.0f')} | {cell(rs, 'own_total', '.0f')} "
+                     f"| {cell(rs, 'stream_bytes', '.1f', MIB)} | {cell(rs, 'wire_bytes', '.1f', MIB)} "
+                     f"| {cell(rs, 'throughput', '.0f')} | {cell(rs, 'rounds', '.0f')} | {cell(rs, 'dirty_rate', '.0f')} |")
+    L.append("")
+    L.append("Downtime from outside: first destination tick byte − last source tick byte − one tick period. "
+             "Own reported downtime: QEMU's `downtime` (source: stop until the last byte is sent), vmm's "
+             "`downtime_ms` (source: vCPUs paused until the destination said it resumed). "
+             "Throughput: stream bytes (vmm's / QEMU's own count) / total time.")
+    L.append("")
+    goal_rows = []
+    q = median_of("idle", "qemu-tcp", "downtime_ms")
+    for v in ("vmm-unix", "vmm-tls"):
+        d = median_of("idle", v, "downtime_ms")
+        if d is None:
+            continue
+        verdict = "met" if d <= 50 and (q is None or d < q) else "**missed**"
+        goal_rows.append(f"| idle 256 MiB, {v}: downtime from outside ≤ 50 ms and below QEMU's | {d:.1f} ms "
+                         f"(QEMU over TCP {fmt(q)} ms): {verdict} |")
+    if goal_rows:
+        L.append("| goal | result |")
+        L.append("|---|---|")
+        L += goal_rows
+        L.append("")
+    rows = []
+    for plain, enc, label in (("vmm-unix", "vmm-tls", "vmm"), ("qemu-tcp", "qemu-tls", "QEMU")):
+        p, e = median_of("bulk", plain, "throughput"), median_of("bulk", enc, "throughput")
+        if p is None and e is None:
+            continue
+        ratio = f"{e / p:.2f}×" if p and e else "—"
+        rows.append(f"| {label} | {fmt(p, '.0f')} (`{plain}`) | {fmt(e, '.0f')} (`{enc}`) | {ratio} |")
+    if rows:
+        L.append(f"Stream throughput, bulk scenario ({mib_label(SCENARIOS['bulk']['mib'])}, "
+                 f"`{SCENARIOS['bulk']['cmdline']}`), MB/s (10^6 bytes/s), medians:")
+        L.append("")
+        L.append("| VMM | plain | encrypted (mutual TLS) | encrypted / plain |")
+        L.append("|---|---|---|---|")
+        L += rows
+        L.append("")
+    if drain is None:
+        L.append("Drain: not measured (needs the daemons' migration: `vmm-tls`).")
+    elif "failed" in drain:
+        L.append(f"Drain of {a.drain} idle VMs: failed: {drain['failed'][:300]}")
+    else:
+        ds = [d for d in drain["downtimes"] if d is not None]
+        L.append(f"Drain of {a.drain} idle VMs ({mib_label(a.drain_mib)}, `touch={a.drain_touch}`) from A to B through the "
+                 f"daemons (`POST /v1/host/drain`, `parallel` 2): wall time {drain['wall_ms']:.0f} ms until B ran them all; "
+                 f"downtime from outside worst {fmt(max(ds) if ds else None)} ms, median {fmt(med(ds))} ms"
+                 + (f" ({len(drain['downtimes']) - len(ds)} without a measured first destination byte)"
+                    if len(ds) < len(drain["downtimes"]) else "") + ".")
     L.append("")
     return "\n".join(L) + "\n"
+
+
+def mib_label(mib):
+    return f"{mib // 1024} GiB" if mib >= 1024 else f"{mib} MiB"
 
 
 def build():
@@ -534,6 +585,9 @@ def main():
     ap.add_argument("--idle-runs", type=int, default=5, help="runs per variant of the idle scenario (short)")
     ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--variants", default=",".join(VARIANTS), help="variants: " + ",".join(VARIANTS))
+    ap.add_argument("--drain", type=int, default=10, help="idle VMs to drain from A to B (vmmd), 0: none")
+    ap.add_argument("--drain-mib", type=int, default=128)
+    ap.add_argument("--drain-touch", type=int, default=16)
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--workdir", default=SCRATCH)
     ap.add_argument("--out", default=os.path.join(HERE, "results-migration-latest.md"))
@@ -559,12 +613,13 @@ def main():
     os.makedirs(a.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="migration-bench-", dir=a.workdir)
     t0 = time.time()
-    res = {}
-    ns = None
+    res, drain = {}, None
+    ns = daemons = None
     try:
         ns = Namespaces()
         certs = make_qemu_certs(work) if "qemu-tls" in variants else None
-        daemons = Daemons(a, work) if "vmm-tls" in variants else None
+        if "vmm-tls" in variants:
+            daemons = Daemons(a, work)
         for scen in [s for s in a.only.split(",") if s]:
             res[scen] = {v: [] for v in variants}
             runs = a.idle_runs if scen == "idle" else a.runs
@@ -587,14 +642,22 @@ def main():
                         f"(own {r.get('own_downtime')}), total {r['total_ms']:.0f} ms, noise {fmt(r['noise_ms'])} ms, "
                         f"bytes {r.get('stream_bytes')} / wire {r.get('wire_bytes')}; last source tick at {r['src_last_ms']:.1f} ms, "
                         f"longest source gap before it {r['precopy_gap_ms']:.1f} ms")
-        if daemons:
-            daemons.close()
+        if daemons and a.drain:
+            log(f"== drain: {a.drain} idle VMs ({a.drain_mib} MiB, touch={a.drain_touch}) from A to B")
+            try:
+                drain = daemons.drain(a.drain, {"mib": a.drain_mib, "cmdline": f"touch={a.drain_touch}"})
+                log(f"  drain: {drain['wall_ms']:.0f} ms, downtimes {drain['downtimes']}")
+            except Exception as e:
+                log(f"  drain: FAILED: {e}")
+                drain = {"failed": str(e)}
         ok = {s: {v: [r for r in rs if "failed" not in r] for v, rs in vs.items()} for s, vs in res.items()}
-        text = report(a, ok, variants, skipped, time.time() - t0)
+        text = report(a, ok, variants, skipped, drain, time.time() - t0)
         fails = [(s, v, r["failed"]) for s, vs in res.items() for v, rs in vs.items() for r in rs if "failed" in r]
         if fails:
             text += "\nFailed runs: " + "; ".join(f"{s}/{v}: {m[:200]}" for s, v, m in fails) + "\n"
     finally:
+        if daemons:
+            daemons.close()
         if ns:
             ns.close()
         if a.json:
@@ -607,20 +670,219 @@ def main():
     log(f"== wrote {a.out}")
 
 
-# ---------------------------------------------------------------- vmmd (filled in once daemons migrate)
+# ---------------------------------------------------------------- vmmd
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=600):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
 def daemon_migration_available(a):
-    return False
+    if not os.path.exists(a.vmmd) or not os.path.exists(os.path.join(ROOT, "scripts", "make-certificates.sh")):
+        return False
+    help_text = subprocess.run([a.vmmd, "--help"], capture_output=True, text=True).stdout
+    return "--listen" in help_text and "--migration-port" in help_text
+
+
+class Daemon:
+    """One vmmd in a namespace: API on a Unix socket here, mutual TLS on IP:VMMD_PORT."""
+
+    def __init__(self, a, root, ns, ip, host, certs):
+        self.root, self.ns, self.ip = root, ns, ip
+        os.makedirs(root)
+        self.socket = os.path.join(root, "vmmd.sock")
+        self.runtime = os.path.join(root, "run")
+        self.log = open(os.path.join(root, "vmmd.log"), "wb")
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", ns, a.vmmd, "--socket", self.socket, "--state-dir", os.path.join(root, "state"),
+             "--runtime-dir", self.runtime, "--vmm", a.vmm, "--listen", f"{ip}:{VMMD_PORT}",
+             "--migration-port", str(VMMD_PORT + 1), "--tls-cert", f"{certs}/{host}.crt",
+             "--tls-key", f"{certs}/{host}.key", "--tls-ca", f"{certs}/ca.crt"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if self.request("GET", "/v1/vms")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"vmmd in {ns} did not come up; log in {self.log.name}")
+            time.sleep(0.05)
+
+    def request(self, method, path, body=None, timeout=600):
+        connection = UnixHTTPConnection(self.socket, timeout)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            connection.request(method, path, body=data,
+                               headers={"Content-Type": "application/json"} if data is not None else {})
+            response = connection.getresponse()
+            payload = response.read()
+            try:
+                return response.status, json.loads(payload) if payload else None
+            except ValueError:
+                return response.status, payload
+        finally:
+            connection.close()
+
+    def console_path(self, name):
+        return os.path.join(self.runtime, "vms", name, "console.sock")
+
+    def console(self, name, timeout=30):
+        """Connects to the VM's console socket (vmm serves every client the same bytes)."""
+        path, deadline = self.console_path(name), time.monotonic() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(path)
+                return Console(None, f"{self.ns}/{name}", sock=s)
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no console socket {path} in {timeout} s")
+                time.sleep(0.001)
+
+    def remove_all(self):
+        status, body = self.request("GET", "/v1/vms")
+        for vm in (body or {}).get("vms", []) if status == 200 else []:
+            self.request("DELETE", f"/v1/vms/{vm['definition']['name']}?force=true")
+
+    def close(self):
+        try:
+            self.remove_all()
+        except Exception:
+            pass
+        stop(self.process)
 
 
 class Daemons:
+    """vmmd on A and B (certificates from scripts/make-certificates.sh): the daemons'
+    migration, the stream in mutual TLS on the veth."""
+
     def __init__(self, a, work):
-        raise NotImplementedError
+        self.a = a
+        certs = os.path.join(work, "vmmd-certs")
+        sh("sh", os.path.join(ROOT, "scripts", "make-certificates.sh"), certs, f"hostA={IP_A}", f"hostB={IP_B}")
+        self.A = self.B = None
+        try:
+            self.A = Daemon(a, os.path.join(work, "vmmd-A"), NS_A, IP_A, "hostA", certs)
+            self.B = Daemon(a, os.path.join(work, "vmmd-B"), NS_B, IP_B, "hostB", certs)
+        except Exception:
+            self.close()
+            raise
+
+    def ready(self, name, timeout=300):
+        """Waits for "ticker: ready" in the daemon's console log (the console socket may
+        have been connected after the first lines); returns the guest's dirty rate."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st, body = self.A.request("GET", f"/v1/vms/{name}/console")
+            text = body.decode(errors="replace") if isinstance(body, bytes) else json.dumps(body)
+            if "ticker: ready" in text:
+                for line in text.splitlines():
+                    if line.startswith("ticker: dirtying"):
+                        return int(line.split(" over ")[1].split()[0])
+                return None
+            time.sleep(0.05)
+        raise RuntimeError(f"{name}: no 'ticker: ready' in {timeout} s")
+
+    def start_vm(self, name, scen):
+        st, body = self.A.request("POST", "/v1/vms", {"name": name, "kernel": self.a.guest, "cmdline": scen["cmdline"],
+                                                       "memory": scen["mib"] * MIB, "rng": False})
+        if st != 201:
+            raise RuntimeError(f"create {name}: {st} {body}")
+        st, body = self.A.request("POST", f"/v1/vms/{name}/start")
+        if st != 200:
+            raise RuntimeError(f"start {name}: {st} {body}")
+        return self.A.console(name)
+
+    def follow_destination(self, names, out, stop_event):
+        """Connects to each VM's console on B as soon as its `vmm receive` serves it."""
+        pending = set(names)
+        while pending and not stop_event.is_set():
+            for name in list(pending):
+                if os.path.exists(self.B.console_path(name)):
+                    try:
+                        out[name] = self.B.console(name, timeout=1)
+                        pending.discard(name)
+                    except RuntimeError:
+                        pass
+            time.sleep(0.001)
 
     def migrate(self, scen, name):
-        raise NotImplementedError
+        src_con = self.start_vm(name, scen)
+        try:
+            rate = self.ready(name)
+            noise = settle(src_con)
+            dst, stop_event = {}, threading.Event()
+            follower = threading.Thread(target=self.follow_destination, args=([name], dst, stop_event), daemon=True)
+            follower.start()
+            bytes0 = Namespaces.tx_bytes()
+            t0 = time.perf_counter()
+            st, body = self.A.request("POST", f"/v1/vms/{name}/migrate", {"to": f"{IP_B}:{VMMD_PORT}", "maxDowntimeMs": 300})
+            t_done = time.perf_counter()
+            stop_event.set()
+            follower.join()
+            if st not in (200, 202) or name not in dst:
+                raise RuntimeError(f"migrate {name}: {st} {body}")
+            t_first = dst[name].first_time_after(0, timeout=60)
+            bytes1 = Namespaces.tx_bytes()
+            return result(t0, src_con, t_first, noise, rate, own_downtime=body.get("downtimeMs"),
+                          own_total=body.get("seconds", 0) * 1000, stream_bytes=body.get("bytesSent"),
+                          wire_bytes=bytes1 - bytes0, rounds=body.get("rounds"), request_ms=(t_done - t0) * 1000)
+        finally:
+            self.A.request("DELETE", f"/v1/vms/{name}?force=true")
+            self.B.request("DELETE", f"/v1/vms/{name}?force=true")
+
+    def drain(self, count, scen):
+        """Drains `count` idle VMs from A to B; returns the wall time and each VM's downtime."""
+        names = [f"drain{i}" for i in range(count)]
+        consoles = {}
+        try:
+            for n in names:
+                consoles[n] = self.start_vm(n, scen)
+            for n in names:
+                self.ready(n)
+            time.sleep(1.0)
+            dst, stop_event = {}, threading.Event()
+            follower = threading.Thread(target=self.follow_destination, args=(names, dst, stop_event), daemon=True)
+            follower.start()
+            t0 = time.perf_counter()
+            st, body = self.A.request("POST", "/v1/host/drain", {"to": [f"{IP_B}:{VMMD_PORT}"], "parallel": 2})
+            if st not in (200, 202):
+                raise RuntimeError(f"drain: {st} {body}")
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:            # done once B runs them all
+                st, body = self.B.request("GET", "/v1/vms")
+                running = [vm for vm in body.get("vms", []) if vm.get("state") == "running"] if st == 200 else []
+                if len(running) >= count:
+                    break
+                time.sleep(0.05)
+            t_done = time.perf_counter()
+            stop_event.set()
+            follower.join()
+            downtimes = []
+            for n in names:
+                t_first = dst[n].first_time_after(0, timeout=10) if n in dst else None
+                t_last = consoles[n].last_time()
+                downtimes.append(None if t_first is None else (t_first - t_last) * 1000 - TICK_MS)
+            _, report = self.A.request("GET", "/v1/host")
+            return {"wall_ms": (t_done - t0) * 1000, "downtimes": downtimes, "host": report}
+        finally:
+            for n in names:
+                self.A.request("DELETE", f"/v1/vms/{n}?force=true")
+                self.B.request("DELETE", f"/v1/vms/{n}?force=true")
+            self.A.request("POST", "/v1/host/undrain")
 
     def close(self):
-        pass
+        for d in (self.A, self.B):
+            if d:
+                d.close()
 
 
 if __name__ == "__main__":
