@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Hummingbird
 import Logging
+import NIOCore
 
 /// The daemon: loads VMs, re-adopts running ones, serves the REST API on the Unix socket
 /// (and on a TCP port with mutual TLS when configured) and tells systemd when it is ready.
@@ -42,7 +43,7 @@ public struct Daemon: Sendable {
         @Sendable func serverIsRunning() async {
             if await readiness.serverIsRunning(), SystemdNotifier.notify("READY=1") { logger.info("told systemd READY=1") }
         }
-        var servers = [Application(
+        var servers = [(socketPath, Application(
             router: router,
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "vmmd"),
             onServerRunning: { _ in
@@ -52,10 +53,10 @@ public struct Daemon: Sendable {
                 logger.info("listening on \(socketPath)")
                 await serverIsRunning()
             },
-            logger: Logger(label: "vmmd.http"))]
+            logger: Logger(label: "vmmd.http")))]
         if let listener = configuration.listener, let tlsConfiguration {
             let address = listener.address
-            servers.append(Application(
+            servers.append((address.description, Application(
                 router: router,
                 server: .mutualTLS(tlsConfiguration, logger: logger),
                 configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "vmmd"),
@@ -63,12 +64,19 @@ public struct Daemon: Sendable {
                     logger.info("listening on \(address) (TLS; clients need a certificate from \(listener.files.certificateAuthority))")
                     await serverIsRunning()
                 },
-                logger: Logger(label: "vmmd.http")))
+                logger: Logger(label: "vmmd.http"))))
         }
         let signalSources = exitOnSignals()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for server in servers {
-                group.addTask { try await server.runService(gracefulShutdownSignals: []) }
+            for (address, server) in servers {
+                group.addTask {
+                    do {
+                        try await server.runService(gracefulShutdownSignals: [])
+                    } catch let error as IOError {
+                        throw FileError("cannot serve the API on \(address): \(String(cString: strerror(error.errnoCode)))"
+                            + " (is another vmmd using it?)", code: error.errnoCode)
+                    }
+                }
             }
             // Either server ending (it could not bind) ends the daemon.
             try await group.next()

@@ -134,6 +134,15 @@ extension DaemonTests {
                 #expect(result.status != 0 && result.error.contains(message), "\(arguments): \(result)")
             }
             #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+
+            // A port another daemon serves ends this one.
+            try await daemon.start()
+            let second = try await Subprocess.run(
+                [TestPaths.vmmd, "--socket", "\(daemon.root)/second.sock", "--state-dir", "\(daemon.root)/second-state",
+                 "--runtime-dir", "\(daemon.root)/second-run", "--vmm", TestPaths.vmm] + tls.arguments,
+                timeout: .seconds(20))
+            #expect(second.status != 0 && second.error.contains("cannot serve the API on 127.0.0.1:\(tls.port): Address already in use"),
+                    "\(second)")
             await daemon.tearDown()
         }
 
