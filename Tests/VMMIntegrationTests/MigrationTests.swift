@@ -193,4 +193,53 @@ struct MigrationTests {
         #expect(CounterLog.waitForStep(secondConsole, CounterLog.lastStep(console.text) + 2), "\(secondConsole.text.suffix(300))")
         #expect(second.stop(try second.control()).status == 143)
     }
+
+    /// A guest that keeps dirtying memory (counter's churn=64 plus its per-step pages) over
+    /// a 1 Mbit/s stream: the rounds stop shrinking, so the vCPUs are throttled; within the
+    /// 11 s deadline it either converges (and the destination counts on with its memory
+    /// intact) or is cancelled cleanly (the source counts on). Either way one side runs.
+    @Test func dirtyingGuestOnASlowLinkIsThrottledThenConvergesOrIsCancelledAtTheDeadline() throws {
+        let work = try ScratchFolder()
+        let source = try SnapshotTestVM(try Self.counter("steps=1000000 churn=64"))
+        let console = try source.console(), control = try source.control()
+        try #require(CounterLog.waitForStep(console, 2))
+        let (destination, incoming) = try Self.destination(work, "in")
+        let destinationConsole = try destination.console()
+        Self.waitForSocket(incoming)
+        #expect(control.request("migrate \(incoming) bandwidth=1 deadline=11")?["ok"] as? Bool == true)
+        var maximumThrottle = 0, measured = 0
+        var last: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, let status = control.request("status") {
+            last = Self.migration(status)
+            maximumThrottle = max(maximumThrottle, last["throttle_percent"] as? Int ?? 0)
+            measured = max(measured, last["bandwidth_mbps"] as? Int ?? 0)
+            if ["completed", "failed", "cancelled"].contains(last["phase"] as? String ?? "") { break }
+            console.drain(quiet: 0.01, limit: 0.2)
+        }
+        #expect(maximumThrottle >= 20, "rounds that do not shrink throttle the vCPUs: \(last)")
+        #expect(measured == 1, "the measured bandwidth is the 1 Mbit/s limit: \(last)")
+        let steps: [CounterLog.Step]
+        switch last["phase"] as? String {
+        case "cancelled":
+            #expect((last["message"] as? String ?? "").contains("deadline"), "\(last)")
+            #expect(destination.finish(timeout: 30).status == 3)
+            #expect(CounterLog.waitForStep(console, CounterLog.lastStep(console.text) + 3), "the source stopped counting")
+            steps = CounterLog.steps(console.text)
+            #expect(source.stop(control).status == 143)
+        case "completed":
+            #expect(source.finish(timeout: 10).status == 0)
+            console.drain()
+            #expect(CounterLog.waitForStep(destinationConsole, CounterLog.lastStep(console.text) + 3), "the destination does not count")
+            steps = CounterLog.steps(console.text + destinationConsole.text)
+            #expect(destination.stop(try destination.control()).status == 143)
+        default:
+            Issue.record("the migration neither completed nor was cancelled at the deadline: \(last)")
+            return
+        }
+        let numbers = steps.map(\.step)
+        #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "\(Self.gaps(numbers))")
+        #expect(!(console.text + destinationConsole.text).contains("memory damaged"))
+        #expect(CounterLog.wrongSums(steps).isEmpty)
+    }
 }

@@ -115,7 +115,7 @@ public final class MigrationSender: Sendable {
         let p = progress
         log.info(
             "migration to \(options.path) completed: \(p.bytesSent) bytes in \(p.rounds) rounds, "
-                + "\(Int(p.bandwidth / 1e6)) Mbit/s, downtime \(Int((downtime * 1000).rounded(.up))) ms, "
+                + "\(Int((p.bandwidth / 1e6).rounded())) Mbit/s, downtime \(Int((downtime * 1000).rounded(.up))) ms, "
                 + "total \(Int((MonotonicClock.now - started) * 1000)) ms")
         return .completed
     }
