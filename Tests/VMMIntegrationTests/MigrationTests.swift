@@ -242,4 +242,45 @@ struct MigrationTests {
         #expect(!(console.text + destinationConsole.text).contains("memory damaged"))
         #expect(CounterLog.wrongSums(steps).isEmpty)
     }
+
+    /// The `virtio` kernel writes numbered blocks (test=blkseq), migrates mid-sequence and
+    /// finishes on the destination, then reads every block back. With shared storage the
+    /// destination opens the same image once the source let go of it; with copy-storage it
+    /// writes into its own image (prefilled with garbage, which must not survive).
+    @Test(arguments: [false, true])
+    func everyAcknowledgedDiskWriteIsOnTheDestinationsDisk(copyStorage: Bool) throws {
+        let work = try ScratchFolder()
+        let count = 120
+        let image = work.file("disk.img"), copy = work.file("copy.img")
+        FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20))  // 256 blocks
+        FileManager.default.createFile(atPath: copy, contents: Data(repeating: 0xa5, count: 1 << 20))
+        let source = try SnapshotTestVM([
+            "run", "--kernel", try TestEnvironment.guest("virtio"), "--disk", image,
+            "--cmdline", "test=blkseq count=\(count) delay=10",
+        ])
+        let console = try source.console(), control = try source.control()
+        let acknowledged = { NumberedBlocks.acknowledged(console.text).last ?? 0 }
+        try #require(waitUntil(console, timeout: 60) { _ in acknowledged() >= 30 }, "\(console.text.suffix(300))\(source.log)")
+        let (destination, incoming) = try Self.destination(work, "in", copyStorage ? ["--disk", copy] : [])
+        let destinationConsole = try destination.console()
+        Self.waitForSocket(incoming)
+        let answer = control.request("migrate \(incoming)\(copyStorage ? " copy-storage" : "")")
+        #expect(answer?["ok"] as? Bool == true, "\(answer ?? [:])")
+        #expect(source.finish(timeout: 30).status == 0, "\(source.log)")
+        console.drain()
+        #expect(waitUntil(destinationConsole, timeout: 60) { $0.contains("virtio: done") || $0.contains("FAIL") },
+                "\(destinationConsole.text.suffix(300))\(destination.log)")
+        let result = destination.finish(timeout: 30)
+        #expect(result.status == 1, "the guest ends with debug-exit 0: \(destinationConsole.text.suffix(300))\(destination.log)")
+        let text = console.text + destinationConsole.text
+        #expect(text.contains("blk: sequence verified") && !text.contains("FAIL"), "\(destinationConsole.text.suffix(300))")
+        #expect(NumberedBlocks.acknowledged(text) == Array(1...count), "acknowledgements must go on one by one across the migration")
+        let sourceAcks = NumberedBlocks.acknowledged(console.text).count
+        #expect(sourceAcks >= 30 && sourceAcks < count, "the migration happened mid-sequence: \(sourceAcks)")
+        #expect(try NumberedBlocks.layout(of: copyStorage ? copy : image) == .prefix(count))
+        if copyStorage {
+            let left = try NumberedBlocks.layout(of: image).count ?? -1
+            #expect(left >= sourceAcks && left <= sourceAcks + 1, "the source's image keeps what the source wrote: \(left) blocks")
+        }
+    }
 }
