@@ -32,7 +32,10 @@ Variants:
              tcp:10.213.0.2:4444`) in namespace B, joined by a veth pair the benchmark
              creates (and deletes at the end). QMP `migrate-set-parameters` on the source:
              `downtime-limit` 300 ms (QEMU's default), `max-bandwidth` raised from QEMU's
-             default 128 MiB/s to 100 GB/s (vmm's default is unlimited). QEMU's own numbers:
+             default 128 MiB/s to 100 GB/s (vmm's default is unlimited), capability
+             `auto-converge` on (vmm always throttles a guest that does not converge;
+             without it QEMU took 2-4 minutes and 6-12 GB to move the dirtying guest
+             over TLS here). QEMU's own numbers:
              `downtime`, `total-time`, `ram.transferred` of `query-migrate`.
   qemu-tls   the same with `tls-creds-x509` objects on both sides (verify-peer: mutual
              TLS; a CA and two certificates made with openssl).
@@ -344,7 +347,8 @@ def migrate_qemu(a, work, scen, tls, certs):
             qd.cmd("migrate-set-parameters", **{"tls-creds": "tls0"})
         qd.cmd("migrate-incoming", uri=f"tcp:{IP_B}:{QEMU_PORT}")
         qs = QMP(src_qmp)
-        qs.cmd("migrate-set-capabilities", capabilities=[{"capability": "events", "state": True}])
+        qs.cmd("migrate-set-capabilities", capabilities=[{"capability": "events", "state": True},
+                                                         {"capability": "auto-converge", "state": True}])
         params = {"downtime-limit": 300, "max-bandwidth": 100 * 10**9}
         if tls:
             params["tls-creds"] = "tls0"
@@ -361,9 +365,12 @@ def migrate_qemu(a, work, scen, tls, certs):
         t_first = dst_con.first_time_after(0, timeout=60)
         bytes1 = Namespaces.tx_bytes()
         ram = info.get("ram", {})
-        return result(t0, src_con, t_first, noise, rate, own_downtime=info.get("downtime"),
-                      own_total=info.get("total-time"), stream_bytes=ram.get("transferred"),
-                      wire_bytes=bytes1 - bytes0)
+        # QEMU 7.2 sometimes answers a completed migration with total-time 0 and downtime 0
+        # (seen over TLS): no figure of its own then.
+        bogus = not info.get("total-time")
+        return result(t0, src_con, t_first, noise, rate, own_downtime=None if bogus else info.get("downtime"),
+                      own_total=None if bogus else info.get("total-time"), stream_bytes=ram.get("transferred"),
+                      wire_bytes=bytes1 - bytes0, qemu_zero_times=bogus)
     finally:
         for q in (qs, qd):
             if q:
@@ -469,7 +476,7 @@ def result(t0, src_con, t_first, noise, rate, **own):
 
 
 # ---------------------------------------------------------------- report
-def report(a, res, measured, skipped, drain, t_total):
+def report(a, res, measured, skipped, drain, t_total, merged=()):
     L = []
     qv = subprocess.run([a.qemu, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -477,7 +484,8 @@ def report(a, res, measured, skipped, drain, t_total):
     L.append(f"Measured {time.strftime('%Y-%m-%d %H:%M %Z')} on {os.cpu_count()} cores {cpu}, kernel "
              f"{os.uname().release}, /dev/kvm = PVM (nested: guest kernel mode emulated); {qv}; guest "
              f"`ticker.elf` (a console byte per 1 kHz PIT tick); {a.idle_runs} (idle) / {a.runs} (dirty, bulk) runs "
-             f"per variant, variants interleaved; medians (range); load average at the end {load}; run time {t_total:.0f} s.")
+             f"per variant, variants interleaved; medians (range); load average at the end {load}; run time {t_total:.0f} s"
+             + "".join(f"; {m}" for m in merged) + ".")
     L.append("")
     L.append("Variants measured: " + ", ".join(f"`{v}`" for v in measured) + "."
              + ("" if not skipped else " Not measured: " + "; ".join(f"`{v}` ({why})" for v, why in skipped.items()) + "."))
@@ -513,6 +521,11 @@ def report(a, res, measured, skipped, drain, t_total):
                      f"| {cell(rs, 'stream_bytes', '.1f', MIB)} | {cell(rs, 'wire_bytes', '.1f', MIB)} "
                      f"| {cell(rs, 'throughput', '.0f')} | {cell(rs, 'rounds', '.0f')} | {cell(rs, 'dirty_rate', '.0f')} |")
     L.append("")
+    zero = sum(1 for vs in res.values() for v, rs in vs.items() for r in rs if r.get("qemu_zero_times"))
+    if zero:
+        L.append(f"QEMU answered {zero} completed migration(s) with `total-time` 0 and `downtime` 0: left out of "
+                 "its own columns (—).")
+        L.append("")
     L.append("Downtime from outside: first destination tick byte − last source tick byte − one tick period. "
              "Own reported downtime: QEMU's `downtime` (source: stop until the last byte is sent), vmm's "
              "`downtime_ms` (source: vCPUs paused until the destination said it resumed). "
@@ -592,6 +605,9 @@ def main():
     ap.add_argument("--workdir", default=SCRATCH)
     ap.add_argument("--out", default=os.path.join(HERE, "results-migration-latest.md"))
     ap.add_argument("--json", help="also write every run's raw numbers here")
+    ap.add_argument("--merge", action="append", default=[],
+                    help="a --json file of an earlier run: its variants (and drain) that this run did not "
+                         "measure go into the report, with their time")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("migration.py: terminated"))  # cleanup runs
     a.guest = os.path.abspath(a.guest)
@@ -650,9 +666,29 @@ def main():
             except Exception as e:
                 log(f"  drain: FAILED: {e}")
                 drain = {"failed": str(e)}
-        ok = {s: {v: [r for r in rs if "failed" not in r] for v, rs in vs.items()} for s, vs in res.items()}
-        text = report(a, ok, variants, skipped, drain, time.time() - t0)
-        fails = [(s, v, r["failed"]) for s, vs in res.items() for v, rs in vs.items() for r in rs if "failed" in r]
+        when = time.strftime("%Y-%m-%d %H:%M %Z")
+        merged, all_res, all_variants, all_drain = [], {s: dict(vs) for s, vs in res.items()}, list(variants), drain
+        for path in a.merge:
+            with open(path) as f:
+                old = json.load(f)
+            took = set()
+            for scen, vs in old["res"].items():
+                for v, rs in vs.items():
+                    if rs and not all_res.get(scen, {}).get(v):
+                        all_res.setdefault(scen, {})[v] = rs
+                        took.add(v)
+            if all_drain is None and old.get("drain"):
+                all_drain = old["drain"]
+                took.add("drain")
+            for v in sorted(took):
+                skipped.pop(v, None)
+                if v != "drain" and v not in all_variants:
+                    all_variants.append(v)
+            if took:
+                merged.append(f"{', '.join(f'`{v}`' for v in sorted(took))} measured {old['when']} (merged from an earlier run)")
+        ok = {s: {v: [r for r in rs if "failed" not in r] for v, rs in vs.items()} for s, vs in all_res.items()}
+        text = report(a, ok, all_variants, skipped, all_drain, time.time() - t0, merged)
+        fails = [(s, v, r["failed"]) for s, vs in all_res.items() for v, rs in vs.items() for r in rs if "failed" in r]
         if fails:
             text += "\nFailed runs: " + "; ".join(f"{s}/{v}: {m[:200]}" for s, v, m in fails) + "\n"
     finally:
@@ -662,7 +698,8 @@ def main():
             ns.close()
         if a.json:
             with open(a.json, "w") as f:
-                json.dump(res, f, indent=1, default=str)
+                json.dump({"when": time.strftime("%Y-%m-%d %H:%M %Z"), "res": res, "drain": drain}, f, indent=1,
+                          default=str)
         shutil.rmtree(work, ignore_errors=True)
     print(text)
     with open(a.out, "w") as f:
