@@ -11,6 +11,8 @@ final class DaemonHarness {
     /// A command that execs the daemon (its path and arguments follow), e.g. a shell that
     /// first moves itself into a cgroup; empty: the daemon is started directly.
     var wrapper: [String] = []
+    /// More daemon options (e.g. `--listen` and the TLS files).
+    var arguments: [String] = []
     private var process: Process?
     var daemonPID: pid_t? { process?.processIdentifier }
 
@@ -25,7 +27,7 @@ final class DaemonHarness {
         let command = wrapper + [
             TestPaths.vmmd, "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory,
             "--vmm", TestPaths.vmm, "--group", group,
-        ]
+        ] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
