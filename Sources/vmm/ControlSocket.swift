@@ -48,6 +48,11 @@ struct ControlSocket: SocketServerHandler {
                 answer(client, .object([("ok", .bool(true))]))
             case .snapshot(let directory, let memoryOnly):
                 answer(client, try session.snapshot(to: directory, memoryOnly: memoryOnly))
+            case .migrate(let options):
+                answer(client, try session.migrate(options))
+            case .migrateCancel:
+                try session.cancelMigration()
+                answer(client, .object([("ok", .bool(true))]))
             }
         } catch {
             answer(client, error.response)

@@ -11,6 +11,16 @@ struct ExitReport: Sendable {
         case stopped
         case hostFailure = "host-failure"
         case badInput = "bad-input"
+        /// The source's VM now runs on the migration's destination.
+        case migrated
+        /// `vmm receive` got no runnable VM; the guest never ran here.
+        case migrationFailed = "migration-failed"
+    }
+
+    /// A report as an error, for code that returns a machine or why there is none.
+    struct Failure: Error {
+        let report: ExitReport
+        init(_ report: ExitReport) { self.report = report }
     }
 
     let reason: Reason

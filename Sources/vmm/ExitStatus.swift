@@ -4,6 +4,8 @@ import VMMCore
 enum ExitStatus {
     static let success: Int32 = 0
     static let badInput: Int32 = 2
+    /// `vmm receive`: the migration stream ended, failed or was aborted before `go`.
+    static let migrationFailed: Int32 = 3
     static let guestCrashed: Int32 = 4
     static let hostFailure: Int32 = 6
     static let forcedStop: Int32 = 143

@@ -105,26 +105,11 @@ struct RestoreCommand {
 
     /// The snapshot's configuration with this command line's disks and NICs.
     private func overriddenConfiguration(_ description: SnapshotDescription) throws(VMMError) -> MachineConfiguration {
-        var configuration = description.configuration
+        var configuration = try DeviceOverrides(
+            disks: try DiskConfiguration.parsing(disk), networks: try NetworkConfiguration.parsing(net), of: "the snapshot"
+        ).apply(to: description.configuration)
         if newIdentity { configuration.generationID = GenerationID.random() }
-        configuration.disks = try Self.replacing(
-            configuration.disks, with: try DiskConfiguration.parsing(disk), device: "disk", option: "--disk")
-        configuration.networks = try Self.replacing(
-            configuration.networks, with: try NetworkConfiguration.parsing(net), device: "NIC", option: "--net")
         return configuration
-    }
-
-    /// `given` in place of the snapshot's `current` devices, all of them in order, or none.
-    private static func replacing<Device>(
-        _ current: [Device], with given: [Device], device: String, option: String
-    ) throws(VMMError) -> [Device] {
-        guard !given.isEmpty else { return current }
-        guard given.count == current.count else {
-            throw .invalidConfiguration(
-                "the snapshot has \(current.count) \(device)s but \(given.count) \(option) options were given: "
-                    + "give one per \(device), in order, or none")
-        }
-        return given
     }
 
     /// Puts each captured disk back: the disk goes back to the snapshot's instant with the

@@ -9,6 +9,7 @@ extension Session {
     /// the state, memory and disk copies take, then resumes; a paused VM stays paused.
     func snapshot(to directory: String, memoryOnly: Bool) throws(ControlError) -> JSONValue {
         let (machine, wasPaused) = try currentMachine()
+        try live.withLock { l throws(ControlError) in try Self.checkNoMigration(l) }
         let vcpus = SnapshotWriter.VCPUControl(
             alreadyPaused: wasPaused,
             pause: { () throws(VMMError) in
@@ -41,15 +42,16 @@ extension Session {
     }
 
     /// The configuration as it is now: NICs with the MAC addresses they really have.
-    private func description(memoryOnly: Bool) -> SnapshotDescription {
-        var configuration = self.configuration
-        let networkDevices = inputs.virtioDevices.compactMap { $0 as? VirtioNetworkDevice }
+    func description(memoryOnly: Bool) -> SnapshotDescription {
+        let guest = currentGuest!
+        var configuration = guest.configuration
+        let networkDevices = guest.inputs.virtioDevices.compactMap { $0 as? VirtioNetworkDevice }
         for (index, device) in networkDevices.enumerated() where index < configuration.networks.count {
             configuration.networks[index].macAddress = device.macAddress
         }
         var description = SnapshotDescription(
             configuration: configuration, memoryOnly: memoryOnly, diskCopies: [], created: Int64(time(nil)))
-        description.kernelParameters = inputs.kernelParameters
+        description.kernelParameters = guest.inputs.kernelParameters
         return description
     }
 }

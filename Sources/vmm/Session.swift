@@ -8,16 +8,28 @@ import VMMCore
 /// the control socket.
 final class Session: Sendable {
     /// Why the host stopped the machine; decides whether it boots again and how vmm exits.
-    private enum StopRequest: Equatable {
+    enum StopRequest: Equatable {
         case reboot, quit, stop, timeout
+        /// The VM runs on the migration's destination now.
+        case migrated
     }
 
     /// What control requests and the main loop share.
-    private struct Live {
+    struct Live {
         var machine: Machine?
         var paused = false
         var boots = 0
         var stopRequest: StopRequest?
+        /// The latest outgoing migration (kept after it ended, for `status`).
+        var migration: MigrationSender?
+        /// The incoming migration while `vmm receive` waits for its VM.
+        var incoming: MigrationReceiver?
+    }
+
+    /// What the VM is made of; known from the start, except for `vmm receive`.
+    struct Guest {
+        var configuration: MachineConfiguration
+        var inputs: MachineBuilder.Inputs
     }
 
     /// How the first machine comes to life; reboots always boot the kernel.
@@ -26,29 +38,35 @@ final class Session: Sendable {
         /// From a snapshot; `paused` keeps the vCPUs out of the guest until `resume`;
         /// `catchUpClock` moves the guest's clock on by the time since the snapshot.
         case restore(SnapshotImage, paused: Bool, catchUpClock: Bool)
+        /// From a migration stream; `configure` applies this side's disks and NICs.
+        case incoming(MigrationReceiver, configure: @Sendable (SnapshotDescription) throws(VMMError) -> MachineConfiguration)
     }
 
     private static let pauseTimeout = 1.0
     private static let buildTimeout = 5.0
 
     let builder: MachineBuilder
-    let configuration: MachineConfiguration
-    let inputs: MachineBuilder.Inputs
     let log: Logger
     private let noReboot: Bool
     private let shutdownTimeout: Double
     private let supervision: Supervision
-    private let live = Mutex(Live())
+    let live = Mutex(Live())
+    private let guest: Mutex<Guest?>
     private let started = MonotonicClock.now
     private let start: Start
 
-    init(builder: MachineBuilder, configuration: MachineConfiguration, inputs: MachineBuilder.Inputs,
+    /// `configuration` and `inputs` are nil for `.incoming` only.
+    init(builder: MachineBuilder, configuration: MachineConfiguration?, inputs: MachineBuilder.Inputs?,
          log: Logger, noReboot: Bool, shutdownTimeout: Double, supervision: Supervision,
          start: Start = .boot) {
         self.start = start
         self.builder = builder
-        self.configuration = configuration
-        self.inputs = inputs
+        if let configuration, let inputs {
+            guest = Mutex(Guest(configuration: configuration, inputs: inputs))
+        } else {
+            guest = Mutex(nil)
+        }
+        if case .incoming(let receiver, _) = start { live.withLock { $0.incoming = receiver } }
         self.log = log
         self.noReboot = noReboot
         self.shutdownTimeout = shutdownTimeout
@@ -93,21 +111,35 @@ final class Session: Sendable {
         return StandardOutput()
     }
 
+    /// The configuration and inputs, once known (always, but while `vmm receive` waits).
+    var currentGuest: Guest? { guest.withLock { $0 } }
+
+    func setGuest(_ value: Guest) { guest.withLock { $0 = value } }
+
     private func runMachines(console: any ConsoleSink) -> ExitReport {
         var pendingStart = start
+        var migrated: MigrationReceiver?
         while true {
             let machine: Machine
             var startPaused = false
             do {
                 switch pendingStart {
                 case .boot:
-                    machine = try builder.build(configuration, inputs: inputs, serialOutput: { console.write($0) })
+                    let guest = currentGuest!
+                    machine = try builder.build(guest.configuration, inputs: guest.inputs, serialOutput: { console.write($0) })
                 case .restore(let image, let paused, let catchUpClock):
+                    let guest = currentGuest!
                     machine = try builder.restore(
-                        image, configuration: configuration, inputs: inputs, catchUpClock: catchUpClock,
+                        image, configuration: guest.configuration, inputs: guest.inputs, catchUpClock: catchUpClock,
                         serialOutput: { console.write($0) })
                     startPaused = paused
                     log.info("restored the VM from \(image.directory)\(paused ? "; paused until resumed" : "")")
+                case .incoming(let receiver, let configure):
+                    switch receiveMachine(receiver, configure: configure, console: console) {
+                    case .success(let received): machine = received
+                    case .failure(let failure): return failure.report
+                    }
+                    migrated = receiver
                 }
                 pendingStart = .boot
             } catch {
@@ -124,6 +156,11 @@ final class Session: Sendable {
                 return l.boots
             }
             if boots == 1 { supervision.announceRunning() }
+            if let receiver = migrated {
+                receiver.resumed()
+                live.withLock { $0.incoming = nil }
+                migrated = nil
+            }
             let exit: MachineExit
             do {
                 exit = try machine.run()
@@ -151,6 +188,8 @@ final class Session: Sendable {
                 return ExitReport(exit, forcedStatus: ExitStatus.success, forcedMessage: "quit from the console")
             case (.forcedStop, .stop):
                 return ExitReport(exit, forcedMessage: "stopped through the control socket")
+            case (.forcedStop, .migrated):
+                return ExitReport(reason: .migrated, status: ExitStatus.success, message: migratedMessage())
             case (.forcedStop, _):
                 let message = "guest did not power off within \(shutdownTimeout) s of the power button; stopped it"
                 log.warning(message)
@@ -170,11 +209,17 @@ final class Session: Sendable {
     }
 
     /// Stops the machine now; vmm exits.
-    func stop() { forceStop(.stop) }
+    /// After a migration that awaits confirmation, the supervisor stops the source because
+    /// the destination runs the VM: that ends as `migrated`.
+    func stop() {
+        let unconfirmed = live.withLock { $0.migration?.progress.phase == .awaitingConfirmation }
+        forceStop(unconfirmed ? .migrated : .stop)
+    }
 
     /// Resets the guest: the machine is stopped and built again, as on a guest reboot.
     func reboot() throws(ControlError) {
-        let accepted = live.withLock { l -> Bool in
+        let accepted = try live.withLock { l throws(ControlError) -> Bool in
+            try Self.checkNoMigration(l)
             guard let machine = l.machine, l.stopRequest == nil else { return false }
             l.stopRequest = .reboot
             machine.forceStop()
@@ -184,12 +229,13 @@ final class Session: Sendable {
     }
 
     /// Holds every vCPU outside the guest; returns once they all are, or throws after a second.
-    func pause() throws(ControlError) {
+    func pause(forMigration: Bool = false) throws(ControlError) {
         awaitMachine()
         let machine = try live.withLock { l throws(ControlError) -> Machine in
             guard let machine = l.machine, l.stopRequest == nil else {
                 throw ControlError(.conflict, "the VM is restarting or stopping")
             }
+            if !forMigration { try Self.checkNoMigration(l) }
             guard !l.paused else { throw ControlError(.conflict, "already paused") }
             l.paused = true
             machine.pause()
@@ -206,7 +252,7 @@ final class Session: Sendable {
             nanosleep(&pause, nil)
         }
         // Leave the VM as it was rather than half paused.
-        try? resume()
+        try? resume(forMigration: forMigration)
         throw ControlError(.timeout, "the vCPUs did not pause within \(Self.pauseTimeout) s")
     }
 
@@ -215,7 +261,9 @@ final class Session: Sendable {
     private func awaitMachine() {
         let deadline = MonotonicClock.now + Self.buildTimeout
         while MonotonicClock.now < deadline {
-            let ready = live.withLock { l in l.machine != nil || (l.stopRequest != nil && l.stopRequest != .reboot) }
+            let ready = live.withLock { l in
+                l.machine != nil || l.incoming != nil || (l.stopRequest != nil && l.stopRequest != .reboot)
+            }
             if ready { return }
             var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
             nanosleep(&pause, nil)
@@ -233,8 +281,10 @@ final class Session: Sendable {
         }
     }
 
-    func resume() throws(ControlError) {
+    func resume(forMigration: Bool = false) throws(ControlError) {
+        if !forMigration, try resumeAfterUnconfirmedMigration() { return }
         try live.withLock { l throws(ControlError) in
+            if !forMigration { try Self.checkNoMigration(l) }
             guard let machine = l.machine, l.paused else { throw ControlError(.conflict, "already running") }
             l.paused = false
             machine.resume()
@@ -246,7 +296,14 @@ final class Session: Sendable {
     func status() -> JSONValue {
         // A VM being built (restored with --paused, say) is described once it exists.
         awaitMachine()
-        let (machine, paused, boots) = live.withLock { ($0.machine, $0.paused, $0.boots) }
+        let (machine, paused, boots, migration, incoming) = live.withLock {
+            ($0.machine, $0.paused, $0.boots, $0.migration, $0.incoming)
+        }
+        if let incoming, machine == nil {
+            return .object([("state", .string("incoming")), ("pid", .integer(Int(getpid()))),
+                            ("migration", incoming.currentProgress.json)])
+        }
+        guard let configuration = currentGuest?.configuration else { return .object([("state", .string("stopping"))]) }
         let counters = machine?.vcpus.map(\.counters) ?? []
         let sum = { (counter: (ExitCounters) -> UInt64) in Int(clamping: counters.reduce(0) { $0 &+ counter($1) }) }
         return .object([
@@ -261,14 +318,15 @@ final class Session: Sendable {
                 ("other", .integer(sum { $0.other.load(ordering: .relaxed) + $0.interrupted.load(ordering: .relaxed) })),
             ])),
             ("boots", .integer(boots)),
-        ])
+        ] + (migration.map { [("migration", $0.progress.json)] } ?? []))
     }
 
-    private func forceStop(_ request: StopRequest) {
+    func forceStop(_ request: StopRequest) {
         live.withLock { l in
             // The first request wins, except that any stop outranks a pending reboot.
             if l.stopRequest == nil || l.stopRequest == .reboot { l.stopRequest = request }
             l.machine?.forceStop()
+            l.incoming?.cancel()
         }
     }
 }

@@ -17,6 +17,27 @@ struct ControlProtocolTests {
         #expect(throws: ControlError.self) { try ControlRequest.parse([0xff, 0xfe, 0x0a]).get() }
     }
 
+    @Test func migrateTakesAnAbsoluteSocketAndNamedLimits() throws {
+        #expect(try ControlRequest.parse(Array("migrate /run/in.sock".utf8)).get() == .migrate(MigrationOptions(path: "/run/in.sock")))
+        var options = MigrationOptions(path: "/d")
+        options.maximumDowntime = 0.05
+        options.bandwidth = 100e6
+        options.deadline = 12
+        options.copyStorage = true
+        #expect(try ControlRequest.parse(Array("migrate /d max-downtime=50 bandwidth=100 deadline=12 copy-storage\r".utf8)).get()
+            == .migrate(options))
+        #expect(try ControlRequest.parse(Array("migrate-cancel".utf8)).get() == .migrateCancel)
+        for line in ["migrate", "migrate relative.sock", "migrate /d fast", "migrate /d bandwidth=0", "migrate /d deadline=x",
+                     "migrate /d max-downtime=-1", "migrate /d copy-storage=yes", "migrate-cancel now"] {
+            guard case .failure(let error) = ControlRequest.parse(Array(line.utf8)) else {
+                Issue.record("'\(line)' parsed as a request")
+                continue
+            }
+            #expect(error.code == .badRequest)
+            #expect(error.message.contains("usage: migrate") || line.hasPrefix("migrate-cancel"), "\(error.message)")
+        }
+    }
+
     @Test func jsonEscapesQuotesBackslashesAndControlCharacters() {
         let value = JSONValue.object([
             ("text", .string("a\"b\\c\nd\re\tf\u{1}g\u{7f}h é")), ("n", .integer(-3)), ("ok", .bool(true)),

@@ -43,6 +43,13 @@ import Testing
         #expect(restore.newIdentity && restore.paused && restore.catchUpClock && restore.supervisor.noReboot)
     }
 
+    @Test func receiveNeedsAnIncomingSocket() throws {
+        let receive = try ReceiveCommand(parsed(["receive", "--incoming", "/run/in.sock", "--net", "tap=t0", "--exit-file", "/e"]))
+        #expect(receive.incoming == "/run/in.sock" && receive.net == ["tap=t0"] && receive.disk.isEmpty)
+        #expect(receive.supervisor.exitFile == "/e")
+        #expect(throws: UsageError.self) { try ReceiveCommand(parsed(["receive"])) }
+    }
+
     @Test(arguments: ["-1", "nan", "inf"])
     func shutdownTimeoutMustBeSecondsZeroOrMore(value: String) throws {
         #expect(throws: UsageError("--shutdown-timeout must be a number of seconds, 0 or more", commandName: "vmm run")) {

@@ -1,17 +1,22 @@
-/// A request on the control socket: a word, and for `snapshot` its arguments, per line.
+/// A request on the control socket: a word, and for `snapshot` and `migrate` its
+/// arguments, per line.
 public enum ControlRequest: Equatable, Sendable {
     case status, pause, resume, shutdown, stop, reboot
     /// `snapshot DIR [memory-only]`: save the VM into the new folder DIR (an absolute path).
     case snapshot(directory: String, memoryOnly: Bool)
+    /// `migrate PATH [max-downtime=MS] [bandwidth=MBPS] [deadline=S] [copy-storage]`.
+    case migrate(MigrationOptions)
+    /// `migrate-cancel`: give up a migration that has not committed.
+    case migrateCancel
 
     /// Longest line accepted, newline excluded; a client that sends more is cut off.
     public static let maximumLineLength = 4096
 
     private static let words: [String: ControlRequest] = [
         "status": .status, "pause": .pause, "resume": .resume, "shutdown": .shutdown, "stop": .stop,
-        "reboot": .reboot,
+        "reboot": .reboot, "migrate-cancel": .migrateCancel,
     ]
-    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot"
+    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel"
 
     /// Parses one line without its newline; spaces, tabs and a CR around the words are
     /// ignored (a terminal or socat may send CRLF).
@@ -22,6 +27,7 @@ public enum ControlRequest: Equatable, Sendable {
             return .failure(ControlError(.badRequest, "empty request; expected one of \(expected)"))
         }
         if word == "snapshot" { return parseSnapshot(Array(fields.dropFirst())) }
+        if word == "migrate" { return parseMigrate(Array(fields.dropFirst())) }
         if fields.count == 1, let request = words[word] { return .success(request) }
         guard words[word] == nil else {
             return .failure(ControlError(.badRequest, "'\(word)' takes no arguments"))
@@ -44,5 +50,36 @@ public enum ControlRequest: Equatable, Sendable {
         case "memory-only": return .success(.snapshot(directory: directory, memoryOnly: true))
         case let other?: return .failure(ControlError(.badRequest, "unknown snapshot option '\(other.prefix(40))'; \(usage)"))
         }
+    }
+
+    private static func parseMigrate(_ arguments: [String]) -> Result<ControlRequest, ControlError> {
+        let usage = "usage: migrate PATH [max-downtime=MS] [bandwidth=MBPS] [deadline=S] [copy-storage], "
+            + "PATH the destination's absolute incoming socket path"
+        guard let path = arguments.first else { return .failure(ControlError(.badRequest, usage)) }
+        guard path.hasPrefix("/") else {
+            return .failure(ControlError(.badRequest, "migration socket '\(path.prefix(40))' is not absolute; \(usage)"))
+        }
+        var options = MigrationOptions(path: path)
+        for argument in arguments.dropFirst() {
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            let number = parts.count == 2 ? Double(parts[1]) : nil
+            let valid = number.map { $0.isFinite && $0 >= 0 && $0 <= 1e9 } ?? false
+            switch (parts[0], number) {
+            case ("copy-storage", _) where parts.count == 1:
+                options.copyStorage = true
+            case ("max-downtime", let value?) where valid:
+                options.maximumDowntime = value / 1000
+            case ("bandwidth", let value?) where valid && value > 0:
+                options.bandwidth = value * 1e6
+            case ("deadline", let value?) where valid && value > 0:
+                options.deadline = value
+            case ("max-downtime", _), ("bandwidth", _), ("deadline", _):
+                return .failure(ControlError(
+                    .badRequest, "'\(argument.prefix(60))' needs a number (bandwidth and deadline above 0); \(usage)"))
+            default:
+                return .failure(ControlError(.badRequest, "unknown migrate option '\(argument.prefix(40))'; \(usage)"))
+            }
+        }
+        return .success(.migrate(options))
     }
 }

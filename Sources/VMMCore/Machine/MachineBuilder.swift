@@ -95,18 +95,41 @@ public struct MachineBuilder: Sendable {
     /// Checks that this host can run the snapshot's vCPUs (before anything is changed for a
     /// restore, such as its disks).
     public func check(_ image: SnapshotImage) throws(VMMError) {
-        try image.checkCPUFeatures(
-            supported: try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() },
-            tscDeadline: kvm.check(.tscDeadlineTimer) > 0)
+        try checkCPUFeatures(image.saved.vcpus.first?.cpuid ?? [], of: "the snapshot's vCPUs", fix: "restore it")
+    }
+
+    /// Refuses vCPUs that were offered CPU features this host's KVM cannot offer: the guest
+    /// would use them and fault. `what` names the vCPUs, `fix` where to run them instead.
+    func checkCPUFeatures(_ offered: [kvm_cpuid_entry2], of what: String, fix: String) throws(VMMError) {
+        let supported = try VMMError.kvm { () throws(KVMError) in try kvm.supportedCPUID() }
+        let tscDeadline = kvm.check(.tscDeadlineTimer) > 0
+        for feature in CPUFeature.known {
+            let find = { (entries: [kvm_cpuid_entry2]) in
+                entries.first { $0.function == feature.leaf && $0.index == feature.subleaf }
+            }
+            guard let was = find(offered), feature.isSet(in: was) else { continue }
+            // KVM emulates the TSC-deadline timer without listing it as supported.
+            if feature.name == "tsc-deadline" && tscDeadline { continue }
+            guard let host = find(supported), feature.isSet(in: host) else {
+                throw .invalidSnapshot(
+                    "\(what) used CPU feature '\(feature.name)', which this host cannot offer: "
+                        + "\(fix) on a host with that feature")
+            }
+        }
     }
 
     /// Opens the devices a restore needs. The kernel is read if it is still there, for a
     /// later guest reboot.
     public func validate(restoring image: SnapshotImage, configuration: MachineConfiguration) throws(VMMError) -> Inputs {
+        try validate(restoring: image.description, configuration: configuration)
+    }
+
+    /// Opens the devices for a machine `description` describes (a snapshot's or a migrating VM's).
+    public func validate(restoring description: SnapshotDescription, configuration: MachineConfiguration) throws(VMMError) -> Inputs {
         let kernel = try? HostFile.read(configuration.kernelPath, what: "kernel")
         let initrd = kernel == nil ? nil : try? configuration.initrdPath.map { (path) throws(VMMError) in try HostFile.read(path, what: "initrd") }
         var inputs = Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
-        inputs.kernelParameters = image.description.kernelParameters
+        inputs.kernelParameters = description.kernelParameters
         return inputs
     }
 
@@ -159,16 +182,34 @@ public struct MachineBuilder: Sendable {
         _ image: SnapshotImage, configuration: MachineConfiguration, inputs: Inputs, catchUpClock: Bool = false,
         serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
-        let memory = try image.openMemory()
+        try restore(
+            image.saved, memory: try image.openMemory(), configuration: configuration, inputs: inputs,
+            catchUpClock: catchUpClock, serialOutput: serialOutput)
+    }
+
+    /// Builds the machine that migrated here, in the memory the stream filled; its clock
+    /// goes on by the time the migration paused it.
+    public func restore(
+        _ incoming: MigrationReceiver.Incoming, inputs: Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
+    ) throws(VMMError) -> Machine {
+        try restore(
+            incoming.saved, memory: incoming.memory, configuration: incoming.configuration, inputs: inputs,
+            catchUpClock: true, serialOutput: serialOutput)
+    }
+
+    private func restore(
+        _ saved: SavedMachineState, memory: GuestMemory, configuration: MachineConfiguration, inputs: Inputs,
+        catchUpClock: Bool, serialOutput: @escaping @Sendable (UInt8) -> Void
+    ) throws(VMMError) -> Machine {
         let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
         // The CPUID the guest was offered travels with the snapshot (the host's own table
         // may differ, and on PVM hosts KVM_GET_CPUID2 does not return what was set).
         let vcpus = try createVCPUs(parts, configuration: configuration) { id in
-            image.saved.vcpus[id].cpuid
+            saved.vcpus[id].cpuid
         } setUp: { _, _ throws(KVMError) in }
         let machine = parts.machine(vcpus: vcpus, log: log)
-        try machine.restoreState(image.saved, catchUpClock: catchUpClock, log: log)
-        if configuration.generationID != image.description.configuration.generationID {
+        try machine.restoreState(saved, catchUpClock: catchUpClock, log: log)
+        if configuration.generationID != saved.description.configuration.generationID {
             // A clone: the guest learns its new identity through VMGENID's notification.
             try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
             machine.devices.powerManagement.raiseGeneralPurposeEvent(ACPIPowerManagement.generationIDEvent)

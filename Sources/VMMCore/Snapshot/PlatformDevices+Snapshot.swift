@@ -13,6 +13,9 @@ extension PlatformDevices {
     /// The disks, in the order of the configuration's `disks`.
     var blockDevices: [VirtioBlockDevice] { virtioDevices.compactMap { $0.device as? VirtioBlockDevice } }
 
+    /// Each disk's size in bytes, in the configuration's order.
+    var diskSizes: [UInt64] { blockDevices.map(\.size) }
+
     /// Waits for the virtio devices' requests in flight and stops their threads.
     func quiesce() { for device in virtioDevices { device.quiesce() } }
     func resumeAfterQuiesce() { for device in virtioDevices { device.resumeAfterQuiesce() } }

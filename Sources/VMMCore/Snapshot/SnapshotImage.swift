@@ -53,25 +53,6 @@ public struct SnapshotImage: Sendable {
         }
     }
 
-    /// Refuses a snapshot whose vCPUs saw CPU features this host's KVM cannot offer: the
-    /// guest would use them and fault.
-    func checkCPUFeatures(supported: [kvm_cpuid_entry2], tscDeadline: Bool) throws(VMMError) {
-        guard let saved = saved.vcpus.first?.cpuid else { return }
-        for feature in CPUFeature.known {
-            let find = { (entries: [kvm_cpuid_entry2]) in
-                entries.first { $0.function == feature.leaf && $0.index == feature.subleaf }
-            }
-            guard let was = find(saved), feature.isSet(in: was) else { continue }
-            // KVM emulates the TSC-deadline timer without listing it as supported.
-            if feature.name == "tsc-deadline" && tscDeadline { continue }
-            guard let host = find(supported), feature.isSet(in: host) else {
-                throw .invalidSnapshot(
-                    "the snapshot's vCPUs used CPU feature '\(feature.name)', which this host cannot offer: "
-                        + "restore it on a host with that feature")
-            }
-        }
-    }
-
     /// Opens the memory file for the copy-on-write mapping.
     func openMemory() throws(VMMError) -> GuestMemory {
         let fd = open(memoryPath, O_RDONLY | O_CLOEXEC)

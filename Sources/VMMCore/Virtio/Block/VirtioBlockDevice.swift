@@ -46,6 +46,9 @@ public final class VirtioBlockDevice: VirtioDevice {
         self.features = features
     }
 
+    /// The disk's size in bytes.
+    public var size: UInt64 { storage.size }
+
     public func readConfiguration(offset: Int, size: Int) -> UInt32 {
         let bytes = configuration.bytes
         guard [1, 2, 4].contains(size), offset >= 0 else { return 0 }

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CommandLineOptions
+import KVM
+import VMMCore
+
+/// `vmm receive --incoming PATH`: runs a VM that migrates here from another vmm.
+struct ReceiveCommand {
+    /// The options' declarations.
+    enum Option {
+        static let incoming = OptionDefinition.option(
+            "incoming", valueName: "path", required: true,
+            help: "Listen on this Unix socket (mode 0600) for the migration stream; one source connects.")
+        static let disk = OptionDefinition.option(
+            "disk", valueName: "path[,readonly]", repeatable: true,
+            help: "Put disk i of the VM at this path instead of the source's; give all of them or none, in order. "
+                + "With copy-storage the image must exist here with the source's size.")
+        static let net = OptionDefinition.option(
+            "net", valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]", repeatable: true,
+            help: "Attach NIC i to this tap and MAC instead of the source's; give all of them or none, in order.")
+    }
+
+    static let definition = CommandDefinition(
+        name: "receive",
+        abstract: "Run a VM migrating here: wait for the stream of the control request 'migrate PATH'.",
+        discussion: "The VM is built from the stream and runs once the source commits; the pid file appears "
+            + "then. If the stream ends, is refused or is damaged before, the guest never ran here and vmm "
+            + "exits with status 3 (2 when the VM cannot run on this host: kernel file, CPU features, disks), "
+            + "exit reason 'migration-failed'. Afterwards the exit statuses are those of 'vmm run'.",
+        options: [Option.incoming, Option.disk, Option.net] + SupervisorOptions.Option.all)
+
+    let incoming: String
+    let disk: [String]
+    let net: [String]
+    let supervisor: SupervisorOptions
+
+    init(_ parsed: ParsedArguments) throws(UsageError) {
+        incoming = try parsed.value(Option.incoming, as: String.self)
+        disk = parsed.values(Option.disk)
+        net = parsed.values(Option.net)
+        supervisor = try SupervisorOptions(parsed)
+    }
+
+    func run() -> Never {
+        let log = supervisor.makeLogger()
+        supervisor.removeStaleExitFile()
+        let overrides: DeviceOverrides
+        do throws(VMMError) {
+            guard incoming.hasPrefix("/") else {
+                throw .invalidConfiguration("--incoming '\(incoming)' is not an absolute path")
+            }
+            overrides = DeviceOverrides(
+                disks: try DiskConfiguration.parsing(disk), networks: try NetworkConfiguration.parsing(net), of: "the VM")
+        } catch {
+            supervisor.fail(error.description, status: ExitStatus.badInput)
+        }
+        let kvm: KVMSystem
+        do {
+            kvm = try KVMSystem()
+        } catch {
+            supervisor.fail(error.description, status: ExitStatus.hostFailure)
+        }
+        let builder = MachineBuilder(kvm: kvm, log: log)
+        let supervision: Supervision
+        let listener: UnixListener
+        do throws(VMMError) {
+            supervision = try supervisor.makeSupervision(log: log)
+            do throws(VMMError) {
+                listener = try UnixListener(path: incoming, what: "--incoming")
+            } catch {
+                supervision.finish(ExitReport(failure: error))
+                throw error
+            }
+        } catch {
+            supervisor.fail(error)
+        }
+        let receiver = MigrationReceiver(listener: listener, builder: builder)
+        let status = Session(
+            builder: builder, configuration: nil, inputs: nil, log: log,
+            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,
+            start: .incoming(receiver, configure: { description throws(VMMError) in try overrides.apply(to: description.configuration) })
+        ).run()
+        listener.remove()
+        Glibc.exit(status)
+    }
+}
