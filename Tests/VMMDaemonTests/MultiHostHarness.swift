@@ -84,7 +84,7 @@ final class MultiHostHarness: @unchecked Sendable {
 
     /// scripts/make-certificates.sh `folder` `names...` (a CA and a certificate per name).
     static func makeCertificates(_ folder: String, names: [String]) async throws {
-        let result = try await Subprocess.run(["/bin/sh", "\(TestPaths.packageRoot)/scripts/make-certificates.sh", folder] + names)
+        let result = try await Subprocess.run(["/bin/bash", "\(TestPaths.packageRoot)/scripts/make-certificates.sh", folder] + names)
         guard result.status == 0 else { throw HarnessError("make-certificates.sh failed: \(result)") }
     }
 }

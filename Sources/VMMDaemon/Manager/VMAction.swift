@@ -12,7 +12,9 @@ enum VMAction: String, Sendable {
         case .pause, .reboot: return [.running]
         case .resume: return [.paused]
         case .kill: return [.starting, .running, .paused, .stopping]
-        case .snapshot, .migrate: return [.running, .paused]
+        case .snapshot: return [.running, .paused]
+        // vmm migrates a running guest only (its pre-copy needs the guest to run on).
+        case .migrate: return [.running]
         // A VM with a process is stopped first.
         case .restore: return [.stopped, .crashed, .running, .paused]
         }

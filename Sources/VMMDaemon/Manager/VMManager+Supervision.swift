@@ -24,6 +24,7 @@ extension VMManager {
             return
         }
         if record?.reason == "migrated" || outgoing[name]?.confirmed == true {
+            if let downtime = record?.message.flatMap(Self.downtime(in:)) { outgoing[name]?.downtimeMs = downtime }
             return depart(name, to: outgoing[name]?.to.description ?? Self.migrationTarget(directory) ?? "another host", run)
         }
         directory.clean()
