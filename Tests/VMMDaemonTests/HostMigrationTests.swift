@@ -32,9 +32,8 @@ extension DaemonTests {
                 #expect(try await a.awaitSubscription { events.outputSoFar })
 
                 // A → B over the REST API, slowed (1 Mbit/s) so that its progress shows.
-                let migration = Task {
-                    try await a.request("POST", "/v1/vms/walker/migrate", body: #"{"to":"\#(hosts.address(1))","bandwidthMbps":1}"#)
-                }
+                let migration = try a.requestInBackground(
+                    "POST", "/v1/vms/walker/migrate", body: #"{"to":"\#(hosts.address(1))","bandwidthMbps":1}"#)
                 var progress: [String: Any]?
                 _ = try await eventually(seconds: 20) {
                     let operation = try await a.request("GET", "/v1/vms/walker").json["operation"] as? [String: Any]
@@ -42,7 +41,7 @@ extension DaemonTests {
                     return (progress?["bytesSent"] as? Int ?? 0) > 0
                 }
                 #expect(progress?["to"] as? String == hosts.address(1), "\(String(describing: progress))")
-                let result = try await migration.value
+                let result = try await migration.result()
                 #expect(result.status == 200, "\(result.text)")
                 #expect(result.json["rounds"] as? Int ?? 0 >= 1, "\(result.text)")
                 #expect(result.json["downtimeMs"] as? Double != nil, "\(result.text)")
@@ -98,10 +97,10 @@ extension DaemonTests {
                 let slow = #"{"to":"\#(hosts.address(1))","bandwidthMbps":1}"#
 
                 // The destination daemon dies mid-stream: its tunnel dies with it.
-                let first = Task { try await a.request("POST", "/v1/vms/stayer/migrate", body: slow) }
+                let first = try a.requestInBackground("POST", "/v1/vms/stayer/migrate", body: slow)
                 #expect(try await eventually(seconds: 20) { try await b.state("stayer") == "incoming" })
                 try await b.stopDaemon(signal: SIGKILL)
-                let failed = try await first.value
+                let failed = try await first.result()
                 #expect(failed.status == 503, "\(failed.text)")
                 #expect(try await a.state("stayer") == "running")
                 // Restarted, it has nothing of the VM: no definition, record, disk or process.
@@ -112,10 +111,10 @@ extension DaemonTests {
                 #expect(!FileManager.default.fileExists(atPath: "\(b.runtimeDirectory)/vms/stayer"))
 
                 // The link is cut mid-stream: the source gives up, the VM runs on here.
-                let second = Task { try await a.request("POST", "/v1/vms/stayer/migrate", body: slow) }
+                let second = try a.requestInBackground("POST", "/v1/vms/stayer/migrate", body: slow)
                 #expect(try await eventually(seconds: 20) { try await b.state("stayer") == "incoming" })
                 try await hosts.network.setLink(1, up: false)
-                let cut = try await second.value
+                let cut = try await second.result()
                 #expect(cut.status == 503, "\(cut.text)")
                 #expect(try await a.state("stayer") == "running")
                 let step = Self.lastStep(try await a.request("GET", "/v1/vms/stayer/console").text) ?? 0
@@ -156,17 +155,15 @@ extension DaemonTests {
                 #expect(try await source.request("POST", "/v1/vms", body: Self.counter("parked")).status == 201)
                 #expect(try await source.request("POST", "/v1/vms", body: Self.counter("late")).status == 201)
 
-                let drain = Task {
-                    try await Subprocess.run(
-                        [TestPaths.vmctl, "--socket", source.socket, "host", "drain", "--to", "\(hosts.address(1)),\(hosts.address(2))",
-                         "--parallel", "2"], timeout: .seconds(120))
-                }
+                let drain = try Subprocess(
+                    [TestPaths.vmctl, "--socket", source.socket, "host", "drain", "--to", "\(hosts.address(1)),\(hosts.address(2))",
+                     "--parallel", "2"], timeout: .seconds(120))
                 #expect(try await eventually(seconds: 10) {
                     try await source.request("GET", "/v1/host").json["mode"] as? String == "draining"
                 })
                 let refused = try await source.request("POST", "/v1/vms/late/start")
                 #expect(refused.status == 409 && refused.text.contains("draining"), "\(refused.text)")
-                let result = try await drain.value
+                let result = try await drain.wait()
                 #expect(result.status == 0, "\(result)")
                 #expect(result.output.contains("host drained: no VM runs here"), "\(result)")
 

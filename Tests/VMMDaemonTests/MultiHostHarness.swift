@@ -88,3 +88,29 @@ final class MultiHostHarness: @unchecked Sendable {
         guard result.status == 0 else { throw HarnessError("make-certificates.sh failed: \(result)") }
     }
 }
+
+extension DaemonHarness {
+    /// Starts a request that takes a while (a migration, a drain) and returns at once;
+    /// `BackgroundRequest.result()` waits for its answer.
+    func requestInBackground(_ method: String, _ path: String, body: String? = nil) throws -> BackgroundRequest {
+        var arguments = [
+            "/usr/bin/curl", "-s", "--max-time", "180", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}",
+            "-H", "Content-Type: application/json",
+        ]
+        if let body { arguments += ["--data-binary", body] }
+        arguments.append("http://localhost\(path)")
+        return BackgroundRequest(process: try Subprocess(arguments, timeout: .seconds(190)))
+    }
+}
+
+/// A curl request running on its own (see `requestInBackground`).
+struct BackgroundRequest: Sendable {
+    let process: Subprocess
+
+    func result() async throws -> HTTPResult {
+        let output = try await process.wait().output
+        let split = output.lastIndex(of: "\n") ?? output.startIndex
+        let status = Int(output[split...].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return HTTPResult(status: status, body: Data(output[..<split].utf8))
+    }
+}
