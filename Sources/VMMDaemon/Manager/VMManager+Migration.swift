@@ -57,6 +57,9 @@ extension VMManager {
                     copyStorage: copyStorage)
                 logger.info("VM \(name): migrating to \(target) (migration \(ticket.id))")
                 try await follow(name, run, control, ticket.id, peers)
+                // The destination notices its guest runs within a poll; asking makes it
+                // notice now, so the VM shows running there by the time this returns.
+                _ = try? await peers.call(target, .GET, "/v1/migrations/\(ticket.id)", as: IncomingMigration.self)
             } catch {
                 await withdraw(ticket.id, from: target, peers)
                 throw error
@@ -111,8 +114,9 @@ extension VMManager {
                 return try departedOrThrow(name, run)
             case "failed", "cancelled":
                 let tunnel = outgoing[name]?.tunnelFailure.map { " (\($0))" } ?? ""
-                throw APIError(
-                    code: .unavailable, message: "\(migration.message ?? migration.phase)\(tunnel); the VM keeps running here")
+                var reason = migration.message ?? "the vmm reports the migration \(migration.phase)"
+                if reason.hasPrefix("failed: ") { reason.removeFirst("failed: ".count) }
+                throw APIError(code: .unavailable, message: "\(reason)\(tunnel); the VM keeps running here")
             case "awaiting-confirmation":
                 try await confirm(name, run, control, id, target, peers)
                 return try departedOrThrow(name, run)

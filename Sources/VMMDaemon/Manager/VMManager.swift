@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import VMMAPI
 
 /// The daemon's one internal API: every front end (REST today) calls these methods, and
@@ -21,6 +22,8 @@ public actor VMManager {
     var snapshotsBeingWritten: [String: String] = [:]
     /// Set once the daemon listens for other daemons (TLS); migrations need it.
     var peers: PeerNetwork?
+    /// The migration port's listening channel, while peers are enabled.
+    var migrationListener: (any Channel)?
     /// Migrations into this host by id, under way or recently ended.
     var incoming: [String: IncomingMigrationRecord] = [:]
     /// Migrations away from this host, by VM name, while they run.

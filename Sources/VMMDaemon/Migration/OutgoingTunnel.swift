@@ -25,7 +25,11 @@ final class OutgoingTunnel: Sendable {
             .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { local in
                 local.eventLoop.makeCompletedFuture {
-                    connect(local, host: host, port: port, id: id, security: security, failed: failed)
+                    // Connected once the `vmm`'s connection is active: a connection to the
+                    // destination made sooner could be spliced to a channel not yet open.
+                    try local.pipeline.syncOperations.addHandler(WhenActive {
+                        connect(local, host: host, port: port, id: id, security: security, failed: failed)
+                    })
                 }
             }
             .bind(unixDomainSocketPath: socketPath)
@@ -66,5 +70,21 @@ final class OutgoingTunnel: Sendable {
                 }
             }
         }
+    }
+}
+
+/// Runs `action` once its channel is active, then leaves the pipeline.
+private final class WhenActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let action: () -> Void
+
+    init(_ action: @escaping () -> Void) {
+        self.action = action
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        action()
+        context.pipeline.syncOperations.removeHandler(self, promise: nil)
     }
 }
