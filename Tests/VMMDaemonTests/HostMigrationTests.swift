@@ -79,13 +79,50 @@ extension DaemonTests {
                     Self.lastStep(try await a.request("GET", "/v1/vms/walker/console").text) ?? 0 > stepOnA + 1
                 })
 
-                // Refusals: a name taken there (the VM keeps running here), a paused VM.
-                #expect(try await b.request("POST", "/v1/vms", body: Self.counter("walker")).status == 201)
-                let taken = try await a.request("POST", "/v1/vms/walker/migrate", body: #"{"to":"\#(hosts.address(1))"}"#)
-                #expect(taken.status == 409 && taken.text.contains("exists on the destination"), "\(taken.text)")
-                #expect(try await a.state("walker") == "running")
-                #expect(try await a.request("POST", "/v1/vms/walker/pause").state == "paused")
-                #expect(try await a.request("POST", "/v1/vms/walker/migrate", body: #"{"to":"\#(hosts.address(1))"}"#).status == 409)
+                // A → B once more, through the contract checker, and what B says of it.
+                let (apiA, apiB) = (OpenAPIContract(a), OpenAPIContract(b))
+                let migrate = "/v1/vms/{name}/migrate"
+                let hop = try await apiA.expect(200, "POST", migrate, name: "walker", body: #"{"to":"\#(hosts.address(1))"}"#)
+                let id = try #require((try JSONSerialization.jsonObject(with: Data(hop.body.utf8)) as? [String: Any])?["id"] as? String)
+                #expect(try await b.state("walker") == "running")
+                try await apiB.expect(200, "GET", "/v1/migrations/{id}", snapshot: id)
+                try await apiB.expect(409, "DELETE", "/v1/migrations/{id}", snapshot: id)
+
+                // Refusals; the VM keeps running where it is. A name taken there:
+                #expect(try await a.request("POST", "/v1/vms", body: Self.counter("walker")).status == 201)
+                try await apiB.expect(409, "POST", migrate, name: "walker", body: #"{"to":"\#(hosts.address(0))"}"#)
+                #expect(try await b.state("walker") == "running")
+                // A kernel that is not there (any more):
+                let kernel = "\(a.root)/counter-copy.elf"
+                try FileManager.default.copyItem(atPath: TestPaths.kernel("counter"), toPath: kernel)
+                let vanishing = #"{"name":"vanishing","kernel":"\#(kernel)","memory":67108864}"#
+                #expect(try await b.request("POST", "/v1/vms", body: vanishing).status == 201)
+                #expect(try await b.request("POST", "/v1/vms/vanishing/start").state == "running")
+                try FileManager.default.removeItem(atPath: kernel)
+                try await apiB.expect(422, "POST", migrate, name: "vanishing", body: #"{"to":"\#(hosts.address(0))"}"#)
+                try await apiA.expect(422, "POST", "/v1/migrations", body: #"{"definition":\#(vanishing),"copyStorage":false}"#)
+                // A destination nobody answers at:
+                try await apiB.expect(503, "POST", migrate, name: "walker", body: #"{"to":"\#(hosts.network.address(0)):7999"}"#)
+                #expect(try await eventually(seconds: 5) { try await b.state("walker") == "running" })
+                // A paused VM (vmm migrates running guests only):
+                #expect(try await b.request("POST", "/v1/vms/walker/pause").state == "paused")
+                #expect(try await b.request("POST", "/v1/vms/walker/migrate", body: #"{"to":"\#(hosts.address(0))"}"#).status == 409)
+
+                // The peer route directly: taken (201), looked at (200), withdrawn (204).
+                try await apiA.expect(409, "POST", "/v1/migrations", body: #"{"definition":\#(Self.counter("walker")),"copyStorage":false}"#)
+                let ticket = try await apiA.expect(201, "POST", "/v1/migrations", body: #"{"definition":\#(Self.counter("newcomer")),"copyStorage":false}"#)
+                let ticketID = try #require((try JSONSerialization.jsonObject(with: Data(ticket.body.utf8)) as? [String: Any])?["id"] as? String)
+                #expect(try await a.state("newcomer") == "incoming")
+                try await apiA.expect(200, "GET", "/v1/migrations/{id}", snapshot: ticketID)
+                try await apiA.expect(204, "DELETE", "/v1/migrations/{id}", snapshot: ticketID)
+                #expect(try await a.request("GET", "/v1/vms/newcomer").status == 404)
+
+                let spec = DaemonTests.OpenAPIContractTests.spec
+                let problems = try await apiA.validate(against: spec) + apiB.validate(against: spec)
+                #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+                let seen = Set((apiA.exchanges + apiB.exchanges).map { "\($0.method) \($0.path) \($0.status)" })
+                let wanted = DaemonTests.OpenAPIContractTests.exercisedAcrossHosts.filter { !$0.hasPrefix("POST /v1/host/drain") }
+                #expect(wanted.subtracting(seen).isEmpty, "not exercised: \(wanted.subtracting(seen).sorted())")
             }
         }
 
@@ -181,6 +218,11 @@ extension DaemonTests {
                     let there = try await targets.asyncCount { try await $0.state(name) == "stopped" }
                     #expect(there == 1, "\(name)")
                 }
+                // Draining a drained host again moves nothing and says so.
+                let api = OpenAPIContract(source)
+                let again = try await api.expect(200, "POST", "/v1/host/drain", body: #"{"to":["\#(hosts.address(1))"]}"#)
+                #expect(again.body.contains(#""running":0"#), "\(again.body)")
+                #expect(try await api.validate(against: DaemonTests.OpenAPIContractTests.spec).isEmpty)
                 let show = try await Subprocess.run([TestPaths.vmctl, "--socket", source.socket, "host"])
                 #expect(show.output.contains("mode:") && show.output.contains("draining"), "\(show)")
                 #expect(try await Subprocess.run([TestPaths.vmctl, "--socket", source.socket, "host", "undrain"]).status == 0)

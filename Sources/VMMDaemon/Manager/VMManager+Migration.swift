@@ -72,7 +72,7 @@ extension VMManager {
         }
         let progress = outgoing[name]?.progress
         return VMMigrationResult(
-            vm: name, to: target.description, rounds: progress?.rounds ?? 0, bytesSent: progress?.bytesSent ?? 0,
+            vm: name, to: target.description, id: outgoing[name]?.id ?? "", rounds: progress?.rounds ?? 0, bytesSent: progress?.bytesSent ?? 0,
             downtimeMs: outgoing[name]?.downtimeMs, seconds: (ContinuousClock.now - begin) / .seconds(1))
     }
 
