@@ -210,6 +210,15 @@ static void test_blkseq(u32 count, u32 delay_ms)
         while (rdtsc() < end) __asm__ volatile("pause");
     }
     pstr("blk: sequence done\n");
+    /* Read every block back: what the guest reads must be what it wrote (after a
+     * migration, from the destination's disk). */
+    for (u32 i = 1; i <= count; i++) {
+        int r = blk_req(d, BLK_T_IN, (u64)i * 8, bbuf, sizeof(bbuf));
+        if (r) blk_fail("sequence read", r);
+        for (u32 k = 0; k < sizeof(bbuf) / 4; k++)
+            if (words[k] != i) { pstr("FAIL blk: block "); pdec(i); pstr(" reads back "); pdec(words[k]); pchar('\n'); debug_exit(1); }
+    }
+    pstr("blk: sequence verified\n");
 }
 
 /* ================= net ================= */

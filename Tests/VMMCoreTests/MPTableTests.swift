@@ -3,7 +3,7 @@ import Testing
 
 struct MPTableTests {
     static func bytes(cpus: Int) -> [UInt8] {
-        MPTable.encode(PlatformDevices.acpiPlatform(cpuCount: cpus), at: GuestMemoryMap.mpTableAddress)
+        MPTable.encode(PlatformDevices.acpiPlatform(cpuCount: cpus, pciDeviceCount: 3), at: GuestMemoryMap.mpTableAddress)
     }
 
     static func u16(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
@@ -56,7 +56,7 @@ struct MPTableTests {
     /// most vCPUs) and the VM generation ID.
     @Test func fitsBetweenTheACPITablesAndTheGenerationID() {
         let acpi = ACPITables.build(
-            PlatformDevices.acpiPlatform(cpuCount: ACPITables.maximumCPUCount), at: GuestMemoryMap.acpiTablesStart)
+            PlatformDevices.acpiPlatform(cpuCount: ACPITables.maximumCPUCount, pciDeviceCount: 3), at: GuestMemoryMap.acpiTablesStart)
         #expect(GuestMemoryMap.acpiTablesStart + UInt64(acpi.bytes.count) <= GuestMemoryMap.mpTableAddress)
         let mp = Self.bytes(cpus: ACPITables.maximumCPUCount)
         #expect(GuestMemoryMap.mpTableAddress + UInt64(mp.count) <= GuestMemoryMap.generationIDAddress)

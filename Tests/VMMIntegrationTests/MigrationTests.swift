@@ -193,4 +193,94 @@ struct MigrationTests {
         #expect(CounterLog.waitForStep(secondConsole, CounterLog.lastStep(console.text) + 2), "\(secondConsole.text.suffix(300))")
         #expect(second.stop(try second.control()).status == 143)
     }
+
+    /// A guest that keeps dirtying memory (counter's churn=64 plus its per-step pages) over
+    /// a 1 Mbit/s stream: the rounds stop shrinking, so the vCPUs are throttled; within the
+    /// 11 s deadline it either converges (and the destination counts on with its memory
+    /// intact) or is cancelled cleanly (the source counts on). Either way one side runs.
+    @Test func dirtyingGuestOnASlowLinkIsThrottledThenConvergesOrIsCancelledAtTheDeadline() throws {
+        let work = try ScratchFolder()
+        let source = try SnapshotTestVM(try Self.counter("steps=1000000 churn=64"))
+        let console = try source.console(), control = try source.control()
+        try #require(CounterLog.waitForStep(console, 2))
+        let (destination, incoming) = try Self.destination(work, "in")
+        let destinationConsole = try destination.console()
+        Self.waitForSocket(incoming)
+        #expect(control.request("migrate \(incoming) bandwidth=1 deadline=11")?["ok"] as? Bool == true)
+        var maximumThrottle = 0, measured = 0
+        var last: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, let status = control.request("status") {
+            last = Self.migration(status)
+            maximumThrottle = max(maximumThrottle, last["throttle_percent"] as? Int ?? 0)
+            measured = max(measured, last["bandwidth_mbps"] as? Int ?? 0)
+            if ["completed", "failed", "cancelled"].contains(last["phase"] as? String ?? "") { break }
+            console.drain(quiet: 0.01, limit: 0.2)
+        }
+        #expect(maximumThrottle >= 20, "rounds that do not shrink throttle the vCPUs: \(last)")
+        #expect(measured == 1, "the measured bandwidth is the 1 Mbit/s limit: \(last)")
+        let steps: [CounterLog.Step]
+        switch last["phase"] as? String {
+        case "cancelled":
+            #expect((last["message"] as? String ?? "").contains("deadline"), "\(last)")
+            #expect(destination.finish(timeout: 30).status == 3)
+            #expect(CounterLog.waitForStep(console, CounterLog.lastStep(console.text) + 3), "the source stopped counting")
+            steps = CounterLog.steps(console.text)
+            #expect(source.stop(control).status == 143)
+        case "completed":
+            #expect(source.finish(timeout: 10).status == 0)
+            console.drain()
+            #expect(CounterLog.waitForStep(destinationConsole, CounterLog.lastStep(console.text) + 3), "the destination does not count")
+            steps = CounterLog.steps(console.text + destinationConsole.text)
+            #expect(destination.stop(try destination.control()).status == 143)
+        default:
+            Issue.record("the migration neither completed nor was cancelled at the deadline: \(last)")
+            return
+        }
+        let numbers = steps.map(\.step)
+        #expect(numbers == Array((numbers.first ?? 0)...(numbers.last ?? 0)), "\(Self.gaps(numbers))")
+        #expect(!(console.text + destinationConsole.text).contains("memory damaged"))
+        #expect(CounterLog.wrongSums(steps).isEmpty)
+    }
+
+    /// The `virtio` kernel writes numbered blocks (test=blkseq), migrates mid-sequence and
+    /// finishes on the destination, then reads every block back. With shared storage the
+    /// destination opens the same image once the source let go of it; with copy-storage it
+    /// writes into its own image (prefilled with garbage, which must not survive).
+    @Test(arguments: [false, true])
+    func everyAcknowledgedDiskWriteIsOnTheDestinationsDisk(copyStorage: Bool) throws {
+        let work = try ScratchFolder()
+        let count = 120
+        let image = work.file("disk.img"), copy = work.file("copy.img")
+        FileManager.default.createFile(atPath: image, contents: Data(count: 1 << 20))  // 256 blocks
+        FileManager.default.createFile(atPath: copy, contents: Data(repeating: 0xa5, count: 1 << 20))
+        let source = try SnapshotTestVM([
+            "run", "--kernel", try TestEnvironment.guest("virtio"), "--disk", image,
+            "--cmdline", "test=blkseq count=\(count) delay=10",
+        ])
+        let console = try source.console(), control = try source.control()
+        let acknowledged = { NumberedBlocks.acknowledged(console.text).last ?? 0 }
+        try #require(waitUntil(console, timeout: 60) { _ in acknowledged() >= 30 }, "\(console.text.suffix(300))\(source.log)")
+        let (destination, incoming) = try Self.destination(work, "in", copyStorage ? ["--disk", copy] : [])
+        let destinationConsole = try destination.console()
+        Self.waitForSocket(incoming)
+        let answer = control.request("migrate \(incoming)\(copyStorage ? " copy-storage" : "")")
+        #expect(answer?["ok"] as? Bool == true, "\(answer ?? [:])")
+        #expect(source.finish(timeout: 30).status == 0, "\(source.log)")
+        console.drain()
+        #expect(waitUntil(destinationConsole, timeout: 60) { $0.contains("virtio: done") || $0.contains("FAIL") },
+                "\(destinationConsole.text.suffix(300))\(destination.log)")
+        let result = destination.finish(timeout: 30)
+        #expect(result.status == 1, "the guest ends with debug-exit 0: \(destinationConsole.text.suffix(300))\(destination.log)")
+        let text = console.text + destinationConsole.text
+        #expect(text.contains("blk: sequence verified") && !text.contains("FAIL"), "\(destinationConsole.text.suffix(300))")
+        #expect(NumberedBlocks.acknowledged(text) == Array(1...count), "acknowledgements must go on one by one across the migration")
+        let sourceAcks = NumberedBlocks.acknowledged(console.text).count
+        #expect(sourceAcks >= 30 && sourceAcks < count, "the migration happened mid-sequence: \(sourceAcks)")
+        #expect(try NumberedBlocks.layout(of: copyStorage ? copy : image) == .prefix(count))
+        if copyStorage {
+            let left = try NumberedBlocks.layout(of: image).count ?? -1
+            #expect(left >= sourceAcks && left <= sourceAcks + 1, "the source's image keeps what the source wrote: \(left) blocks")
+        }
+    }
 }

@@ -18,7 +18,7 @@ extension ACPIDSDT {
             ACPIAML.name("_BBN", ACPIAML.integer(UInt64(bridge.busNumbers.lowerBound))),
             ACPIAML.name("_UID", ACPIAML.integer(0)),
             ACPIAML.name("_CRS", resources),
-            ACPIAML.name("_PRT", interruptRoutingTable()),
+            ACPIAML.name("_PRT", interruptRoutingTable(slots: bridge.interruptSlots)),
         ])
         let motherboardResources = ACPIAML.device("MRES", [
             ACPIAML.name("_HID", ACPIAML.eisaID("PNP0C02")),
@@ -30,10 +30,10 @@ extension ACPIDSDT {
         return [hostBridge, motherboardResources]
     }
 
-    /// `_PRT`: INTA#–INTD# of every slot of bus 0 to the global GSIs `PCIBus` wires them to
-    /// (source 0 means a GSI, which Linux programs level-triggered, active-low).
-    private static func interruptRoutingTable() -> [UInt8] {
-        let entries = (0..<32).flatMap { slot in
+    /// `_PRT`: INTA#–INTD# of each of `slots` on bus 0 to the global GSIs `PCIBus` wires
+    /// them to (source 0 means a GSI, which Linux programs level-triggered, active-low).
+    private static func interruptRoutingTable(slots: Range<Int>) -> [UInt8] {
+        let entries = slots.flatMap { slot in
             (0..<4).map { pin in
                 ACPIAML.package([
                     ACPIAML.integer(UInt64(slot) << 16 | 0xffff),  // any function of the slot

@@ -25,8 +25,15 @@ public struct ACPIPlatform: Sendable, Equatable {
         public var busNumbers: ClosedRange<UInt8>
         /// The window memory BARs are placed in, below 4 GiB.
         public var memoryWindow: Range<UInt64>
+        /// Bus 0 slots that hold devices with an interrupt pin: only these get `_PRT`
+        /// entries. Every entry costs a guest on a software-emulated host (PVM) time while
+        /// its ACPI interpreter loads the DSDT, and slots stay fixed for a VM's life.
+        public var interruptSlots: Range<Int>
 
-        public init(configurationWindowAddress: UInt64, busNumbers: ClosedRange<UInt8>, memoryWindow: Range<UInt64>) {
+        public init(
+            configurationWindowAddress: UInt64, busNumbers: ClosedRange<UInt8>, memoryWindow: Range<UInt64>,
+            interruptSlots: Range<Int>
+        ) {
             precondition(configurationWindowAddress % (1 << 20) == 0, "ECAM windows are 1 MiB aligned")
             precondition(
                 configurationWindowAddress + UInt64(busNumbers.count) << 20 <= 1 << 32 && memoryWindow.upperBound <= 1 << 32,
@@ -34,6 +41,7 @@ public struct ACPIPlatform: Sendable, Equatable {
             self.configurationWindowAddress = configurationWindowAddress
             self.busNumbers = busNumbers
             self.memoryWindow = memoryWindow
+            self.interruptSlots = interruptSlots.clamped(to: 0..<32)
         }
 
         /// Bytes of ECAM space the buses take.

@@ -153,12 +153,11 @@ public struct MachineBuilder: Sendable {
         }
         let memory = try GuestMemory(size: configuration.memorySize)
         let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
-        let tables = ACPITables.build(
-            PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.acpiTablesStart)
+        let platform = PlatformDevices.acpiPlatform(
+            cpuCount: configuration.cpuCount, pciDeviceCount: inputs.virtioDevices.count)
+        let tables = ACPITables.build(platform, at: GuestMemoryMap.acpiTablesStart)
         try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
-        try memory.write(
-            MPTable.encode(PlatformDevices.acpiPlatform(cpuCount: configuration.cpuCount), at: GuestMemoryMap.mpTableAddress),
-            at: GuestMemoryMap.mpTableAddress)
+        try memory.write(MPTable.encode(platform, at: GuestMemoryMap.mpTableAddress), at: GuestMemoryMap.mpTableAddress)
         try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
         try VCPUSetup.writeGDT(to: memory)
         let commandLine = ([configuration.commandLine] + inputs.kernelParameters).filter { !$0.isEmpty }.joined(separator: " ")

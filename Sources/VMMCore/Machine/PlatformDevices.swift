@@ -73,8 +73,9 @@ public struct PlatformDevices: Sendable {
         return routes
     }()
 
-    /// What the ACPI tables tell the guest about these devices.
-    static func acpiPlatform(cpuCount: Int) -> ACPIPlatform {
+    /// What the ACPI tables tell the guest about these devices; the virtio devices sit in
+    /// PCI slots 1...`pciDeviceCount`.
+    static func acpiPlatform(cpuCount: Int, pciDeviceCount: Int) -> ACPIPlatform {
         var platform = ACPIPlatform(cpuCount: cpuCount)
         platform.ioapicAddress = UInt32(GuestMemoryMap.ioapicAddress)
         platform.lapicAddress = UInt32(GuestMemoryMap.lapicAddress)
@@ -90,7 +91,7 @@ public struct PlatformDevices: Sendable {
         platform.serialPorts = [.init(port: Serial16550.com1Port, irq: UInt8(Serial16550.com1Interrupt))]
         platform.pciHostBridge = .init(
             configurationWindowAddress: GuestMemoryMap.pciConfigurationWindowStart, busNumbers: 0...0,
-            memoryWindow: PCIBus.memoryWindow)
+            memoryWindow: PCIBus.memoryWindow, interruptSlots: 1..<1 + pciDeviceCount)
         return platform
     }
 }

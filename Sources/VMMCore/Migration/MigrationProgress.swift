@@ -36,7 +36,7 @@ public struct MigrationProgress: Sendable {
             ("rounds", .integer(rounds)),
             ("bytes_sent", .integer(Int(clamping: bytesSent))),
             ("remaining_bytes", .integer(Int(clamping: remainingBytes))),
-            ("bandwidth_mbps", .integer(Int(bandwidth / 1e6))),
+            ("bandwidth_mbps", .integer(Int((bandwidth / 1e6).rounded()))),
             ("expected_downtime_ms", .integer(Int((expectedDowntime * 1000).rounded(.up)))),
             ("throttle_percent", .integer(throttlePercent)),
         ]

@@ -69,10 +69,11 @@ public final class MigrationReceiver: Sendable {
         listener.remove()
         channel.withLock { $0 = connection }
         if cancelled.isSet { connection.cancel() }
-        let (hello, configuration) = try handshake(connection, configure: configure)
+        let (hello, configuration, disks) = try handshake(connection, configure: configure)
         do throws(VMMError) {
             let memory = try GuestMemory(size: configuration.memorySize)
-            let saved = try receiveMemory(connection, into: memory, hello: hello)
+            let saved = try receiveStream(connection, into: memory, disks: disks, hello: hello)
+            try disks?.finish()
             return Incoming(hello: hello, configuration: configuration, saved: saved, memory: memory)
         } catch {
             throw abort(connection, "the migration stream failed: \(error)")
@@ -107,7 +108,7 @@ public final class MigrationReceiver: Sendable {
 
     private func handshake(
         _ connection: MigrationChannel, configure: (SnapshotDescription) throws(VMMError) -> MachineConfiguration
-    ) throws(Failure) -> (MigrationHello, MachineConfiguration) {
+    ) throws(Failure) -> (MigrationHello, MachineConfiguration, MigrationDiskTargets?) {
         let hello: MigrationHello
         do throws(VMMError) {
             let (kind, payload) = try connection.receive(timeout: MigrationSender.handshakeTimeout)
@@ -119,8 +120,9 @@ public final class MigrationReceiver: Sendable {
         do throws(VMMError) {
             let configuration = try configure(hello.description)
             try check(hello, configuration: configuration)
+            let disks = hello.copyStorage ? try MigrationDiskTargets(configuration, sizes: hello.diskSizes) : nil
             try connection.send(.accept)
-            return (hello, configuration)
+            return (hello, configuration, disks)
         } catch {
             let message = error.description
             try? connection.send(.refuse, Array(message.utf8))
@@ -149,9 +151,10 @@ public final class MigrationReceiver: Sendable {
         }
     }
 
-    /// Reads `memory` frames into `memory` until the `state` frame, which it returns parsed.
-    private func receiveMemory(
-        _ connection: MigrationChannel, into memory: GuestMemory, hello: MigrationHello
+    /// Reads `memory` frames into `memory` and `disk` frames into `disks` until the
+    /// `state` frame, which it returns parsed.
+    private func receiveStream(
+        _ connection: MigrationChannel, into memory: GuestMemory, disks: MigrationDiskTargets?, hello: MigrationHello
     ) throws(VMMError) -> SavedMachineState {
         let timeout = Double(MigrationChannel.stallSeconds)
         while true {
@@ -171,6 +174,16 @@ public final class MigrationReceiver: Sendable {
                             + "not whole pages of the VM's \(memory.size >> 20) MiB of RAM")
                 }
                 try connection.read(into: UnsafeMutableRawBufferPointer(start: target, count: count), timeout: timeout)
+            case .disk:
+                guard let disks else { throw .invalidSnapshot("the source sent disk data without copy-storage") }
+                guard length > 12 else { throw .invalidSnapshot("a disk frame of \(length) bytes") }
+                var decoder = StateDecoder(try connection.receivePayload(12, timeout: timeout), context: "disk")
+                let index = Int(try decoder.read(UInt32.self)), offset = try decoder.read(UInt64.self)
+                let data = try connection.receivePayload(length - 12, timeout: timeout)
+                let outcome = data.withUnsafeBytes { bytes in
+                    Result { () throws(VMMError) in try disks.write(index, at: offset, from: bytes.baseAddress!, count: bytes.count) }
+                }
+                try outcome.get()
             case .state:
                 let body = try SnapshotFormat.unframe(
                     try connection.receivePayload(length, timeout: timeout), path: "the migration stream's state")

@@ -64,21 +64,23 @@ public final class MigrationSender: Sendable {
     ) -> MigrationProgress.Phase {
         let started = MonotonicClock.now
         let throttle = VCPUThrottle(machine: machine)
+        let disks = MigrationDiskSource(machine, copyStorage: options.copyStorage)
         var tracking = false
         var pausedAt: Double?
         do throws(Stop) {
             do throws(VMMError) {
                 try handshake(machine, description: description)
+                disks.startLogging()
                 try machine.startDirtyTracking()
                 tracking = true
                 update { $0.phase = .precopy }
-                let notCopied = try precopy(machine, throttle: throttle, started: started)
+                let notCopied = try precopy(machine, disks: disks, throttle: throttle, started: started)
                 throttle.stop()
                 update { $0.phase = .stopping }
                 pausedAt = MonotonicClock.now
                 try vcpus.pause()
                 machine.quiesceDevices()
-                try sendLastPass(machine, notCopied: notCopied, description: description)
+                try sendLastPass(machine, disks: disks, notCopied: notCopied, description: description)
                 try expect(.ready, timeout: Self.readyTimeout, what: "the destination to build the VM")
             } catch {
                 throw stop(for: error)
@@ -88,7 +90,9 @@ public final class MigrationSender: Sendable {
             throttle.stop()
             let message = giveUp(error)
             if tracking { machine.stopDirtyTracking() }
+            disks.stopLogging()
             if pausedAt != nil {
+                for failure in disks.reacquireLocks() { log.error("migration failed and a disk stays unlocked: \(failure)") }
                 machine.resumeDevices()
                 vcpus.resume()
             }
@@ -115,7 +119,7 @@ public final class MigrationSender: Sendable {
         let p = progress
         log.info(
             "migration to \(options.path) completed: \(p.bytesSent) bytes in \(p.rounds) rounds, "
-                + "\(Int(p.bandwidth / 1e6)) Mbit/s, downtime \(Int((downtime * 1000).rounded(.up))) ms, "
+                + "\(Int((p.bandwidth / 1e6).rounded())) Mbit/s, downtime \(Int((downtime * 1000).rounded(.up))) ms, "
                 + "total \(Int((MonotonicClock.now - started) * 1000)) ms")
         return .completed
     }
@@ -123,6 +127,9 @@ public final class MigrationSender: Sendable {
     /// After `awaitingConfirmation`: the destination does not run the VM, so it goes on
     /// here. Restarts the devices; the caller resumes the vCPUs.
     public func resumeHere(_ machine: Machine) {
+        let disks = MigrationDiskSource(machine, copyStorage: options.copyStorage)
+        disks.stopLogging()
+        for failure in disks.reacquireLocks() { log.error("a disk stays unlocked: \(failure)") }
         machine.stopDirtyTracking()
         machine.resumeDevices()
         update {
@@ -146,23 +153,27 @@ public final class MigrationSender: Sendable {
         }
     }
 
-    /// Copy rounds while the guest runs; returns what the last round found dirty and left
-    /// for the pause.
-    private func precopy(_ machine: Machine, throttle: VCPUThrottle, started: Double) throws(VMMError) -> [Range<UInt64>] {
+    /// Copy rounds while the guest runs; returns what the last round found dirty (memory
+    /// and disks) and left for the pause.
+    private func precopy(
+        _ machine: Machine, disks: MigrationDiskSource, throttle: VCPUThrottle, started: Double
+    ) throws(VMMError) -> (memory: [Range<UInt64>], disks: [DiskRanges]) {
         var meter = BandwidthMeter(limit: options.bandwidth)
+        try sendDisks(try disks.allocatedExtents(), from: disks, meter: &meter, started: started)
         try sendMemory(try machine.memory.populatedRanges(), of: machine.memory, meter: &meter, started: started)
         update { $0.rounds = 1 }
         var previous = UInt64.max
         while true {
             let dirty = try machine.takeDirtyRanges()
-            let remaining = dirty.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+            let written = disks.takeWritten()
+            let remaining = dirty.reduce(UInt64(0)) { $0 + UInt64($1.count) } + written.reduce(0) { $0 + $1.byteCount }
             let expected = Double(remaining) * 8 / max(meter.bitsPerSecond, 1)
             update {
                 $0.remainingBytes = remaining
                 $0.bandwidth = meter.bitsPerSecond
                 $0.expectedDowntime = expected
             }
-            if expected <= options.maximumDowntime { return dirty }
+            if expected <= options.maximumDowntime { return (dirty, written) }
             if Double(remaining) > Double(previous) * Self.shrinkFactor {
                 let percent = throttle.currentPercent == 0 ? 20 : min(throttle.currentPercent + 10, 99)
                 try throttle.set(percent: percent)
@@ -170,22 +181,30 @@ public final class MigrationSender: Sendable {
                 log.info("migration: round \(progress.rounds) left \(remaining) bytes; vCPUs throttled to \(percent) %")
             }
             previous = remaining
+            try sendDisks(written, from: disks, meter: &meter, started: started)
             try sendMemory(dirty, of: machine.memory, meter: &meter, started: started)
             update { $0.rounds += 1 }
         }
     }
 
-    /// In the pause: the last dirty pages and the used rings, then the device state.
+    /// In the pause: the last written disk chunks, dirty pages and used rings; then the
+    /// shared disks are let go and the device state goes out.
     private func sendLastPass(
-        _ machine: Machine, notCopied: [Range<UInt64>], description: SnapshotDescription
+        _ machine: Machine, disks: MigrationDiskSource, notCopied: (memory: [Range<UInt64>], disks: [DiskRanges]),
+        description: SnapshotDescription
     ) throws(VMMError) {
         let pageSize = DeviceWriteLog.pageSize
         let rings = machine.virtqueueUsedRings().map { ring in
             ring.lowerBound / pageSize * pageSize..<min((ring.upperBound + pageSize - 1) / pageSize * pageSize, machine.memory.size)
         }
         var meter = BandwidthMeter(limit: nil)
-        let last = GuestMemory.merge(notCopied + (try machine.takeDirtyRanges()) + rings)
+        let written = zip(notCopied.disks, disks.takeWritten()).map { before, now in
+            DiskRanges(index: now.index, ranges: GuestMemory.merge(before.ranges + now.ranges))
+        }
+        try sendDisks(written, from: disks, meter: &meter, started: nil)
+        let last = GuestMemory.merge(notCopied.memory + (try machine.takeDirtyRanges()) + rings)
         try sendMemory(last, of: machine.memory, meter: &meter, started: nil)
+        try disks.releaseLocks()
         let state = SnapshotFormat.frame(try machine.saveState(kvm: kvm, description: description))
         guard state.count <= MigrationFrame.maximumPayload else {
             throw .invalidConfiguration("the machine state is \(state.count) bytes, more than a frame carries")
@@ -237,6 +256,37 @@ public final class MigrationSender: Sendable {
                     offset += UInt64(count)
                     update { $0.bytesSent += UInt64(count + 8) }
                     meter.sent(count + 16, isCancelled: { shared.withLock { $0.cancelRequested } })
+                }
+            }
+        }
+    }
+
+    /// Sends `pending` disk ranges as `disk` frames of at most 1 MiB.
+    private func sendDisks(
+        _ pending: [DiskRanges], from disks: MigrationDiskSource, meter: inout BandwidthMeter, started: Double?
+    ) throws(VMMError) {
+        let chunk = min(MigrationFrame.maximumDiskChunk, chunkLimit)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        for disk in pending {
+            for range in disk.ranges {
+                var offset = range.lowerBound
+                while offset < range.upperBound {
+                    if let started { try checkGoOn(started: started) }
+                    let count = Int(min(range.upperBound - offset, UInt64(chunk)))
+                    try disks.read(disk.index, at: offset, count: count, into: buffer)
+                    var header = StateEncoder()
+                    header.append(UInt32(disk.index))
+                    header.append(offset)
+                    let outcome = header.bytes.withUnsafeBytes { head in
+                        Result { () throws(VMMError) in
+                            try channel.send(.disk, [head, UnsafeRawBufferPointer(start: buffer, count: count)])
+                        }
+                    }
+                    try outcome.get()
+                    offset += UInt64(count)
+                    update { $0.bytesSent += UInt64(count + 12) }
+                    meter.sent(count + 20, isCancelled: { shared.withLock { $0.cancelRequested } })
                 }
             }
         }

@@ -55,6 +55,29 @@ public final class BlockImage: BlockStorage {
 
     deinit { close(fileDescriptor) }
 
+    /// Syncs the image and lets go of its lock, so that a migration's destination can open
+    /// it (shared storage); the device is quiesced and the guest paused.
+    func releaseLock() throws(VMMError) {
+        guard fsync(fileDescriptor) == 0 else { throw .system("fsync disk image \(path)", errno) }
+        guard flock(fileDescriptor, LOCK_UN) == 0 else { throw .system("unlock disk image \(path)", errno) }
+    }
+
+    /// Takes the lock back after a migration failed. The destination may still be letting
+    /// go of the image, so this waits up to `timeout` seconds for it.
+    func reacquireLock(timeout: Double = 10) throws(VMMError) {
+        let deadline = MonotonicClock.now + timeout
+        while true {
+            do throws(VMMError) {
+                try Self.lock(fileDescriptor, path: path, readOnly: isReadOnly)
+                return
+            } catch {
+                guard MonotonicClock.now < deadline, error.isUserError else { throw error }
+                var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+                nanosleep(&pause, nil)
+            }
+        }
+    }
+
     private static func lock(_ fd: Int32, path: String, readOnly: Bool) throws(VMMError) {
         var result: Int32
         repeat {

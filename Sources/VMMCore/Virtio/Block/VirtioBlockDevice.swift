@@ -10,6 +10,8 @@ public final class VirtioBlockDevice: VirtioDevice {
     let configuration: VirtioBlockConfiguration
     /// What the guest changed while a snapshot copied this disk.
     public let writeLog = BlockWriteLog()
+    /// The raw image, when the device stands on one (not in tests' storage wrappers).
+    let image: BlockImage?
     private let storage: any BlockStorage
     private let serial: [UInt8]
     private let ioThreads: Int
@@ -29,6 +31,7 @@ public final class VirtioBlockDevice: VirtioDevice {
     /// only pay off when the disk itself is slow.
     init(storage: any BlockStorage, serial: [UInt8], ioThreads: Int = 4, log: Logger) {
         self.storage = LoggedBlockStorage(base: storage, log: writeLog)
+        self.image = storage as? BlockImage
         self.serial = serial
         self.ioThreads = ioThreads
         self.log = log
