@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Hummingbird
 import Logging
+import VMMAPI
 
 /// The daemon: loads VMs, re-adopts running ones, serves the REST API on the Unix socket
 /// and tells systemd when it is ready.
@@ -26,6 +27,21 @@ public struct Daemon: Sendable {
             logger.warning("group \(configuration.group) does not exist; the API is open to root only")
         }
         let manager = try VMManager(configuration: configuration, logger: logger)
+        // EXPERIMENT (not to be committed): peers over Unix sockets, streams over plain TCP.
+        if let spec = ProcessInfo.processInfo.environment["VMMD_TEST_PEERS"],
+           let port = ProcessInfo.processInfo.environment["VMMD_TEST_MIGRATION_PORT"].flatMap(Int.init) {
+            let map = Dictionary(uniqueKeysWithValues: spec.split(separator: ",").map {
+                let parts = $0.split(separator: "=")
+                return (String(parts[0]), String(parts[1]))
+            })
+            let network = PeerNetwork(
+                security: TunnelSecurity(addServer: { _ in }, addClient: { _, _ in }),
+                exchange: { peer, method, path, body in
+                    try await UnixHTTPClient(socketPath: map[peer.description]!).send(method, path, body: body)
+                },
+                migrationPort: port)
+            try await manager.enablePeers(network, listeningOn: "127.0.0.1")
+        }
         await manager.load()
 
         let router = Router(context: DaemonRequestContext.self)

@@ -117,6 +117,22 @@ extension DaemonTests {
                 try await apiA.expect(204, "DELETE", "/v1/migrations/{id}", snapshot: ticketID)
                 #expect(try await a.request("GET", "/v1/vms/newcomer").status == 404)
 
+                // Copy-storage: the destination makes its own copy of the writable disk (the
+                // source's path is taken there: the file system is shared) and the VM uses it.
+                let image = "\(a.root)/disky.raw"
+                let pattern = Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 / 4096 &* 7 &+ 1) })
+                try pattern.write(to: URL(fileURLWithPath: image))
+                let disky = #"{"name":"disky","kernel":"\#(TestPaths.kernel("counter"))","memory":67108864,"disks":[{"path":"\#(image)"}]}"#
+                #expect(try await a.request("POST", "/v1/vms", body: disky).status == 201)
+                #expect(try await a.request("POST", "/v1/vms/disky/start").state == "running")
+                let copied = try await a.request("POST", "/v1/vms/disky/migrate", body: #"{"to":"\#(hosts.address(1))","copyStorage":true}"#)
+                #expect(copied.status == 200, "\(copied.text)")
+                let copy = "\(b.stateDirectory)/disks/disky/disk0.img"
+                let there = try await b.request("GET", "/v1/vms/disky").json["definition"] as? [String: Any]
+                #expect((there?["disks"] as? [[String: Any]])?.first?["path"] as? String == copy)
+                #expect(FileManager.default.contents(atPath: copy) == pattern)
+                #expect(try await b.state("disky") == "running")
+
                 let spec = DaemonTests.OpenAPIContractTests.spec
                 let problems = try await apiA.validate(against: spec) + apiB.validate(against: spec)
                 #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")

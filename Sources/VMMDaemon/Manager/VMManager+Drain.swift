@@ -135,6 +135,7 @@ extension VMManager {
             vms[name] = nil
             try? snapshots.removeAll(name)
             runtimeDirectory(name).remove()
+            markLentDisks(now.definition, to: target.description)
             departed[name] = Departure(to: target.description, time: Date(), console: now.console)
             publish(.migrated, name, snapshot: nil, peer: target.description, reason: "definition moved to \(target)", state: .stopped)
             return record(name, to: target.description, "defined", nil)

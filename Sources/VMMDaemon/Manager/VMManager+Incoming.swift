@@ -145,6 +145,8 @@ extension VMManager {
         }
         incomingStore.remove(id)
         peers?.tunnels.forget(id)
+        // Its disks here (if it had lent them) are its own again.
+        unlink(Self.lentMarker(configuration.disksDirectory, name))
         incoming[id]?.phase = .running
         incoming[id]?.ended = Date()
         vms[name]?.console.record(from: runtimeDirectory(name).consoleSocket)

@@ -206,6 +206,7 @@ extension VMManager {
         try? snapshots.removeAll(name)
         runtimeDirectory(name).remove()
         cgroups.release(vm: name, logger: logger)
+        markLentDisks(vm.definition, to: to)
         vms[name] = nil
         departed[name] = Departure(to: to, time: time, console: vm.console)
         if departed.count > 64, let oldest = departed.min(by: { $0.value.time < $1.value.time })?.key {
@@ -214,6 +215,16 @@ extension VMManager {
         logger.info("VM \(name) migrated to \(to)")
         publish(.migrated, name, snapshot: nil, peer: to, reason: "VM \(name) runs on \(to) now", state: .stopped)
         run?.exited.fire()
+    }
+
+    /// Disks of a departed VM inside this daemon's disk folder (a clone's, or copied here by
+    /// an earlier migration) are the VM's on its new host now (shared storage): marked, so
+    /// that they are not taken for orphans and removed.
+    func markLentDisks(_ definition: VMDefinition, to: String) {
+        let folder = "\(configuration.disksDirectory)/\(definition.name)/"
+        guard definition.disks.contains(where: { $0.path.hasPrefix(folder) }) else { return }
+        let marker = Self.lentMarker(configuration.disksDirectory, definition.name)
+        try? AtomicFile.write(Data("\(to)\n".utf8), to: marker)
     }
 
     /// A migration's failure as the API reports it; the VM runs on here in every case.
