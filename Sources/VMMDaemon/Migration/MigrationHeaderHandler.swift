@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOPosix
 
@@ -16,13 +17,15 @@ final class MigrationHeaderHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private let tunnels: IncomingTunnels
+    private let logger: Logger
     private let onAccepted: @Sendable (String) -> Void
     private var phase = Phase.header
     private var received: ByteBuffer?
 
     /// `onAccepted(id)` is told when a stream for migration `id` begins.
-    init(tunnels: IncomingTunnels, onAccepted: @escaping @Sendable (String) -> Void) {
+    init(tunnels: IncomingTunnels, logger: Logger, onAccepted: @escaping @Sendable (String) -> Void) {
         self.tunnels = tunnels
+        self.logger = logger
         self.onAccepted = onAccepted
     }
 
@@ -48,6 +51,7 @@ final class MigrationHeaderHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
         let id = String(line.dropFirst(MigrationTunnel.headerPrefix.count))
         guard let socketPath = tunnels.claim(id) else {
+            logger.warning("migration port: connection for unknown migration \(id.prefix(64)) closed")
             context.close(promise: nil)
             return
         }
@@ -60,7 +64,9 @@ final class MigrationHeaderHandler: ChannelDuplexHandler, RemovableChannelHandle
         if phase != .connecting { context.read() }
     }
 
+    /// A failed TLS handshake (no certificate, or one the CA did not sign) ends up here.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.warning("migration port: connection from \(context.remoteAddress?.description ?? "?") refused: \(error)")
         context.close(promise: nil)
     }
 

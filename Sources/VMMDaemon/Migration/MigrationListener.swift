@@ -16,7 +16,7 @@ enum MigrationListener {
                 channel.eventLoop.makeCompletedFuture {
                     try security.addServer(channel)
                     try channel.pipeline.syncOperations.addHandler(
-                        MigrationHeaderHandler(tunnels: tunnels, onAccepted: onAccepted))
+                        MigrationHeaderHandler(tunnels: tunnels, logger: logger, onAccepted: onAccepted))
                 }
             }
             .bind(host: host, port: port)
