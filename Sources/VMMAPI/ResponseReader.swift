@@ -13,7 +13,7 @@ struct ResponseReader {
     mutating func head() async throws -> HTTPResponseHead {
         switch try await nextPart() {
         case .head(let head): return head
-        case .body, .end: throw UnixHTTPClientError.malformedResponse("body before the response head")
+        case .body, .end: throw HTTPClientError.malformedResponse("body before the response head")
         }
     }
 
@@ -22,7 +22,7 @@ struct ResponseReader {
         switch try await nextPart() {
         case .body(let chunk): return chunk
         case .end: return nil
-        case .head: throw UnixHTTPClientError.malformedResponse("a second response head")
+        case .head: throw HTTPClientError.malformedResponse("a second response head")
         }
     }
 
@@ -38,7 +38,7 @@ struct ResponseReader {
     private mutating func nextPart() async throws -> HTTPClientResponsePart {
         guard let part = try await parts.next() else {
             try Task.checkCancellation()
-            throw UnixHTTPClientError.malformedResponse("the connection closed before the response ended")
+            throw HTTPClientError.malformedResponse("the connection closed before the response ended")
         }
         return part
     }
