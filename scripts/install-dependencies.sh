@@ -11,6 +11,7 @@ packages=(
     e2fsprogs iproute2           # disk images and network namespaces for device tests
     python3                      # the device tests' DHCP responder (AF_PACKET on a tap)
     curl util-linux              # daemon tests drive the REST API; setpriv, script
+    openssl                      # scripts/make-certificates.sh (the TLS tests use it)
 )
 
 missing=()

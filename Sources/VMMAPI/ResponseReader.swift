@@ -13,7 +13,7 @@ struct ResponseReader {
     mutating func head() async throws -> HTTPResponseHead {
         switch try await nextPart() {
         case .head(let head): return head
-        case .body, .end: throw UnixHTTPClientError.malformedResponse("body before the response head")
+        case .body, .end: throw HTTPClientError.malformedResponse("body before the response head")
         }
     }
 
@@ -22,14 +22,21 @@ struct ResponseReader {
         switch try await nextPart() {
         case .body(let chunk): return chunk
         case .end: return nil
-        case .head: throw UnixHTTPClientError.malformedResponse("a second response head")
+        case .head: throw HTTPClientError.malformedResponse("a second response head")
         }
     }
+
+    /// The largest body read whole: far above any answer of the API (a console log is at
+    /// most 1 MiB), low enough that a remote peer cannot fill this process's memory.
+    static let maximumBodySize = 64 << 20
 
     /// The rest of the body, up to the end of the response.
     mutating func remainingBody() async throws -> [UInt8] {
         var bytes: [UInt8] = []
         while let chunk = try await nextBodyChunk() {
+            guard bytes.count + chunk.readableBytes <= Self.maximumBodySize else {
+                throw HTTPClientError.malformedResponse("a body larger than \(Self.maximumBodySize >> 20) MiB")
+            }
             bytes.append(contentsOf: chunk.readableBytesView)
         }
         return bytes
@@ -38,7 +45,7 @@ struct ResponseReader {
     private mutating func nextPart() async throws -> HTTPClientResponsePart {
         guard let part = try await parts.next() else {
             try Task.checkCancellation()
-            throw UnixHTTPClientError.malformedResponse("the connection closed before the response ended")
+            throw HTTPClientError.malformedResponse("the connection closed before the response ended")
         }
         return part
     }

@@ -3,10 +3,10 @@ import Foundation
 import Glibc
 import Hummingbird
 import Logging
-import VMMAPI
+import NIOCore
 
 /// The daemon: loads VMs, re-adopts running ones, serves the REST API on the Unix socket
-/// and tells systemd when it is ready.
+/// (and on a TCP port with mutual TLS when configured) and tells systemd when it is ready.
 public struct Daemon: Sendable {
     let configuration: DaemonConfiguration
     let logger: Logger
@@ -22,25 +22,16 @@ public struct Daemon: Sendable {
         let startedAt = ContinuousClock.now
         // Files the daemon creates are root's alone unless it widens them on purpose.
         umask(0o077)
+        // Bad TLS files stop the daemon before it touches any VM.
+        let tlsConfiguration = try configuration.listener.map { try $0.files.serverConfiguration() }
         let gid = GroupDirectory.gid(of: configuration.group)
         if gid == nil {
             logger.warning("group \(configuration.group) does not exist; the API is open to root only")
         }
         let manager = try VMManager(configuration: configuration, logger: logger)
-        // EXPERIMENT (not to be committed): peers over Unix sockets, streams over plain TCP.
-        if let spec = ProcessInfo.processInfo.environment["VMMD_TEST_PEERS"],
-           let port = ProcessInfo.processInfo.environment["VMMD_TEST_MIGRATION_PORT"].flatMap(Int.init) {
-            let map = Dictionary(uniqueKeysWithValues: spec.split(separator: ",").map {
-                let parts = $0.split(separator: "=")
-                return (String(parts[0]), String(parts[1]))
-            })
-            let network = PeerNetwork(
-                security: TunnelSecurity(addServer: { _ in }, addClient: { _, _ in }),
-                exchange: { peer, method, path, body in
-                    try await UnixHTTPClient(socketPath: map[peer.description]!).send(method, path, body: body)
-                },
-                migrationPort: port)
-            try await manager.enablePeers(network, listeningOn: "127.0.0.1")
+        // Before load: a VM adopted mid-migration may need to ask its destination.
+        if let listener = configuration.listener {
+            try await manager.enablePeers(try PeerNetwork(listener), listeningOn: listener.address.host)
         }
         await manager.load()
 
@@ -52,7 +43,11 @@ public struct Daemon: Sendable {
         try removeStaleSocket()
         let socketPath = configuration.socketPath
         let logger = logger
-        let app = Application(
+        let readiness = ServerReadiness(servers: configuration.listener == nil ? 1 : 2)
+        @Sendable func serverIsRunning() async {
+            if await readiness.serverIsRunning(), SystemdNotifier.notify("READY=1") { logger.info("told systemd READY=1") }
+        }
+        var servers = [(socketPath, Application(
             router: router,
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "vmmd"),
             onServerRunning: { _ in
@@ -60,11 +55,37 @@ public struct Daemon: Sendable {
                 if let gid { chown(socketPath, 0, gid) }
                 chmod(socketPath, gid == nil ? 0o600 : 0o660)
                 logger.info("listening on \(socketPath)")
-                if SystemdNotifier.notify("READY=1") { logger.info("told systemd READY=1") }
+                await serverIsRunning()
             },
-            logger: Logger(label: "vmmd.http"))
+            logger: Logger(label: "vmmd.http")))]
+        if let listener = configuration.listener, let tlsConfiguration {
+            let address = listener.address
+            servers.append((address.description, Application(
+                router: router,
+                server: .mutualTLS(tlsConfiguration, logger: logger),
+                configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "vmmd"),
+                onServerRunning: { _ in
+                    logger.info("listening on \(address) (TLS; clients need a certificate from \(listener.files.certificateAuthority))")
+                    await serverIsRunning()
+                },
+                logger: Logger(label: "vmmd.http"))))
+        }
         let signalSources = exitOnSignals()
-        try await app.runService(gracefulShutdownSignals: [])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (address, server) in servers {
+                group.addTask {
+                    do {
+                        try await server.runService(gracefulShutdownSignals: [])
+                    } catch let error as IOError {
+                        throw FileError("cannot serve the API on \(address): \(String(cString: strerror(error.errnoCode)))"
+                            + " (is another vmmd using it?)", code: error.errnoCode)
+                    }
+                }
+            }
+            // Either server ending (it could not bind) ends the daemon.
+            try await group.next()
+            group.cancelAll()
+        }
         withExtendedLifetime(signalSources) {}
     }
 

@@ -11,7 +11,14 @@ struct ConsoleAttachment {
     /// How long a VM that just started gets to create its console socket.
     private static let socketWait: Duration = .seconds(5)
 
+    /// The console socket is a file on vmmd's host, reached directly rather than through
+    /// the API, so a remote VM's console cannot be attached (its log can be printed).
+    static func checkLocal(_ global: GlobalOptions) throws {
+        if try global.endpoint().isRemote { throw ConsoleError.remote }
+    }
+
     func run() async throws {
+        try Self.checkLocal(global)
         // Ask vmmd first: a stopped or unknown VM deserves its own error and exit status.
         let info = try await global.client().get(Routes.vm(name), as: VMInfo.self)
         guard info.state.hasProcess else { throw ConsoleError.notRunning(name: name, state: info.state) }

@@ -6,12 +6,15 @@ enum ConsoleError: Error, Equatable, CustomStringConvertible {
     case permissionDenied(path: String)
     case unreachable(name: String, path: String, reason: String)
     case io(String)
+    /// vmctl --connect: the console socket is on the other host.
+    case remote
 
     var status: ExitStatus {
         switch self {
         case .notRunning: return .conflict
         case .permissionDenied: return .permissionDenied
         case .unreachable, .io: return .failure
+        case .remote: return .usage
         }
     }
 
@@ -23,6 +26,8 @@ enum ConsoleError: Error, Equatable, CustomStringConvertible {
             return "cannot attach to the console at \(path): permission denied (run as root, or join the kvm group)"
         case .unreachable(let name, let path, let reason):
             return "cannot attach to \(name)'s console at \(path): \(reason) (vmctl info \(name) shows its state; another runtime folder: --runtime-dir or VMM_RUNTIME_DIR)"
+        case .remote:
+            return "cannot attach to the console of a VM on a remote vmmd (--connect): vmctl attaches to the console socket on vmmd's host (run vmctl there; vmctl console NAME --log prints the console log from here)"
         case .io(let what):
             return "console: \(what)"
         }

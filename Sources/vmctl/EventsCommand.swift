@@ -16,12 +16,12 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let decoder = JSONDecoder()
-        for try await line in global.client().stream(Routes.events) {
+        for try await line in try global.client().stream(Routes.events) {
             let event: VMEvent
             do {
                 event = try decoder.decode(VMEvent.self, from: Data(line.utf8))
             } catch {
-                throw UnixHTTPClientError.malformedResponse("not a VMEvent: \(line)")
+                throw HTTPClientError.malformedResponse("not a VMEvent: \(line)")
             }
             // Unbuffered: each event must reach a pipe (`vmctl events | grep`) when it happens.
             FileHandle.standardOutput.write(Data(((json ? try JSONOutput.line(event) : Self.text(event)) + "\n").utf8))

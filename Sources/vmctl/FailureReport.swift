@@ -10,7 +10,7 @@ struct FailureReport: Equatable {
 
     init(_ error: any Error) {
         switch error {
-        case let error as UnixHTTPClientError:
+        case let error as HTTPClientError:
             (status, message) = Self.describe(error)
         case let error as APIError:
             (status, message) = Self.describe(error)
@@ -18,6 +18,8 @@ struct FailureReport: Equatable {
             (status, message) = (error.status, error.description)
         case let error as ValidationError:
             (status, message) = (.usage, error.message)
+        case let error as TLSFilesError:
+            (status, message) = (.usage, error.description)
         case let error as ExitCode:
             (status, message) = (ExitStatus(rawValue: error.rawValue) ?? .failure, nil)
         default:
@@ -25,10 +27,17 @@ struct FailureReport: Equatable {
         }
     }
 
-    private static func describe(_ error: UnixHTTPClientError) -> (ExitStatus, String) {
+    private static func describe(_ error: HTTPClientError) -> (ExitStatus, String) {
         switch error {
+        case .daemonNotRunning(let endpoint, _) where endpoint.hasPrefix("https://"):
+            return (.daemonNotRunning, "\(error) (is vmmd running there with --listen? check --connect or VMCTL_CONNECT)")
         case .daemonNotRunning:
             return (.daemonNotRunning, "\(error) (is vmmd running? systemctl start vmmd; another socket: --socket or VMM_SOCKET)")
+        case .tlsFailed:
+            return (.permissionDenied,
+                    "\(error) (one CA must sign both certificates, and vmmd's must name the host in --connect: scripts/make-certificates.sh)")
+        case .connectionFailed(let endpoint, _) where endpoint.hasPrefix("https://"):
+            return (.failure, "\(error) (check --connect or VMCTL_CONNECT)")
         case .permissionDenied:
             return (.permissionDenied,
                     "\(error) (run as root, or join the socket's group: sudo usermod -aG kvm $USER, then log in again)")

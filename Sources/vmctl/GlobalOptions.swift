@@ -16,17 +16,71 @@ struct GlobalOptions: ParsableArguments {
         valueName: "path"))
     var runtimeDir: String?
 
+    @Option(help: ArgumentHelp(
+        "A remote vmmd's API, https://HOST:PORT, over mutual TLS (default: $VMCTL_CONNECT; --socket overrides it).",
+        valueName: "url"))
+    var connect: String?
+
+    @Option(help: ArgumentHelp("This client's certificate for --connect (default: $VMCTL_TLS_CERT).", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The key of --tls-cert (default: $VMCTL_TLS_KEY).", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp("The CA that signed vmmd's certificate (default: $VMCTL_TLS_CA).", valueName: "file"))
+    var tlsCa: String?
+
+    /// Read once, so tests can replace it.
+    var environment: [String: String] = ProcessInfo.processInfo.environment
+
+    private enum CodingKeys: String, CodingKey {
+        case socket, runtimeDir, connect, tlsCert, tlsKey, tlsCa
+    }
+
     var socketPath: String {
-        socket ?? ProcessInfo.processInfo.environment["VMM_SOCKET"] ?? Self.defaultSocket
+        socket ?? environment["VMM_SOCKET"] ?? Self.defaultSocket
     }
 
     var runtimeDirectory: String {
-        runtimeDir ?? ProcessInfo.processInfo.environment["VMM_RUNTIME_DIR"] ?? Self.defaultRuntimeDirectory
+        runtimeDir ?? environment["VMM_RUNTIME_DIR"] ?? Self.defaultRuntimeDirectory
+    }
+
+    /// --connect, else $VMCTL_CONNECT unless --socket names a local daemon.
+    private var connectURL: String? {
+        connect ?? (socket == nil ? environment["VMCTL_CONNECT"].flatMap { $0.isEmpty ? nil : $0 } : nil)
+    }
+
+    func validate() throws {
+        if connect != nil && socket != nil {
+            throw ValidationError("--connect and --socket each name a vmmd; give one")
+        }
+        if connectURL == nil && (tlsCert != nil || tlsKey != nil || tlsCa != nil) {
+            throw ValidationError("--tls-cert, --tls-key and --tls-ca are for a remote vmmd: add --connect https://HOST:PORT")
+        }
+    }
+
+    /// The local socket, or the remote daemon with this client's TLS files.
+    func endpoint() throws -> HTTPClient.Endpoint {
+        guard let url = connectURL else { return .unixSocket(path: socketPath) }
+        let files = [
+            ("--tls-cert", "VMCTL_TLS_CERT", tlsCert), ("--tls-key", "VMCTL_TLS_KEY", tlsKey), ("--tls-ca", "VMCTL_TLS_CA", tlsCa),
+        ].map { option, variable, value in (option, variable, value ?? environment[variable]) }
+        let missing = files.filter { $0.2 == nil || $0.2 == "" }
+        guard missing.isEmpty else {
+            let names = missing.map { "\($0.0) (or $\($0.1))" }.joined(separator: ", ")
+            throw ValidationError("\(url) needs this client's certificate, key and CA; missing: \(names)")
+        }
+        let tls = TLSFiles(certificate: files[0].2!, key: files[1].2!, certificateAuthority: files[2].2!)
+        do {
+            return try .https(url: url, tls: tls)
+        } catch {
+            throw ValidationError("--connect: \(error)")
+        }
     }
 
     /// A client for vmmd's API.
-    func client() -> UnixHTTPClient {
-        UnixHTTPClient(socketPath: socketPath)
+    func client() throws -> HTTPClient {
+        try HTTPClient(endpoint: try endpoint())
     }
 
     /// The socket of VM `name`'s serial console, which vmctl attaches to directly.

@@ -9,7 +9,7 @@ struct MigrationProgress {
     let vm: String
 
     func show() async {
-        let client = global.client()
+        guard let client = try? global.client() else { return }
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(500))
             guard !Task.isCancelled, let info = try? await client.get(Routes.vm(vm), as: VMInfo.self),

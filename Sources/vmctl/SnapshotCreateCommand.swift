@@ -25,8 +25,9 @@ struct SnapshotCreateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let request = VMSnapshotRequest(name: target.snapshot, memoryOnly: memoryOnly ? true : nil)
+        let client = try global.client()
         let progress = SnapshotProgress.isWanted && !json
-            ? Task { await SnapshotProgress(client: global.client(), vm: target.name, snapshot: target.snapshot).show() }
+            ? Task { await SnapshotProgress(client: client, vm: target.name, snapshot: target.snapshot).show() }
             : nil
         defer {
             if let progress {
@@ -34,7 +35,7 @@ struct SnapshotCreateCommand: AsyncParsableCommand {
                 SnapshotProgress.clearLine()
             }
         }
-        let snapshot = try await global.client().post(Routes.snapshots(target.name), body: request, as: VMSnapshot.self)
+        let snapshot = try await client.post(Routes.snapshots(target.name), body: request, as: VMSnapshot.self)
         print(json ? try JSONOutput.document(snapshot) : Self.summary(snapshot))
     }
 

@@ -7,7 +7,7 @@ import VMMAPI
 /// While a snapshot is taken, shows on a terminal how much it has written: the daemon
 /// reports the bytes on disk in the VM's `operation`, polled twice a second.
 struct SnapshotProgress {
-    let client: UnixHTTPClient
+    let client: HTTPClient
     let vm: String
     let snapshot: String
 

@@ -14,7 +14,8 @@ struct StartCommand: AsyncParsableCommand {
     var console = false
 
     func run() async throws {
-        let client = global.client()
+        let client = try global.client()
+        if console { try ConsoleAttachment.checkLocal(global) }
         try await client.post(Routes.action("start", on: vm.name))
         if console {
             try await ConsoleAttachment(global: global, name: vm.name).run()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import VMMAPI
 import VMMDaemon
 
 /// `vmmd`: the vmm daemon. Runs in the foreground and logs to standard error.
@@ -24,13 +25,63 @@ struct VMMD: AsyncParsableCommand {
     @Option(help: "The vmm executable (default: the vmm beside vmmd).")
     var vmm: String?
 
+    @Option(help: ArgumentHelp(
+        "Also serve the API on this TCP address, with mutual TLS (needs --tls-cert, --tls-key, --tls-ca).",
+        valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("This host's certificate (PEM), for --listen.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("The private key of --tls-cert (PEM).", valueName: "file"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp("The CA that must have signed every client's certificate (PEM).", valueName: "file"))
+    var tlsCa: String?
+
+    @Option(help: ArgumentHelp("The TCP port for migration streams from peers (default: the --listen port + 1).", valueName: "port"))
+    var migrationPort: Int?
+
+    func validate() throws {
+        _ = try listener()
+    }
+
+    /// The TLS listener the options describe; refuses TCP without TLS, and TLS options
+    /// without --listen.
+    private func listener() throws -> TLSListener? {
+        guard let listen else {
+            guard tlsCert == nil, tlsKey == nil, tlsCa == nil, migrationPort == nil else {
+                throw ValidationError("--tls-cert, --tls-key, --tls-ca and --migration-port only apply with --listen HOST:PORT")
+            }
+            return nil
+        }
+        guard let tlsCert, let tlsKey, let tlsCa else {
+            throw ValidationError(
+                "--listen serves the API over mutual TLS only: add --tls-cert FILE --tls-key FILE --tls-ca FILE "
+                    + "(scripts/make-certificates.sh makes them)")
+        }
+        let address: HostAndPort
+        do {
+            address = try HostAndPort(parsing: listen)
+        } catch {
+            throw ValidationError("--listen: \(error)")
+        }
+        let listener = TLSListener(
+            address: address, files: TLSFiles(certificate: tlsCert, key: tlsKey, certificateAuthority: tlsCa),
+            migrationPort: migrationPort)
+        guard (1...65535).contains(listener.migrationPort), listener.migrationPort != address.port else {
+            throw ValidationError("--migration-port must be a port from 1 to 65535 other than the --listen port")
+        }
+        return listener
+    }
+
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "vmmd")
         logger.logLevel = .info
         let configuration = DaemonConfiguration(
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
-            vmmPath: vmm ?? Self.siblingVMM())
+            vmmPath: vmm ?? Self.siblingVMM(), listener: try listener())
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
         try await Daemon(configuration: configuration, logger: logger).run()
     }

@@ -11,7 +11,9 @@ final class DaemonHarness {
     /// A command that execs the daemon (its path and arguments follow), e.g. a shell that
     /// first moves itself into a cgroup; empty: the daemon is started directly.
     var wrapper: [String] = []
-    /// More daemon options (e.g. `--listen` and the TLS files).
+    /// The daemon's TCP listener with mutual TLS, once `enableTLS()` made its certificates.
+    private(set) var tls: DaemonTLS?
+    /// More daemon options (e.g. `--listen` and the TLS files of a `MultiHostHarness` host).
     var arguments: [String] = []
     private var process: Process?
     var daemonPID: pid_t? { process?.processIdentifier }
@@ -27,7 +29,7 @@ final class DaemonHarness {
         let command = wrapper + [
             TestPaths.vmmd, "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory,
             "--vmm", TestPaths.vmm, "--group", group,
-        ] + arguments
+        ] + (tls?.arguments ?? []) + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
@@ -42,7 +44,11 @@ final class DaemonHarness {
         try process.run()
         self.process = process
         let up = try await eventually(seconds: 15) { (try? await self.request("GET", "/v1/vms"))?.status == 200 }
-        guard up else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
+        let tlsUp = try await eventually(seconds: 15) {
+            guard self.tls != nil else { return true }
+            return (try? await self.httpsRequest("GET", "/v1/vms"))?.status == 200
+        }
+        guard up, tlsUp else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
     }
 
     var daemonIsRunning: Bool { process.map { !hasEnded($0.processIdentifier) } ?? false }
@@ -102,6 +108,42 @@ final class DaemonHarness {
         return HTTPResult(
             status: Int(result.output) ?? 0,
             body: FileManager.default.contents(atPath: output) ?? Data())
+    }
+
+    /// Makes certificates with scripts/make-certificates.sh (a CA, `localhost` for the
+    /// daemon, `admin` for clients) and picks free ports: `start()` then has the daemon
+    /// listen with TLS on 127.0.0.1 as well.
+    @discardableResult
+    func enableTLS() async throws -> DaemonTLS {
+        let tls = DaemonTLS(directory: "\(root)/tls", port: try freeTCPPort(), migrationPort: try freeTCPPort())
+        try await DaemonTLS.makeCertificates(in: tls.directory, "localhost", "admin")
+        self.tls = tls
+        return tls
+    }
+
+    /// Sends one request over TLS with curl, presenting certificate `client` of
+    /// `certificates` (nil: none; the daemon's CA is trusted either way); `plain` speaks
+    /// HTTP to the TLS port instead.
+    /// Status 0: no HTTP answer at all.
+    func httpsRequest(
+        _ method: String, _ path: String, body: String? = nil, client: String? = "admin", certificates: String? = nil,
+        plain: Bool = false
+    ) async throws -> HTTPResult {
+        guard let tls else { throw HarnessError("enableTLS() first") }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-response-\(UUID().uuidString)").path
+        defer { unlink(output) }
+        var arguments = [
+            "/usr/bin/curl", "-s", "--max-time", "60", "-X", method, "-o", output, "-w", "%{http_code}",
+            "-H", "Content-Type: application/json", "--cacert", "\(tls.directory)/ca.crt",
+        ]
+        if let client {
+            let directory = certificates ?? tls.directory
+            arguments += ["--cert", "\(directory)/\(client).crt", "--key", "\(directory)/\(client).key"]
+        }
+        if let body { arguments += ["--data-binary", body] }
+        arguments.append(plain ? "http://127.0.0.1:\(tls.port)\(path)" : "\(tls.url)\(path)")
+        let result = try await ChildProcess.run(arguments)
+        return HTTPResult(status: Int(result.output) ?? 0, body: FileManager.default.contents(atPath: output) ?? Data())
     }
 
     /// Creates a VM booting test kernel `kernel`.

@@ -14,6 +14,10 @@ extension TestPaths {
 struct Vmctl {
     let socket: String
     let runtimeDirectory: String
+    /// Options put before every command (e.g. --connect and the TLS files).
+    var options: [String] = []
+    /// Variables added to vmctl's environment.
+    var extraEnvironment: [String: String] = [:]
 
     init(_ daemon: DaemonHarness) {
         socket = daemon.socket
@@ -25,7 +29,9 @@ struct Vmctl {
         self.runtimeDirectory = runtimeDirectory
     }
 
-    var environment: [String: String] { ["VMM_SOCKET": socket, "VMM_RUNTIME_DIR": runtimeDirectory] }
+    var environment: [String: String] {
+        ["VMM_SOCKET": socket, "VMM_RUNTIME_DIR": runtimeDirectory].merging(extraEnvironment) { $1 }
+    }
 
     /// `vmctl arguments...`, to its end.
     @discardableResult
@@ -33,13 +39,13 @@ struct Vmctl {
         _ arguments: String..., input: String? = nil, directory: String? = nil, timeout: Duration = .seconds(60)
     ) async throws -> Subprocess.Result {
         try await Subprocess.run(
-            [TestPaths.vmctl] + arguments, input: input.map { Data($0.utf8) }, environment: environment,
+            [TestPaths.vmctl] + options + arguments, input: input.map { Data($0.utf8) }, environment: environment,
             directory: directory, timeout: timeout)
     }
 
     /// `vmctl arguments...` left running (e.g. `events`).
     func background(_ arguments: String..., timeout: Duration = .seconds(60)) throws -> Subprocess {
-        try Subprocess([TestPaths.vmctl] + arguments, environment: environment, timeout: timeout)
+        try Subprocess([TestPaths.vmctl] + options + arguments, environment: environment, timeout: timeout)
     }
 
     /// `vmctl info NAME --json`, decoded; nil if vmctl failed.

@@ -13,6 +13,30 @@ import VMMAPI
         #expect(info.global.consoleSocketPath(of: "web") == "/tmp/rt/vms/web/console.sock")
     }
 
+    @Test func connectNeedsTLSFilesFromOptionsOrEnvironment() throws {
+        var remote = try #require(try VMCtl.parseAsRoot([
+            "--connect", "https://host-a:7443", "--tls-cert", "a.crt", "--tls-key", "a.key", "list", "--tls-ca", "ca.crt",
+        ]) as? ListCommand)
+        remote.global.environment = [:]
+        let files = TLSFiles(certificate: "a.crt", key: "a.key", certificateAuthority: "ca.crt")
+        #expect(try remote.global.endpoint() == .https(HostAndPort(host: "host-a", port: 7443), tls: files))
+
+        var fromEnvironment = try #require(try VMCtl.parseAsRoot(["list"]) as? ListCommand)
+        fromEnvironment.global.environment = [
+            "VMCTL_CONNECT": "https://10.0.0.1:7443", "VMCTL_TLS_CERT": "a.crt", "VMCTL_TLS_KEY": "a.key",
+        ]
+        #expect(throws: ValidationError.self) { try fromEnvironment.global.endpoint() }
+        fromEnvironment.global.environment["VMCTL_TLS_CA"] = "ca.crt"
+        #expect(try fromEnvironment.global.endpoint().description == "https://10.0.0.1:7443")
+        // --socket names the local daemon even when the environment names a remote one.
+        var local = try #require(try VMCtl.parseAsRoot(["list", "--socket", "/tmp/a.sock"]) as? ListCommand)
+        local.global.environment = fromEnvironment.global.environment
+        #expect(try local.global.endpoint() == .unixSocket(path: "/tmp/a.sock"))
+
+        #expect(VMCtl.exitCode(for: Self.parseError(["list", "--connect", "https://h:1", "--socket", "/s"])) == .validationFailure)
+        #expect(VMCtl.exitCode(for: Self.parseError(["list", "--tls-cert", "a.crt"])) == .validationFailure)
+    }
+
     @Test func createTakesSizesAndRejectsBadOnes() throws {
         let create = try #require(try VMCtl.parseAsRoot(["create", "web", "--kernel", "k", "--memory", "1G", "--cpus", "2"]) as? CreateCommand)
         #expect(create.memory == "1G")

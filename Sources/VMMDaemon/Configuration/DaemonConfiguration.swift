@@ -11,13 +11,19 @@ public struct DaemonConfiguration: Sendable {
     public var group: String
     /// The `vmm` executable started for each VM.
     public var vmmPath: String
+    /// The API on TCP with mutual TLS as well; nil: the Unix socket only.
+    public var listener: TLSListener?
 
-    public init(socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String) {
+    public init(
+        socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String,
+        listener: TLSListener? = nil
+    ) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
         self.runtimeDirectory = runtimeDirectory
         self.group = group
         self.vmmPath = vmmPath
+        self.listener = listener
     }
 
     var definitionsDirectory: String { "\(stateDirectory)/vms" }

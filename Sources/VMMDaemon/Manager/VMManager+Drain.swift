@@ -20,7 +20,7 @@ extension VMManager {
         guard !request.to.isEmpty else {
             throw APIError(code: .badRequest, message: "to must name at least one daemon (HOST:PORT) to move the VMs to")
         }
-        let targets = try request.to.map(PeerAddress.init)
+        let targets = try request.to.map(HostAndPort.peer)
         let parallel = request.parallel ?? 2
         guard (1...Self.maximumDrainParallelism).contains(parallel) else {
             throw APIError(code: .badRequest, message: "parallel must be 1 to \(Self.maximumDrainParallelism), not \(parallel)")
@@ -34,7 +34,7 @@ extension VMManager {
         logger.info("draining to \(targets.map(\.description).joined(separator: ", ")): \(moving.count) running VM(s), \(resting.count) stopped")
 
         // Memory already promised to each target by this drain (its MemAvailable lags).
-        var promised: [PeerAddress: UInt64] = [:]
+        var promised: [HostAndPort: UInt64] = [:]
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for name in moving {
@@ -97,9 +97,9 @@ extension VMManager {
 
     /// The reachable target with the most memory available after what this drain sent it,
     /// if it has `memory` left.
-    private func pickTarget(_ targets: [PeerAddress], memory: UInt64, promised: [PeerAddress: UInt64]) async -> PeerAddress? {
+    private func pickTarget(_ targets: [HostAndPort], memory: UInt64, promised: [HostAndPort: UInt64]) async -> HostAndPort? {
         guard let peers else { return nil }
-        var best: (PeerAddress, UInt64)?
+        var best: (HostAndPort, UInt64)?
         for target in targets {
             guard let host = try? await peers.call(target, .GET, "/v1/host", as: HostInfo.self), host.mode != "draining" else {
                 continue
@@ -113,7 +113,7 @@ extension VMManager {
     /// Moves a stopped VM's definition to the first target that accepts it: one whose
     /// kernel and disks are at the same paths there (shared storage). A clone that never
     /// started stays (its snapshot is here).
-    private func moveDefinition(_ name: String, _ targets: [PeerAddress]) async {
+    private func moveDefinition(_ name: String, _ targets: [HostAndPort]) async {
         guard let peers, let vm = vms[name], !vm.state.hasProcess else { return }
         guard vm.definition.restoreFrom == nil else {
             return record(name, to: nil, "failed", "a clone that never started needs its snapshot, which is here")

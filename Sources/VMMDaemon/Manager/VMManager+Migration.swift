@@ -21,7 +21,7 @@ extension VMManager {
         guard let peers else {
             throw APIError(code: .conflict, message: "this daemon cannot migrate VMs: start vmmd with --listen and --tls-*")
         }
-        let target = try PeerAddress(request.to)
+        let target = try HostAndPort.peer(request.to)
         if let downtime = request.maxDowntimeMs, downtime < 1 {
             throw APIError(code: .badRequest, message: "maxDowntimeMs must be at least 1, not \(downtime)")
         }
@@ -78,7 +78,7 @@ extension VMManager {
 
     /// Asks the destination to take the VM (it checks it can run it there).
     private func offer(
-        _ definition: VMDefinition, to target: PeerAddress, copyStorage: Bool, _ peers: PeerNetwork
+        _ definition: VMDefinition, to target: HostAndPort, copyStorage: Bool, _ peers: PeerNetwork
     ) async throws -> MigrationTicket {
         let sizes = copyStorage ? try definition.disks.map { try Self.fileSize($0.path) } : nil
         let request = MigrationRequest(definition: definition, copyStorage: copyStorage, diskSizes: sizes)
@@ -130,7 +130,7 @@ extension VMManager {
     /// whether the guest runs there. It does: the source `vmm` is stopped (the VM left). It
     /// does not: the guest resumes here. No answer: the VM stays paused (never twice).
     private func confirm(
-        _ name: String, _ run: ManagedVM.Run, _ control: ControlChannel, _ id: String, _ target: PeerAddress,
+        _ name: String, _ run: ManagedVM.Run, _ control: ControlChannel, _ id: String, _ target: HostAndPort,
         _ peers: PeerNetwork
     ) async throws {
         logger.warning("VM \(name): link to \(target) lost after go; asking it whether the VM runs there")
@@ -179,7 +179,7 @@ extension VMManager {
 
     /// Tells the destination to drop a migration that will not complete (best effort: it
     /// also cleans up by itself when the stream breaks).
-    private func withdraw(_ id: String, from target: PeerAddress, _ peers: PeerNetwork) async {
+    private func withdraw(_ id: String, from target: HostAndPort, _ peers: PeerNetwork) async {
         do {
             try await peers.send(target, .DELETE, "/v1/migrations/\(id)")
         } catch {
@@ -228,7 +228,7 @@ extension VMManager {
     }
 
     /// A migration's failure as the API reports it; the VM runs on here in every case.
-    private static func migrationError(_ error: any Error, _ name: String, _ target: PeerAddress) -> APIError {
+    private static func migrationError(_ error: any Error, _ name: String, _ target: HostAndPort) -> APIError {
         let prefix = "migration of VM \(name) to \(target) failed"
         switch error {
         case let error as PeerError:
@@ -269,7 +269,7 @@ extension VMManager {
         let directory = runtimeDirectory(name)
         guard let file = Self.migrationFile(directory) else { return }
         let control = ControlChannel(socketPath: directory.controlSocket)
-        guard let peers, let target = try? PeerAddress(file.to), let run = vms[name]?.run,
+        guard let peers, let target = try? HostAndPort.peer(file.to), let run = vms[name]?.run,
               (try? await control.migrationStatus())?.migration?.phase == "awaiting-confirmation"
         else {
             unlink(directory.migrationFile)

@@ -3,7 +3,7 @@ import VMMAPI
 
 /// A migration away from this host, while it runs.
 struct OutgoingMigration: Sendable {
-    let to: PeerAddress
+    let to: HostAndPort
     /// The destination's id for it, once it accepted.
     var id: String?
     var progress: VMMigrationProgress
@@ -14,7 +14,7 @@ struct OutgoingMigration: Sendable {
     /// The last `downtime_ms` the `vmm` reported.
     var downtimeMs: Double?
 
-    init(to: PeerAddress) {
+    init(to: HostAndPort) {
         self.to = to
         progress = VMMigrationProgress(to: to.description, phase: "setup")
     }

@@ -1,5 +1,7 @@
 import Foundation
+import NIOCore
 import NIOHTTP1
+import NIOSSL
 import VMMAPI
 
 /// What the daemon needs to migrate VMs to and from other daemons: its TLS identity for
@@ -7,8 +9,8 @@ import VMMAPI
 struct PeerNetwork: Sendable {
     /// One HTTP exchange with a peer's API over mutual TLS.
     typealias Exchange = @Sendable (
-        _ peer: PeerAddress, _ method: HTTPMethod, _ path: String, _ body: [UInt8]?
-    ) async throws -> UnixHTTPClient.Response
+        _ peer: HostAndPort, _ method: HTTPMethod, _ path: String, _ body: [UInt8]?
+    ) async throws -> HTTPClient.Response
 
     let security: TunnelSecurity
     let exchange: Exchange
@@ -16,10 +18,37 @@ struct PeerNetwork: Sendable {
     let migrationPort: Int
     let tunnels = IncomingTunnels()
 
+    init(security: TunnelSecurity, exchange: @escaping Exchange, migrationPort: Int) {
+        self.security = security
+        self.exchange = exchange
+        self.migrationPort = migrationPort
+    }
+
+    /// The daemon's own TLS identity (`--tls-*`) in both directions: peers' API calls and
+    /// streams go out with it, and the migration port takes only peers the CA signed.
+    init(_ listener: TLSListener) throws {
+        let files = listener.files
+        let server = try files.serverContext()
+        let client = try files.clientContext()
+        let security = TunnelSecurity(
+            addServer: { channel in try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: server)) },
+            addClient: { channel, host in
+                // An address is checked against the certificate's IP names; SNI takes names only.
+                let name = HostAndPort(host: host, port: 0).hostIsAddress ? nil : host
+                try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: client, serverHostname: name))
+            })
+        self.init(
+            security: security,
+            exchange: { peer, method, path, body in
+                try await HTTPClient(endpoint: .https(peer, tls: files)).send(method, path, body: body)
+            },
+            migrationPort: listener.migrationPort)
+    }
+
     /// Calls `path` on `peer` with `body` as JSON and decodes the answer, or throws what the
     /// peer said went wrong (its `APIError`), or that it cannot be reached (a 502-like 503).
     func call<Answer: Decodable>(
-        _ peer: PeerAddress, _ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil,
+        _ peer: HostAndPort, _ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil,
         as type: Answer.Type = Answer.self
     ) async throws -> Answer {
         let response = try await send(peer, method, path, body: body)
@@ -29,10 +58,10 @@ struct PeerNetwork: Sendable {
     /// As `call`, for answers whose body does not matter.
     @discardableResult
     func send(
-        _ peer: PeerAddress, _ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil
-    ) async throws -> UnixHTTPClient.Response {
+        _ peer: HostAndPort, _ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil
+    ) async throws -> HTTPClient.Response {
         let bytes = try body.map { Array(try JSONEncoder().encode($0)) }
-        let response: UnixHTTPClient.Response
+        let response: HTTPClient.Response
         do {
             response = try await exchange(peer, method, path, bytes)
         } catch {
@@ -45,8 +74,8 @@ struct PeerNetwork: Sendable {
 
 /// A peer could not be reached, or refused.
 enum PeerError: Error, CustomStringConvertible {
-    case unreachable(PeerAddress, String)
-    case refused(PeerAddress, Int, any Error)
+    case unreachable(HostAndPort, String)
+    case refused(HostAndPort, Int, any Error)
 
     var description: String {
         switch self {

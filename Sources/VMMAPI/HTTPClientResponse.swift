@@ -1,7 +1,7 @@
 import Foundation
 import NIOHTTP1
 
-extension UnixHTTPClient {
+extension HTTPClient {
     /// One complete HTTP response.
     public struct Response: Sendable {
         public var status: Int
@@ -25,7 +25,7 @@ extension UnixHTTPClient {
             do {
                 return try JSONDecoder().decode(type, from: Data(body))
             } catch {
-                throw UnixHTTPClientError.malformedResponse("not a \(Value.self): \(error)")
+                throw HTTPClientError.malformedResponse("not a \(Value.self): \(error)")
             }
         }
 
@@ -35,7 +35,7 @@ extension UnixHTTPClient {
             if let apiError = try? JSONDecoder().decode(APIError.self, from: Data(body)) {
                 return apiError
             }
-            return UnixHTTPClientError.unexpectedStatus(status, body: text)
+            return HTTPClientError.unexpectedStatus(status, body: text)
         }
     }
 }

@@ -2,23 +2,46 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// An HTTP/1.1 client for the daemon's API on a Unix domain socket.
+/// An HTTP/1.1 client for the daemon's API, on its Unix socket or on a daemon's TCP port
+/// with mutual TLS.
 ///
-/// Every request gets its own connection (`Connection: close`): the daemon is local, a
-/// connection costs microseconds, and no pool means no stale connection to recover from.
+/// Every request gets its own connection (`Connection: close`): a connection costs
+/// microseconds locally and a TLS handshake a millisecond or two remotely, and no pool
+/// means no stale connection to recover from.
 ///
-/// Failures to reach the daemon are thrown as ``UnixHTTPClientError``; a non-2xx answer
+/// Failures to reach the daemon are thrown as ``HTTPClientError``; a non-2xx answer
 /// with an error body is thrown as the ``APIError`` it carries.
-public final class UnixHTTPClient: Sendable {
-    /// The socket this client connects to.
-    public let socketPath: String
+public final class HTTPClient: Sendable {
+    /// The daemon this client talks to.
+    public let endpoint: Endpoint
+    private let transport: Transport
     private let eventLoopGroup: any EventLoopGroup
 
+    private enum Transport: Sendable {
+        case unixSocket(String)
+        case tls(HostAndPort, NIOSSLContext)
+    }
+
     /// A client for the daemon listening on `socketPath`; connects only when asked to.
-    public init(socketPath: String, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
-        self.socketPath = socketPath
+    public convenience init(socketPath: String, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        // A Unix socket endpoint loads no files, so it cannot fail.
+        try! self.init(endpoint: .unixSocket(path: socketPath), eventLoopGroup: eventLoopGroup)
+    }
+
+    /// A client for the daemon at `endpoint`; connects only when asked to. For an HTTPS
+    /// endpoint the TLS files are read now, so a bad one fails here with a
+    /// ``TLSFilesError`` rather than at the first request.
+    public init(endpoint: Endpoint, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(TLSFilesError) {
+        self.endpoint = endpoint
         self.eventLoopGroup = eventLoopGroup
+        switch endpoint {
+        case .unixSocket(let path):
+            transport = .unixSocket(path)
+        case .https(let address, let files):
+            transport = .tls(address, try files.clientContext())
+        }
     }
 
     /// Sends one request (`body`, if any, as `application/json`) and returns the response
@@ -116,32 +139,75 @@ public final class UnixHTTPClient: Sendable {
     private func exchange<Result: Sendable>(
         _ method: HTTPMethod, _ path: String, body: [UInt8]?, _ read: (inout ResponseReader) async throws -> Result
     ) async throws -> Result {
-        let channel: Connection
-        do {
-            channel = try await ClientBootstrap(group: eventLoopGroup).connect(unixDomainSocketPath: socketPath) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    return try Connection(wrappingChannelSynchronously: channel)
-                }
-            }
-        } catch let error as IOError {
-            throw UnixHTTPClientError.connecting(to: socketPath, errno: error.errnoCode)
-        } catch let error as SocketAddressError {
-            throw UnixHTTPClientError.connectionFailed(socketPath: socketPath, reason: "\(error)")
-        }
+        let channel = try await connect()
         return try await channel.executeThenClose { inbound, outbound in
             do {
-                try await outbound.write(contentsOf: Self.requestParts(method, path, body: body))
+                do {
+                    try await outbound.write(contentsOf: Self.requestParts(method, path, body: body, host: hostHeader))
+                } catch {
+                    // A failed TLS handshake closes the channel under the write; why it
+                    // failed is in the inbound stream.
+                    for try await _ in inbound {}
+                    throw error
+                }
                 var reader = ResponseReader(inbound)
                 return try await read(&reader)
             } catch let error as HTTPParserError {
-                throw UnixHTTPClientError.malformedResponse("\(error)")
+                throw HTTPClientError.malformedResponse("\(error)")
+            } catch let error as NIOSSLError {
+                throw HTTPClientError.tls(error, endpoint: endpoint.description)
+            } catch let error as NIOSSLExtraError {
+                throw HTTPClientError.tls(error, endpoint: endpoint.description)
+            } catch let error as BoringSSLError {
+                throw HTTPClientError.tls(error, endpoint: endpoint.description)
             }
         }
     }
 
-    private static func requestParts(_ method: HTTPMethod, _ path: String, body: [UInt8]?) -> [HTTPClientRequestPart] {
-        var headers = HTTPHeaders([("Host", "localhost"), ("Connection", "close"), ("Accept", "application/json")])
+    private func connect() async throws -> Connection {
+        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+        do {
+            switch transport {
+            case .unixSocket(let path):
+                return try await bootstrap.connect(unixDomainSocketPath: path) { Self.setUp($0, tls: nil) }
+            case .tls(let address, let context):
+                return try await bootstrap.connect(host: address.host, port: address.port) { channel in
+                    // Names are checked against the certificate's DNS names (and sent as
+                    // SNI); an address has no SNI and NIOSSL checks it against the IP names.
+                    Self.setUp(channel, tls: (context, address.hostIsAddress ? nil : address.host))
+                }
+            }
+        } catch let error as IOError {
+            throw HTTPClientError.connecting(to: endpoint.description, errno: error.errnoCode)
+        } catch let error as NIOConnectionError {
+            throw HTTPClientError.connecting(to: endpoint.description, error)
+        } catch let error as SocketAddressError {
+            throw HTTPClientError.connectionFailed(endpoint: endpoint.description, reason: "\(error)")
+        } catch ChannelError.connectTimeout {
+            throw HTTPClientError.connectionFailed(endpoint: endpoint.description, reason: "timed out")
+        }
+    }
+
+    private static func setUp(_ channel: any Channel, tls: (NIOSSLContext, String?)?) -> EventLoopFuture<Connection> {
+        channel.eventLoop.makeCompletedFuture {
+            if let (context, serverHostname) = tls {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverHostname))
+            }
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            return try Connection(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    /// HTTP/1.1 requires a Host header; a Unix socket has no host to name.
+    private var hostHeader: String {
+        switch transport {
+        case .unixSocket: return "localhost"
+        case .tls(let address, _): return address.description
+        }
+    }
+
+    private static func requestParts(_ method: HTTPMethod, _ path: String, body: [UInt8]?, host: String) -> [HTTPClientRequestPart] {
+        var headers = HTTPHeaders([("Host", host), ("Connection", "close"), ("Accept", "application/json")])
         if let body {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(body.count))

@@ -4,7 +4,7 @@ import NIOHTTP1
 import Testing
 import VMMAPI
 
-@Suite struct UnixHTTPClientTests {
+@Suite struct HTTPClientTests {
     private static let web = VMInfo(
         definition: VMDefinition(name: "web", cpus: 2, memory: 512 << 20, kernel: "/boot/vmlinuz"), state: .running, pid: 7)
 
@@ -14,7 +14,7 @@ import VMMAPI
 
     @Test func getDecodesTheBody() async throws {
         let server = try await TestHTTPServer { _ in .full(status: .ok, body: Self.json(Self.web)) }
-        let info = try await UnixHTTPClient(socketPath: server.socketPath).get("/v1/vms/web", as: VMInfo.self)
+        let info = try await HTTPClient(socketPath: server.socketPath).get("/v1/vms/web", as: VMInfo.self)
         #expect(info == Self.web)
         let request = try #require(server.requests.first)
         #expect(request.head.method == .GET)
@@ -25,7 +25,7 @@ import VMMAPI
 
     @Test func postSendsJSONAndPatchDecodes() async throws {
         let server = try await TestHTTPServer { _ in .full(status: .ok, body: Self.json(Self.web)) }
-        let client = UnixHTTPClient(socketPath: server.socketPath)
+        let client = HTTPClient(socketPath: server.socketPath)
         try await client.post("/v1/vms/web/stop", body: VMStopRequest(force: true, timeout: 3))
         try await client.post("/v1/vms/web/pause")
         let patched: VMInfo = try await client.patch("/v1/vms/web", body: VMDefinitionPatch(cpus: 2))
@@ -42,7 +42,7 @@ import VMMAPI
     @Test func anAPIErrorBodyIsThrownAsAPIError() async throws {
         let conflict = APIError(code: .conflict, message: "web is already running")
         let server = try await TestHTTPServer { _ in .full(status: .conflict, body: Self.json(conflict)) }
-        let client = UnixHTTPClient(socketPath: server.socketPath)
+        let client = HTTPClient(socketPath: server.socketPath)
         let error = await #expect(throws: APIError.self) { try await client.post("/v1/vms/web/start") }
         #expect(error?.code == "conflict")
         #expect(error?.message == "web is already running")
@@ -53,16 +53,16 @@ import VMMAPI
 
     @Test func aNon2xxWithoutAnAPIErrorIsAnUnexpectedStatus() async throws {
         let server = try await TestHTTPServer { _ in .full(status: .badGateway, body: "upstream gone") }
-        await #expect(throws: UnixHTTPClientError.unexpectedStatus(502, body: "upstream gone")) {
-            try await UnixHTTPClient(socketPath: server.socketPath).get("/v1/host", as: HostInfo.self)
+        await #expect(throws: HTTPClientError.unexpectedStatus(502, body: "upstream gone")) {
+            try await HTTPClient(socketPath: server.socketPath).get("/v1/host", as: HostInfo.self)
         }
         try await server.shutdown()
     }
 
     @Test func aBodyOfTheWrongShapeIsMalformed() async throws {
         let server = try await TestHTTPServer { _ in .full(status: .ok, body: #"{"vms": 3}"#) }
-        let error = await #expect(throws: UnixHTTPClientError.self) {
-            try await UnixHTTPClient(socketPath: server.socketPath).get("/v1/vms", as: VMList.self)
+        let error = await #expect(throws: HTTPClientError.self) {
+            try await HTTPClient(socketPath: server.socketPath).get("/v1/vms", as: VMList.self)
         }
         guard case .malformedResponse = error else { Issue.record("got \(String(describing: error))"); return }
         try await server.shutdown()
@@ -70,8 +70,8 @@ import VMMAPI
 
     @Test func aResponseThatIsNotHTTPIsMalformed() async throws {
         let server = try await TestHTTPServer(garbage: "SSH-2.0-OpenSSH_9.2\r\n\r\n")
-        let error = await #expect(throws: UnixHTTPClientError.self) {
-            try await UnixHTTPClient(socketPath: server.socketPath).get("/v1/vms", as: VMList.self)
+        let error = await #expect(throws: HTTPClientError.self) {
+            try await HTTPClient(socketPath: server.socketPath).get("/v1/vms", as: VMList.self)
         }
         guard case .malformedResponse = error else { Issue.record("got \(String(describing: error))"); return }
         try await server.shutdown()
@@ -81,8 +81,8 @@ import VMMAPI
         let directory = try TemporaryDirectory.make()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/vmmd.sock"
-        await #expect(throws: UnixHTTPClientError.daemonNotRunning(socketPath: path, reason: "no such socket")) {
-            try await UnixHTTPClient(socketPath: path).get("/v1/vms", as: VMList.self)
+        await #expect(throws: HTTPClientError.daemonNotRunning(endpoint: path, reason: "no such socket")) {
+            try await HTTPClient(socketPath: path).get("/v1/vms", as: VMList.self)
         }
     }
 
@@ -91,8 +91,8 @@ import VMMAPI
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/vmmd.sock"
         try Self.bindAndAbandon(path)
-        await #expect(throws: UnixHTTPClientError.daemonNotRunning(socketPath: path, reason: "connection refused")) {
-            try await UnixHTTPClient(socketPath: path).get("/v1/vms", as: VMList.self)
+        await #expect(throws: HTTPClientError.daemonNotRunning(endpoint: path, reason: "connection refused")) {
+            try await HTTPClient(socketPath: path).get("/v1/vms", as: VMList.self)
         }
     }
 
@@ -107,7 +107,7 @@ import VMMAPI
         let cut = wire.index(wire.startIndex, offsetBy: 10)
         let server = try await TestHTTPServer { _ in .chunks([String(wire[..<cut]), String(wire[cut...])]) }
         var lines: [String] = []
-        for try await line in UnixHTTPClient(socketPath: server.socketPath).stream("/v1/events") {
+        for try await line in HTTPClient(socketPath: server.socketPath).stream("/v1/events") {
             lines.append(line)
             if lines.count == 3 { break }
         }
@@ -120,7 +120,7 @@ import VMMAPI
             .full(status: .serviceUnavailable, body: Self.json(APIError(code: .unavailable, message: "shutting down")))
         }
         let error = await #expect(throws: APIError.self) {
-            for try await _ in UnixHTTPClient(socketPath: server.socketPath).stream("/v1/events") {}
+            for try await _ in HTTPClient(socketPath: server.socketPath).stream("/v1/events") {}
         }
         #expect(error?.code == "unavailable")
         try await server.shutdown()
