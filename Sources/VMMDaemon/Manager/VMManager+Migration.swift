@@ -182,6 +182,25 @@ extension VMManager {
     private func withdraw(_ id: String, from target: HostAndPort, _ peers: PeerNetwork) async {
         do {
             try await peers.send(target, .DELETE, "/v1/migrations/\(id)")
+        } catch PeerError.unreachable {
+            // A cut link may come back: keep telling it for a minute, in the background, so
+            // that its `vmm receive` goes now rather than when its stream times out.
+            logger.warning("could not cancel migration \(id) on \(target) (unreachable); retrying for a minute")
+            let logger = logger
+            Task.detached {
+                for _ in 0..<30 {
+                    try? await Task.sleep(for: .seconds(2))
+                    do {
+                        try await peers.send(target, .DELETE, "/v1/migrations/\(id)")
+                        return
+                    } catch PeerError.unreachable {
+                        continue
+                    } catch {
+                        return
+                    }
+                }
+                logger.warning("gave up cancelling migration \(id) on \(target); it ends there by itself")
+            }
         } catch {
             logger.warning("could not cancel migration \(id) on \(target): \(error)")
         }

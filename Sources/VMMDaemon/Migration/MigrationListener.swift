@@ -12,6 +12,7 @@ enum MigrationListener {
     ) async throws -> any Channel {
         try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(MigrationTunnel.userTimeoutOption, value: MigrationTunnel.linkTimeoutMilliseconds)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try security.addServer(channel)

@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 
 /// Carries a migration stream between two channels, byte for byte, both ways: on the
@@ -14,6 +15,13 @@ enum MigrationTunnel {
     static let maximumHeaderLength = 128
 
     static func header(for id: String) -> String { "\(headerPrefix)\(id)\n" }
+
+    /// TCP_USER_TIMEOUT of the tunnel's TCP side: data unacknowledged this long (ms) means
+    /// the link is gone, and the connection fails, so the sending `vmm` learns it at once
+    /// instead of after its own 30 s without progress.
+    static let linkTimeoutMilliseconds = 10_000
+    /// The socket option that sets it (Linux's TCP_USER_TIMEOUT, 18).
+    static let userTimeoutOption = ChannelOptions.Types.SocketOption(level: SocketOptionLevel(IPPROTO_TCP), name: 18)
 
     /// Joins `first` and `second`, which must share an event loop; call on that loop.
     /// Both should have `autoRead` on (reads pass through the splice's gate).

@@ -49,6 +49,7 @@ final class OutgoingTunnel: Sendable {
     ) {
         let remote = ClientBootstrap(group: local.eventLoop)
             .connectTimeout(.seconds(10))
+            .channelOption(MigrationTunnel.userTimeoutOption, value: MigrationTunnel.linkTimeoutMilliseconds)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try security.addClient(channel, host) }
             }
