@@ -159,6 +159,7 @@ final class Session: Sendable {
             if let receiver = migrated {
                 receiver.resumed()
                 live.withLock { $0.incoming = nil }
+                announceOnNetworks()
                 migrated = nil
             }
             let exit: MachineExit
