@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import NIOCore
 
@@ -7,9 +8,16 @@ extension VMManager {
     func enablePeers(_ network: PeerNetwork, listeningOn host: String) async throws {
         peers = network
         let logger = logger
-        let listener = try await MigrationListener.start(
-            host: host, port: network.migrationPort, security: network.security, tunnels: network.tunnels, logger: logger
-        ) { id in logger.info("migration \(id): stream from the source begins") }
+        let listener: any Channel
+        do {
+            listener = try await MigrationListener.start(
+                host: host, port: network.migrationPort, security: network.security, tunnels: network.tunnels, logger: logger
+            ) { id in logger.info("migration \(id): stream from the source begins") }
+        } catch let error as IOError {
+            throw FileError(
+                "cannot take migration streams on \(host):\(network.migrationPort): \(String(cString: strerror(error.errnoCode)))"
+                    + " (is another vmmd using it?)", code: error.errnoCode)
+        }
         logger.info("taking migration streams on \(host):\(network.migrationPort) (TLS, peers only)")
         migrationListener = listener
     }
