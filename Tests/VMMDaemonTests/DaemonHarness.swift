@@ -42,11 +42,12 @@ final class DaemonHarness {
         try process.run()
         self.process = process
         let up = try await eventually(seconds: 15) { (try? await self.request("GET", "/v1/vms"))?.status == 200 }
+        // The TCP listener starts beside the socket; a daemon that ended is not waited for.
         let tlsUp = try await eventually(seconds: 15) {
-            guard self.tls != nil else { return true }
+            guard up, self.tls != nil, self.daemonIsRunning else { return true }
             return (try? await self.httpsRequest("GET", "/v1/vms"))?.status == 200
         }
-        guard up, tlsUp else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
+        guard up, tlsUp, daemonIsRunning else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
     }
 
     var daemonIsRunning: Bool { process.map { !hasEnded($0.processIdentifier) } ?? false }
