@@ -40,13 +40,7 @@ public final class HTTPClient: Sendable {
         case .unixSocket(let path):
             transport = .unixSocket(path)
         case .https(let address, let files):
-            let configuration = try files.clientConfiguration()
-            do {
-                transport = .tls(address, try NIOSSLContext(configuration: configuration))
-            } catch {
-                // clientConfiguration() built this very context once already.
-                throw TLSFilesError(path: files.certificate, problem: "cannot be used: \(error)")
-            }
+            transport = .tls(address, try files.clientContext())
         }
     }
 

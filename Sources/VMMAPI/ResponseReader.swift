@@ -26,10 +26,17 @@ struct ResponseReader {
         }
     }
 
+    /// The largest body read whole: far above any answer of the API (a console log is at
+    /// most 1 MiB), low enough that a remote peer cannot fill this process's memory.
+    static let maximumBodySize = 64 << 20
+
     /// The rest of the body, up to the end of the response.
     mutating func remainingBody() async throws -> [UInt8] {
         var bytes: [UInt8] = []
         while let chunk = try await nextBodyChunk() {
+            guard bytes.count + chunk.readableBytes <= Self.maximumBodySize else {
+                throw HTTPClientError.malformedResponse("a body larger than \(Self.maximumBodySize >> 20) MiB")
+            }
             bytes.append(contentsOf: chunk.readableBytesView)
         }
         return bytes

@@ -27,24 +27,50 @@ public struct TLSFiles: Sendable, Hashable {
     /// For a server: clients must present a certificate the CA signed, or the handshake
     /// fails. Their host names are not checked (a client's address says nothing about it).
     public func serverConfiguration() throws(TLSFilesError) -> TLSConfiguration {
-        let identity = try load()
-        var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: identity.chain.map { .certificate($0) }, privateKey: .privateKey(identity.key))
-        configuration.certificateVerification = .noHostnameVerification
-        try finish(&configuration, identity)
-        return configuration
+        try make(server: true).configuration
     }
 
     /// For a client: the server must present a certificate the CA signed for the host
-    /// name or IP address the client connects to; the client presents its own.
+    /// name or IP address the client connects to; the client presents its own. With
+    /// `NIOSSLClientHandler(context:serverHostname:)`, pass the host name, or nil for an
+    /// IP address (NIOSSL then matches the connected address against the `IP:` names).
     public func clientConfiguration() throws(TLSFilesError) -> TLSConfiguration {
+        try make(server: false).configuration
+    }
+
+    /// ``serverConfiguration()``'s context, for an `NIOSSLServerHandler`.
+    public func serverContext() throws(TLSFilesError) -> NIOSSLContext {
+        try make(server: true).context
+    }
+
+    /// ``clientConfiguration()``'s context, for an `NIOSSLClientHandler`.
+    public func clientContext() throws(TLSFilesError) -> NIOSSLContext {
+        try make(server: false).context
+    }
+
+    /// Trusts only the CA (never the system's roots: peers are this cluster's hosts) and
+    /// speaks TLS 1.3 only (both ends are vmm's). Making the context checks that the key
+    /// fits the certificate.
+    private func make(server: Bool) throws(TLSFilesError) -> (configuration: TLSConfiguration, context: NIOSSLContext) {
         let identity = try load()
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateChain = identity.chain.map { .certificate($0) }
-        configuration.privateKey = .privateKey(identity.key)
-        configuration.certificateVerification = .fullVerification
-        try finish(&configuration, identity)
-        return configuration
+        var configuration: TLSConfiguration
+        if server {
+            configuration = .makeServerConfiguration(
+                certificateChain: identity.chain.map { .certificate($0) }, privateKey: .privateKey(identity.key))
+            configuration.certificateVerification = .noHostnameVerification
+        } else {
+            configuration = .makeClientConfiguration()
+            configuration.certificateChain = identity.chain.map { .certificate($0) }
+            configuration.privateKey = .privateKey(identity.key)
+            configuration.certificateVerification = .fullVerification
+        }
+        configuration.trustRoots = .certificates(identity.authorities)
+        configuration.minimumTLSVersion = .tlsv13
+        do {
+            return (configuration, try NIOSSLContext(configuration: configuration))
+        } catch {
+            throw TLSFilesError(path: key, problem: "is not the private key of \(certificate) (\(error))")
+        }
     }
 
     private struct Identity {
@@ -61,18 +87,6 @@ public struct TLSFiles: Sendable, Hashable {
             return Identity(chain: chain, key: try NIOSSLPrivateKey(file: key, format: .pem), authorities: authorities)
         } catch {
             throw TLSFilesError(path: key, problem: "is not a PEM private key (\(error))")
-        }
-    }
-
-    /// Trusts only the CA (never the system's roots: peers are this cluster's hosts),
-    /// speaks TLS 1.3 only (both ends are vmm's), and checks the key fits the certificate.
-    private func finish(_ configuration: inout TLSConfiguration, _ identity: Identity) throws(TLSFilesError) {
-        configuration.trustRoots = .certificates(identity.authorities)
-        configuration.minimumTLSVersion = .tlsv13
-        do {
-            _ = try NIOSSLContext(configuration: configuration)
-        } catch {
-            throw TLSFilesError(path: key, problem: "is not the private key of \(certificate) (\(error))")
         }
     }
 

@@ -35,6 +35,10 @@ extension Session {
             let vcpus = SnapshotWriter.VCPUControl(
                 alreadyPaused: false,
                 pause: { () throws(VMMError) in
+                    // A guest that rebooted meanwhile is another machine: never send this one.
+                    guard self.live.withLock({ $0.machine === machine }) else {
+                        throw .invalidConfiguration("the guest rebooted during the migration")
+                    }
                     do throws(ControlError) {
                         try self.pause(forMigration: true)
                     } catch {
@@ -135,6 +139,25 @@ extension Session {
             return .failure(.init(ExitReport(
                 reason: stopped ? .stopped : .migrationFailed,
                 status: stopped ? ExitStatus.forcedStop : ExitStatus.migrationFailed, message: message)))
+        }
+    }
+
+    /// After the VM resumed here: 5 RARP announcements from each NIC's MAC on its tap, the
+    /// first at once, then 50 ms apart growing by 100 ms (QEMU's self-announce).
+    func announceOnNetworks() {
+        let networks = currentGuest?.inputs.virtioDevices.compactMap { $0 as? VirtioNetworkDevice } ?? []
+        guard !networks.isEmpty else { return }
+        let log = self.log
+        HostThread.detach {
+            for round in 0..<5 {
+                if round > 0 {
+                    var pause = timespec(tv_sec: 0, tv_nsec: (50 + 100 * (round - 1)) * 1_000_000)
+                    nanosleep(&pause, nil)
+                }
+                for network in networks where !network.announce() {
+                    log.debug("announce on tap \(network.tap.name) failed: \(String(cString: strerror(errno)))")
+                }
+            }
         }
     }
 }

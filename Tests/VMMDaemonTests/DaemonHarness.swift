@@ -13,6 +13,8 @@ final class DaemonHarness {
     var wrapper: [String] = []
     /// The daemon's TCP listener with mutual TLS, once `enableTLS()` made its certificates.
     private(set) var tls: DaemonTLS?
+    /// More daemon options (e.g. `--listen` and the TLS files of a `MultiHostHarness` host).
+    var arguments: [String] = []
     private var process: Process?
     var daemonPID: pid_t? { process?.processIdentifier }
 
@@ -27,7 +29,7 @@ final class DaemonHarness {
         let command = wrapper + [
             TestPaths.vmmd, "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory,
             "--vmm", TestPaths.vmm, "--group", group,
-        ] + (tls?.arguments ?? [])
+        ] + (tls?.arguments ?? []) + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
@@ -42,11 +44,12 @@ final class DaemonHarness {
         try process.run()
         self.process = process
         let up = try await eventually(seconds: 15) { (try? await self.request("GET", "/v1/vms"))?.status == 200 }
+        // The TCP listener starts beside the socket; a daemon that ended is not waited for.
         let tlsUp = try await eventually(seconds: 15) {
-            guard self.tls != nil else { return true }
+            guard up, self.tls != nil, self.daemonIsRunning else { return true }
             return (try? await self.httpsRequest("GET", "/v1/vms"))?.status == 200
         }
-        guard up, tlsUp else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
+        guard up, tlsUp, daemonIsRunning else { throw HarnessError("vmmd did not come up:\n\(self.log)") }
     }
 
     var daemonIsRunning: Bool { process.map { !hasEnded($0.processIdentifier) } ?? false }

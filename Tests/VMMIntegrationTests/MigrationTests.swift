@@ -12,9 +12,11 @@ struct MigrationTests {
     }
 
     /// A `vmm receive` listening at `incoming` (in a scratch folder).
-    private static func destination(_ work: ScratchFolder, _ name: String, _ extra: [String] = []) throws -> (SnapshotTestVM, String) {
+    private static func destination(
+        _ work: ScratchFolder, _ name: String, _ extra: [String] = [], in namespace: NetworkNamespace? = nil
+    ) throws -> (SnapshotTestVM, String) {
         let incoming = work.file("\(name).sock")
-        return (try SnapshotTestVM(["receive", "--incoming", incoming] + extra), incoming)
+        return (try SnapshotTestVM(["receive", "--incoming", incoming] + extra, in: namespace), incoming)
     }
 
     /// Polls `status` until the migration object's phase is one of `phases`; the last answer.
@@ -283,4 +285,56 @@ struct MigrationTests {
             #expect(left >= sourceAcks && left <= sourceAcks + 1, "the source's image keeps what the source wrote: \(left) blocks")
         }
     }
+
+    /// After resuming, the destination announces the guest on its tap: 5 RARP frames
+    /// (ethertype 0x8035) from the guest's MAC, seen by a packet socket on the tap. On one
+    /// host the destination has a tap of its own (the source still holds its tap until it
+    /// exits).
+    @Test(.enabled(if: NetworkNamespace.available))
+    func destinationAnnouncesTheGuestsMACOnItsTap() throws {
+        let namespace = try NetworkNamespace()
+        try namespace.addTap("mtap0")
+        try namespace.addTap("mtap1")
+        let mac = "52:54:00:aa:bb:cc"
+        let capture = try namespace.start(["python3", "-u", "-c", Self.captureScript, "mtap1"])
+        defer { _ = capture.stop() }
+        try #require(capture.waitForOutput("listening", timeout: 20), "\(capture.standardError)")
+        let work = try ScratchFolder()
+        let source = try SnapshotTestVM(try Self.counter() + ["--net", "tap=mtap0,mac=\(mac)"], in: namespace)
+        let console = try source.console(), control = try source.control()
+        try #require(CounterLog.waitForStep(console, 2), "\(source.log)")
+        let (destination, incoming) = try Self.destination(work, "in", ["--net", "tap=mtap1,mac=\(mac)"], in: namespace)
+        Self.waitForSocket(incoming)
+        #expect(control.request("migrate \(incoming)")?["ok"] as? Bool == true)
+        #expect(source.finish(timeout: 30).status == 0, "\(source.log)")
+        #expect(destination.waitUntilStarted(), "\(destination.log)")
+        #expect(capture.waitForOutput("frame 5 ", timeout: 10), "\(capture.standardOutput)\(capture.standardError)")
+        let frames = capture.standardOutput.split(separator: "\n").filter { $0.hasPrefix("frame ") }
+        #expect(frames.count == 5, "\(frames)")
+        let spread = frames.last.flatMap { Double($0.split(separator: " ")[2]) } ?? 0
+        #expect(spread > 0.6 && spread < 3, "gaps of 50, 150, 250, 350 ms: the fifth frame came \(spread) s after the first")
+        let macHex = mac.replacingOccurrences(of: ":", with: "")
+        for frame in frames {
+            let hex = String(frame.split(separator: " ").last ?? "")
+            #expect(hex.hasPrefix("ffffffffffff" + macHex + "8035"), "broadcast RARP from the guest's MAC: \(hex)")
+            #expect(hex.dropFirst(28).hasPrefix("000108000604" + "0003" + macHex), "a RARP request-reverse for the MAC: \(hex)")
+        }
+        #expect(destination.stop(try destination.control()).status == 143)
+    }
+
+    /// Prints "frame N SECONDS HEX" for each RARP frame arriving on the interface.
+    private static let captureScript = #"""
+        import socket, sys, time
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        s.bind((sys.argv[1], 0))
+        print("listening", flush=True)
+        n, start = 0, None
+        while True:
+            frame = s.recv(2048)
+            if frame[12:14] != b"\x80\x35":
+                continue
+            n += 1
+            start = start or time.monotonic()
+            print("frame %d %.3f %s" % (n, time.monotonic() - start, frame.hex()), flush=True)
+        """#
 }

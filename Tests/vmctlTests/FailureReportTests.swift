@@ -17,6 +17,10 @@ import VMMAPI
         #expect(FailureReport(ValidationError("bad")).status == .usage)
         #expect(FailureReport(ConsoleError.notRunning(name: "web", state: .stopped)).status == .conflict)
         #expect(FailureReport(ConsoleError.permissionDenied(path: "/x")).status == .permissionDenied)
+        #expect(FailureReport(HTTPClientError.tlsFailed(endpoint: "https://h:1", reason: "x")).status == .permissionDenied)
+        #expect(FailureReport(HTTPClientError.daemonNotRunning(endpoint: "https://h:1", reason: "connection refused")).status == .daemonNotRunning)
+        #expect(FailureReport(TLSFilesError(path: "a.key", problem: "cannot be read")).status == .usage)
+        #expect(FailureReport(ConsoleError.remote).status == .usage)
         #expect(ExitStatus.allCases.map(\.rawValue) == Array(0...7))
     }
 
@@ -24,6 +28,8 @@ import VMMAPI
         let report = FailureReport(HTTPClientError.daemonNotRunning(endpoint: "/run/vmm/vmmd.sock", reason: "no such socket"))
         #expect(report.message == "cannot reach vmmd at /run/vmm/vmmd.sock: no such socket (is vmmd running? systemctl start vmmd; another socket: --socket or VMM_SOCKET)")
         #expect(FailureReport(APIError(code: .notFound, message: "no VM named web")).message == "no VM named web (vmctl list shows the VMs)")
+        #expect(FailureReport(HTTPClientError.daemonNotRunning(endpoint: "https://h:1", reason: "connection refused")).message
+            == "cannot reach vmmd at https://h:1: connection refused (is vmmd running there with --listen? check --connect or VMCTL_CONNECT)")
         #expect(FailureReport(ExitCode(5)).message == nil)
     }
 }

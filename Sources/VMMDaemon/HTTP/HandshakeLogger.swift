@@ -5,15 +5,21 @@ import NIOSSL
 import NIOTLS
 
 /// Logs how a TLS connection's handshake ended: who was refused and why (warning), who
-/// got in and with which certificate (debug). Passes everything on unchanged.
+/// got in and with which certificate (debug). Closes a connection whose handshake has not
+/// completed in time, so strangers cannot hold connections open. Passes everything on
+/// unchanged.
 final class HandshakeLogger: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
     private enum State { case handshaking, established, refused }
 
+    /// Peers are daemons and vmctl: a handshake takes milliseconds.
+    static let handshakeTimeout = TimeAmount.seconds(10)
+
     private let logger: Logger
     private var state = State.handshaking
     private var peer = "an unknown address"
+    private var deadline: Scheduled<Void>?
 
     init(logger: Logger) {
         self.logger = logger
@@ -21,11 +27,22 @@ final class HandshakeLogger: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         if let address = context.channel.remoteAddress { peer = Self.describe(address) }
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: Self.handshakeTimeout) {
+            guard self.state == .handshaking else { return }
+            self.state = .refused
+            self.logger.warning("refused TLS connection from \(self.peer): no TLS handshake within \(Self.handshakeTimeout.nanoseconds / 1_000_000_000) s")
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .handshakeCompleted? = event as? TLSUserEvent, state == .handshaking {
             state = .established
+            deadline?.cancel()
             let certificate = try? context.pipeline.syncOperations.nioSSL_peerCertificate()
             logger.debug("TLS connection from \(peer): \(certificate.map(PeerCertificate.subject) ?? "no certificate")")
         }
