@@ -5,7 +5,7 @@
     python3 bench/migration.py --skip-build --runs 3 --only idle --variants qemu-tcp,vmm-unix
 
 Builds (unless --skip-build) with `make -C Tests/Guests OUT=.build-bench/test-guests` and
-`swift build -c release --static-swift-stdlib --scratch-path .build-bench` (vmm, vmmd).
+`swift build -c release --static-swift-stdlib --product vmm|vmmd --scratch-path .build-bench`.
 
 Guest: Tests/Guests/ticker.elf. Its PIT interrupts every millisecond (channel 0, mode 2,
 divisor 1193) and the handler writes one '.' to COM1. `touch=N` first writes a word into
@@ -65,6 +65,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -513,7 +514,7 @@ def report(a, res, measured, skipped, drain, t_total, merged=()):
             if not rs:
                 continue
             for r in rs:
-                b = r.get("stream_bytes") or r.get("wire_bytes")
+                b = r.get("wire_bytes") or r.get("stream_bytes")
                 r["throughput"] = None if not b else b / 1e6 / (r["total_ms"] / 1000)
             L.append(f"| {scen} ({mib_label(s['mib'])}, `{s['cmdline']}`) | {v} | **{cell(rs, 'downtime_ms')}** "
                      f"| {cell(rs, 'own_downtime', '.0f')} | {cell(rs, 'precopy_gap_ms')} | {cell(rs, 'noise_ms')} "
@@ -529,7 +530,9 @@ def report(a, res, measured, skipped, drain, t_total, merged=()):
     L.append("Downtime from outside: first destination tick byte − last source tick byte − one tick period. "
              "Own reported downtime: QEMU's `downtime` (source: stop until the last byte is sent), vmm's "
              "`downtime_ms` (source: vCPUs paused until the destination said it resumed). "
-             "Throughput: stream bytes (vmm's / QEMU's own count) / total time.")
+             "Stream bytes: QEMU's `ram.transferred`, vmm's `bytes_sent` (vmm-unix; under vmmd only the last "
+             "polled value is known, so —). Throughput: bytes on the veth (TCP variants, TLS and TCP/IP "
+             "overhead included) or stream bytes (vmm-unix) / total time.")
     L.append("")
     goal_rows = []
     q = median_of("idle", "qemu-tcp", "downtime_ms")
@@ -562,15 +565,20 @@ def report(a, res, measured, skipped, drain, t_total, merged=()):
         L.append("")
     if drain is None:
         L.append("Drain: not measured (needs the daemons' migration: `vmm-tls`).")
-    elif "failed" in drain:
-        L.append(f"Drain of {a.drain} idle VMs: failed: {drain['failed'][:300]}")
     else:
-        ds = [d for d in drain["downtimes"] if d is not None]
-        L.append(f"Drain of {a.drain} idle VMs ({mib_label(a.drain_mib)}, `touch={a.drain_touch}`) from A to B through the "
-                 f"daemons (`POST /v1/host/drain`, `parallel` 2): wall time {drain['wall_ms']:.0f} ms until B ran them all; "
-                 f"downtime from outside worst {fmt(max(ds) if ds else None)} ms, median {fmt(med(ds))} ms"
-                 + (f" ({len(drain['downtimes']) - len(ds)} without a measured first destination byte)"
-                    if len(ds) < len(drain["downtimes"]) else "") + ".")
+        runs = drain.get("runs", [])
+        worst = [max((d for d in r["downtimes"] if d is not None), default=None) for r in runs]
+        allds = [d for r in runs for d in r["downtimes"] if d is not None]
+        missing = sum(1 for r in runs for d in r["downtimes"] if d is None)
+        if runs:
+            L.append(f"Drain of {a.drain} idle VMs ({mib_label(a.drain_mib)}, `touch={a.drain_touch}`) from vmmd A to "
+                     f"vmmd B (`POST /v1/host/drain`, `parallel` 2), {len(runs)} runs: wall time from the request until "
+                     f"B runs them all {fmt(med([r['wall_ms'] for r in runs]), '.0f')} ms "
+                     f"({', '.join(format(r['wall_ms'], '.0f') for r in runs)}); worst downtime from outside per run "
+                     f"{', '.join(fmt(w) for w in worst)} ms; median over all VMs {fmt(med(allds))} ms"
+                     + (f"; {missing} VM(s) without a measured first destination byte" if missing else "") + ".")
+        for f in drain.get("failed", []):
+            L.append(f"Drain run failed: {f[:300]}")
     L.append("")
     return "\n".join(L) + "\n"
 
@@ -583,9 +591,10 @@ def build():
     log("== make -C Tests/Guests")
     subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "Tests/Guests"),
                     f"OUT={os.path.join(SCRATCH, 'test-guests')}"], check=True, stdout=sys.stderr)
-    log("== swift build -c release (scratch .build-bench)")
-    subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--scratch-path", SCRATCH],
-                   check=True, cwd=ROOT, stdout=sys.stderr)
+    for product in ("vmm", "vmmd"):
+        log(f"== swift build -c release --product {product} (scratch .build-bench)")
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", product,
+                        "--scratch-path", SCRATCH], check=True, cwd=ROOT, stdout=sys.stderr)
 
 
 def main():
@@ -599,6 +608,7 @@ def main():
     ap.add_argument("--only", default=",".join(SCENARIOS), help="scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--variants", default=",".join(VARIANTS), help="variants: " + ",".join(VARIANTS))
     ap.add_argument("--drain", type=int, default=10, help="idle VMs to drain from A to B (vmmd), 0: none")
+    ap.add_argument("--drain-runs", type=int, default=3)
     ap.add_argument("--drain-mib", type=int, default=128)
     ap.add_argument("--drain-touch", type=int, default=16)
     ap.add_argument("--skip-build", action="store_true")
@@ -628,7 +638,7 @@ def main():
     variants = [v for v in variants if v not in skipped]
     os.makedirs(a.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="migration-bench-", dir=a.workdir)
-    t0 = time.time()
+    t0 = time.monotonic()
     res, drain = {}, None
     ns = daemons = None
     try:
@@ -660,12 +670,16 @@ def main():
                         f"longest source gap before it {r['precopy_gap_ms']:.1f} ms")
         if daemons and a.drain:
             log(f"== drain: {a.drain} idle VMs ({a.drain_mib} MiB, touch={a.drain_touch}) from A to B")
-            try:
-                drain = daemons.drain(a.drain, {"mib": a.drain_mib, "cmdline": f"touch={a.drain_touch}"})
-                log(f"  drain: {drain['wall_ms']:.0f} ms, downtimes {drain['downtimes']}")
-            except Exception as e:
-                log(f"  drain: FAILED: {e}")
-                drain = {"failed": str(e)}
+            drain = {"runs": [], "failed": []}
+            for run in range(a.drain_runs):
+                try:
+                    d = daemons.drain(a.drain, {"mib": a.drain_mib, "cmdline": f"touch={a.drain_touch}"})
+                    drain["runs"].append(d)
+                    log(f"  drain run {run + 1}/{a.drain_runs}: {d['wall_ms']:.0f} ms, downtimes "
+                        + ", ".join(fmt(x) for x in d["downtimes"]))
+                except Exception as e:
+                    log(f"  drain run {run + 1}: FAILED: {e}\n{traceback.format_exc()}")
+                    drain["failed"].append(str(e))
         when = time.strftime("%Y-%m-%d %H:%M %Z")
         merged, all_res, all_variants, all_drain = [], {s: dict(vs) for s, vs in res.items()}, list(variants), drain
         for path in a.merge:
@@ -687,7 +701,7 @@ def main():
             if took:
                 merged.append(f"{', '.join(f'`{v}`' for v in sorted(took))} measured {old['when']} (merged from an earlier run)")
         ok = {s: {v: [r for r in rs if "failed" not in r] for v, rs in vs.items()} for s, vs in all_res.items()}
-        text = report(a, ok, all_variants, skipped, all_drain, time.time() - t0, merged)
+        text = report(a, ok, all_variants, skipped, all_drain, time.monotonic() - t0, merged)
         fails = [(s, v, r["failed"]) for s, vs in all_res.items() for v, rs in vs.items() for r in rs if "failed" in r]
         if fails:
             text += "\nFailed runs: " + "; ".join(f"{s}/{v}: {m[:200]}" for s, v, m in fails) + "\n"
@@ -804,7 +818,7 @@ class Daemons:
     def __init__(self, a, work):
         self.a = a
         certs = os.path.join(work, "vmmd-certs")
-        sh("sh", os.path.join(ROOT, "scripts", "make-certificates.sh"), certs, f"hostA={IP_A}", f"hostB={IP_B}")
+        sh("bash", os.path.join(ROOT, "scripts", "make-certificates.sh"), certs, f"hostA={IP_A}", f"hostB={IP_B}")
         self.A = self.B = None
         try:
             self.A = Daemon(a, os.path.join(work, "vmmd-A"), NS_A, IP_A, "hostA", certs)
@@ -869,8 +883,10 @@ class Daemons:
                 raise RuntimeError(f"migrate {name}: {st} {body}")
             t_first = dst[name].first_time_after(0, timeout=60)
             bytes1 = Namespaces.tx_bytes()
+            # The daemon's bytesSent is vmm's count as last polled (every 200 ms): not the
+            # total. The veth's count stands in for it.
             return result(t0, src_con, t_first, noise, rate, own_downtime=body.get("downtimeMs"),
-                          own_total=body.get("seconds", 0) * 1000, stream_bytes=body.get("bytesSent"),
+                          own_total=body.get("seconds", 0) * 1000, stream_bytes=None,
                           wire_bytes=bytes1 - bytes0, rounds=body.get("rounds"), request_ms=(t_done - t0) * 1000)
         finally:
             self.A.request("DELETE", f"/v1/vms/{name}?force=true")
