@@ -21,12 +21,24 @@ public struct HostInfo: Codable, Equatable, Sendable {
     /// VM counts by state name; every state is present.
     public var vms: [String: Int]
     public var version: String
+    /// MemAvailable: what new VMs (or VMs migrating here) can still get.
+    public var availableMemory: UInt64?
+    /// `normal`, or `draining`: new starts are refused until `POST /v1/host/undrain`.
+    public var mode: String?
+    /// The last drain's progress or outcome, while the host is draining.
+    public var drain: HostDrainReport?
 
-    public init(kvm: KVM, cpus: Int, memory: UInt64, vms: [String: Int], version: String) {
+    public init(
+        kvm: KVM, cpus: Int, memory: UInt64, vms: [String: Int], version: String, availableMemory: UInt64? = nil,
+        mode: String? = nil, drain: HostDrainReport? = nil
+    ) {
         self.kvm = kvm
         self.cpus = cpus
         self.memory = memory
         self.vms = vms
         self.version = version
+        self.availableMemory = availableMemory
+        self.mode = mode
+        self.drain = drain
     }
 }

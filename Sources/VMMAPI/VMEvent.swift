@@ -1,11 +1,17 @@
 /// One event, as `GET /v1/events` streams it (one JSON object per line): a state change,
-/// or (with `event`) a snapshot taken, a restore or a clone.
+/// or (with `event`) a snapshot taken, a restore, a clone or a migration.
 public struct VMEvent: Codable, Equatable, Sendable {
     /// What happened besides a state change.
     public enum Kind: String, Codable, Sendable {
         case snapshotCreated = "snapshot-created"
         case restored
         case cloned
+        /// A migration away from this host made progress (a round ended).
+        case migrationProgress = "migration-progress"
+        /// The VM now runs on `peer`; it is gone from this host.
+        case migrated
+        /// A migration to `peer` failed; the VM keeps running here (`reason` says why).
+        case migrationFailed = "migration-failed"
     }
 
     /// Seconds since the Unix epoch.
@@ -23,10 +29,12 @@ public struct VMEvent: Codable, Equatable, Sendable {
     public var snapshot: String?
     /// `cloned`: the VM the clone (`vm`) was made from.
     public var source: String?
+    /// Migration events: the other daemon (`HOST:PORT`).
+    public var peer: String?
 
     public init(
         time: Double, vm: String, state: VMState, previous: VMState? = nil, reason: String? = nil, event: Kind? = nil,
-        snapshot: String? = nil, source: String? = nil
+        snapshot: String? = nil, source: String? = nil, peer: String? = nil
     ) {
         self.time = time
         self.vm = vm
@@ -36,5 +44,6 @@ public struct VMEvent: Codable, Equatable, Sendable {
         self.event = event
         self.snapshot = snapshot
         self.source = source
+        self.peer = peer
     }
 }

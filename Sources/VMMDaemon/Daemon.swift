@@ -29,6 +29,10 @@ public struct Daemon: Sendable {
             logger.warning("group \(configuration.group) does not exist; the API is open to root only")
         }
         let manager = try VMManager(configuration: configuration, logger: logger)
+        // Before load: a VM adopted mid-migration may need to ask its destination.
+        if let listener = configuration.listener {
+            try await manager.enablePeers(try PeerNetwork(listener), listeningOn: listener.address.host)
+        }
         await manager.load()
 
         let router = Router(context: DaemonRequestContext.self)

@@ -2,11 +2,20 @@ import ArgumentParser
 import Sizes
 import VMMAPI
 
-/// `vmctl host`: what the host offers.
+/// `vmctl host`: the host; `vmctl host show` (the default) says what it offers.
 struct HostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "host",
-        abstract: "Show the host's CPUs, memory, KVM and VM counts.",
+        abstract: "Show the host, or drain it of VMs for maintenance.",
+        subcommands: [HostShowCommand.self, HostDrainCommand.self, HostUndrainCommand.self],
+        defaultSubcommand: HostShowCommand.self)
+}
+
+/// `vmctl host show`: what the host offers, and whether it is draining.
+struct HostShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show the host's CPUs, memory, KVM, VM counts and mode (normal or draining).",
         discussion: "--json prints the API's HostInfo object.")
 
     @OptionGroup var global: GlobalOptions
@@ -29,6 +38,7 @@ struct HostCommand: AsyncParsableCommand {
             ("recommended vcpus", String(host.kvm.recommendedVCPUs)),
             ("pvm", host.kvm.pvm ? "yes (software virtualization, slow guest kernels)" : "no"),
             ("vms", VMState.allCases.map { "\(host.vms[$0.rawValue] ?? 0) \($0.rawValue)" }.joined(separator: ", ")),
-        ])
+        ] + (host.availableMemory.map { [("available memory", ByteSize.format($0))] } ?? [])
+          + (host.mode.map { [("mode", $0 == "draining" ? "draining (VMs do not start here; vmctl host undrain)" : $0)] } ?? []))
     }
 }

@@ -38,6 +38,9 @@ struct InfoCommand: AsyncParsableCommand {
         if let pid = info.pid { fields.append(("pid", String(pid))) }
         if let uptime = info.uptime { fields.append(("uptime", Uptime.format(uptime))) }
         if let lastExit = info.lastExit { fields.append(("last exit", lastExit)) }
+        if let operation = info.operation {
+            fields.append(("operation", operation.migration.map { "migrating \(MigrationProgress.line($0))" } ?? operation.description))
+        }
         return TextTable.fields(fields)
     }
 }

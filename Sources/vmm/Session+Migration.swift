@@ -35,6 +35,10 @@ extension Session {
             let vcpus = SnapshotWriter.VCPUControl(
                 alreadyPaused: false,
                 pause: { () throws(VMMError) in
+                    // A guest that rebooted meanwhile is another machine: never send this one.
+                    guard self.live.withLock({ $0.machine === machine }) else {
+                        throw .invalidConfiguration("the guest rebooted during the migration")
+                    }
                     do throws(ControlError) {
                         try self.pause(forMigration: true)
                     } catch {

@@ -171,6 +171,8 @@ final class Session: Sendable {
             }
             let request = live.withLock { l in
                 l.machine = nil
+                // The machine a migration was sending is gone (a guest reboot): give it up.
+                if let migration = l.migration, migration.progress.isActive { _ = migration.cancel() }
                 defer { if l.stopRequest == .reboot { l.stopRequest = nil } }
                 return l.stopRequest
             }
@@ -233,6 +235,7 @@ final class Session: Sendable {
     func pause(forMigration: Bool = false) throws(ControlError) {
         awaitMachine()
         let machine = try live.withLock { l throws(ControlError) -> Machine in
+            if l.incoming != nil && l.machine == nil { throw ControlError(.conflict, "the VM is still migrating here") }
             guard let machine = l.machine, l.stopRequest == nil else {
                 throw ControlError(.conflict, "the VM is restarting or stopping")
             }
@@ -275,6 +278,7 @@ final class Session: Sendable {
     func currentMachine() throws(ControlError) -> (Machine, paused: Bool) {
         awaitMachine()
         return try live.withLock { l throws(ControlError) -> (Machine, paused: Bool) in
+            if l.incoming != nil && l.machine == nil { throw ControlError(.conflict, "the VM is still migrating here") }
             guard let machine = l.machine, l.stopRequest == nil else {
                 throw ControlError(.conflict, "the VM is restarting or stopping")
             }

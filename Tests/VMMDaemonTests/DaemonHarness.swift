@@ -13,6 +13,8 @@ final class DaemonHarness {
     var wrapper: [String] = []
     /// The daemon's TCP listener with mutual TLS, once `enableTLS()` made its certificates.
     private(set) var tls: DaemonTLS?
+    /// More daemon options (e.g. `--listen` and the TLS files of a `MultiHostHarness` host).
+    var arguments: [String] = []
     private var process: Process?
     var daemonPID: pid_t? { process?.processIdentifier }
 
@@ -27,7 +29,7 @@ final class DaemonHarness {
         let command = wrapper + [
             TestPaths.vmmd, "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory,
             "--vmm", TestPaths.vmm, "--group", group,
-        ] + (tls?.arguments ?? [])
+        ] + (tls?.arguments ?? []) + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }

@@ -20,7 +20,9 @@ extension DaemonTests {
         /// The routes VMRoutes registers (the `:action` route expanded to the actions it
         /// takes) are exactly the documented operations.
         @Test func theRoutesInTheSourceAreTheDocumentedOnes() async throws {
-            let source = try String(contentsOfFile: "\(TestPaths.packageRoot)/Sources/VMMDaemon/HTTP/VMRoutes.swift", encoding: .utf8)
+            let source = try ["VMRoutes", "MigrationRoutes"].map {
+                try String(contentsOfFile: "\(TestPaths.packageRoot)/Sources/VMMDaemon/HTTP/\($0).swift", encoding: .utf8)
+            }.joined(separator: "\n")
             let actions = source.matches(of: /case "([a-z]+)":/).map { String($0.output.1) }
             #expect(actions.contains("start"), "the action switch was found")
             var served = Set<String>()
@@ -52,7 +54,7 @@ extension DaemonTests {
                 let documented = operations.flatMap { operation in
                     operation.statuses.filter { getuid() == 0 || !["403", "507"].contains($0) }
                         .map { "\(operation.method) \(operation.path) \($0)" }
-                }
+                }.filter { !Self.exercisedAcrossHosts.contains($0) }
                 let missing = documented.filter { !seen.contains($0) }
                 #expect(missing.isEmpty, "documented responses never exercised: \(missing)")
 
@@ -67,7 +69,8 @@ extension DaemonTests {
                 for path in Set(operations.map(\.path)) {
                     let taken = Set(operations.filter { $0.path == path }.map(\.method))
                     undocumented += methods.filter { !taken.contains($0) }.map {
-                        ($0, path.replacingOccurrences(of: "{name}", with: "alpha").replacingOccurrences(of: "{snapshot}", with: "s1"))
+                        ($0, path.replacingOccurrences(of: "{name}", with: "alpha").replacingOccurrences(of: "{snapshot}", with: "s1")
+                            .replacingOccurrences(of: "{id}", with: "m1"))
                     }
                 }
                 undocumented += [
@@ -84,6 +87,14 @@ extension DaemonTests {
                 }
             }
         }
+
+        /// The responses only a migration between daemons produces: HostMigrationTests
+        /// produces them and checks them against the spec.
+        static let exercisedAcrossHosts: Set<String> = [
+            "POST /v1/vms/{name}/migrate 200", "POST /v1/vms/{name}/migrate 422", "POST /v1/vms/{name}/migrate 503",
+            "POST /v1/migrations 201", "POST /v1/migrations 409", "POST /v1/migrations 422", "GET /v1/migrations/{id} 200",
+            "DELETE /v1/migrations/{id} 204", "DELETE /v1/migrations/{id} 409", "POST /v1/host/drain 200",
+        ]
 
         /// Produces every documented status of every route.
         private static func exercise(_ api: OpenAPIContract, _ daemon: DaemonHarness) async throws {
@@ -204,6 +215,7 @@ extension DaemonTests {
             try FileManager.default.moveItem(atPath: definitions + ".aside", toPath: definitions)
 
             try await exerciseSnapshots(api, daemon, big: big)
+            try await exerciseMigrationRefusals(api, daemon, big: big)
 
             // Deleting: a stopped VM, and a running one with force.
             try await api.expect(204, "DELETE", vm, name: "garbage")
@@ -294,6 +306,7 @@ final class OpenAPIContract: @unchecked Sendable {
         if let body { arguments += ["--data-binary", body] }
         if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
         let resolved = path.replacingOccurrences(of: "{name}", with: name).replacingOccurrences(of: "{snapshot}", with: snapshot)
+            .replacingOccurrences(of: "{id}", with: snapshot)
         arguments.append("http://localhost\(resolved)\(query)")
         let result = try await Subprocess.run(arguments)
         let (answered, contentType) = Self.parseWriteOut(result.output)

@@ -2,9 +2,11 @@ import Foundation
 import Testing
 
 extension LinuxBoots {
-    /// The minimal Linux guest snapshotted mid-boot, its vmm killed, then restored: the kernel
-    /// boots on to /init with its clocks intact (no watchdog, lockup or time warnings, printk
-    /// time neither going back nor leaping by the time the VM spent on disk). One boot.
+    /// The minimal Linux guest snapshotted mid-boot, then live-migrated mid-boot to a `vmm
+    /// receive`, which boots it on to /init; later the snapshot is restored: the kernel
+    /// boots on to /init again with its clocks intact (no watchdog, lockup or time warnings,
+    /// printk time neither going back nor leaping by the time the VM spent on disk). One
+    /// cold boot for both.
     @Suite(.serialized, .enabled(if: TestEnvironment.kvmAvailable))
     struct SnapshotLinuxTests {
         /// Seconds between killing the source and restoring: a clock that leaps by the time on
@@ -55,7 +57,7 @@ extension LinuxBoots {
             return condition()
         }
 
-        @Test func linuxSnapshottedMidBootBootsOnToInitAfterRestore() throws {
+        @Test func linuxSnapshottedAndMigratedMidBootBootsOnToInitAfterEach() throws {
             let directory = TestEnvironment.linuxGuestDirectory
             let kernel = "\(directory)/bzImage", initrd = "\(directory)/initramfs.cpio"
             if ProcessInfo.processInfo.environment["VMM_LINUX_GUEST"] == nil
@@ -88,16 +90,44 @@ extension LinuxBoots {
             let lastBeforeSnapshot = try #require(sourceTimeline.kernelTimes.last)
             let answer = try #require(control.request("snapshot \(snapshot)", timeout: 120))
             let answered = Date()
-            source.signal(SIGKILL)
-            let killed = source.finish(timeout: 10)
-            sourceTimeline.update(killed.standardOutput)
-            try #require(answer["ok"] as? Bool == true, "\(answer)\n\(killed.standardError)")
+            try #require(answer["ok"] as? Bool == true, "\(answer)")
             print("SnapshotLinuxTests: snapshot \(Int(answered.timeIntervalSince(started))) s into the boot: \(answer)")
-            try #require(!sourceTimeline.text.contains("Run /init"),
-                         "the kernel reached /init before the snapshot: nothing left to show (this host boots too fast)")
 
-            // Time on disk, then restore.
-            Thread.sleep(forTimeInterval: Self.timeOnDisk)
+            // The source goes on booting; migrated now, it boots on to /init on the destination.
+            let incoming = work.file("incoming.sock")
+            let destination = VMMProcess(["receive", "--incoming", incoming, "--no-reboot"])
+            try destination.start()
+            defer { if destination.process.isRunning { destination.signal(SIGKILL); _ = destination.finish(timeout: 10) } }
+            let socketDeadline = Date().addingTimeInterval(30)
+            while !FileManager.default.fileExists(atPath: incoming) && Date() < socketDeadline { Thread.sleep(forTimeInterval: 0.01) }
+            let migrate = control.request("migrate \(incoming)", timeout: 30)
+            let migrated = source.finish(timeout: 120)
+            sourceTimeline.update(migrated.standardOutput)
+            try #require(!sourceTimeline.text.contains("Run /init"),
+                         "the kernel reached /init before the snapshot and the migration: nothing left to show (this host boots too fast)")
+            #expect(migrate?["ok"] as? Bool == true, "\(migrate ?? [:])")
+            #expect(migrated.status == 0, "the source must exit once migrated: \(migrated.standardError.suffix(2000))")
+            let destinationTimeline = Timeline()
+            let destinationReachedInit = watch(destination, destinationTimeline, timeout: LinuxGuestTests.bootTimeout) {
+                destinationTimeline.text.contains("Run /init as init process") || destinationTimeline.text.contains("Kernel panic")
+            } && destinationTimeline.text.contains("Run /init as init process")
+            destination.signal(SIGKILL)
+            let received = destination.finish(timeout: 10)
+            destinationTimeline.update(received.standardOutput)
+            let destinationContext = "destination console:\n\(destinationTimeline.text.suffix(3000))\nvmm stderr:\n\(received.standardError.suffix(2000))\nsource stderr:\n\(migrated.standardError.suffix(1000))"
+            #expect(destinationReachedInit, "the migrated kernel did not reach /init; \(destinationContext)")
+            for text in Self.forbidden {
+                #expect(!destinationTimeline.text.lowercased().contains(text.lowercased()), "'\(text)' after the migration; \(destinationContext)")
+            }
+            let migratedTimes = destinationTimeline.kernelTimes.map(\.time)
+            #expect(zip(migratedTimes, migratedTimes.dropFirst()).allSatisfy { $0 <= $1 }, "printk time went backwards; \(destinationContext)")
+            if let last = sourceTimeline.kernelTimes.last?.time, let first = migratedTimes.first {
+                #expect(first >= last, "the migrated kernel's time \(first) is before the source's last line (\(last))")
+            }
+            print("SnapshotLinuxTests: migrated mid-boot, /init on the destination after \(Int(Date().timeIntervalSince(answered))) s; \(migrated.standardError.split(separator: "\n").last { $0.contains("completed") } ?? "")")
+
+            // Time on disk (at least), then restore.
+            Thread.sleep(forTimeInterval: max(0, Self.timeOnDisk - Date().timeIntervalSince(answered)))
             let restoreStarted = Date()
             let restored = VMMProcess(["restore", snapshot, "--verbose", "--no-reboot"])
             try restored.start()

@@ -67,6 +67,8 @@ public final class MigrationSender: Sendable {
         let disks = MigrationDiskSource(machine, copyStorage: options.copyStorage)
         var tracking = false
         var pausedAt: Double?
+        // When the vCPUs were out, the last pass and state sent, the destination ready.
+        var marks: [Double] = []
         do throws(Stop) {
             do throws(VMMError) {
                 try handshake(machine, description: description)
@@ -80,8 +82,11 @@ public final class MigrationSender: Sendable {
                 pausedAt = MonotonicClock.now
                 try vcpus.pause()
                 machine.quiesceDevices()
+                marks.append(MonotonicClock.now)
                 try sendLastPass(machine, disks: disks, notCopied: notCopied, description: description)
+                marks.append(MonotonicClock.now)
                 try expect(.ready, timeout: Self.readyTimeout, what: "the destination to build the VM")
+                marks.append(MonotonicClock.now)
             } catch {
                 throw stop(for: error)
             }
@@ -111,16 +116,19 @@ public final class MigrationSender: Sendable {
             }
             return .awaitingConfirmation
         }
-        let downtime = MonotonicClock.now - (pausedAt ?? started)
+        let resumedAt = MonotonicClock.now
+        let downtime = resumedAt - (pausedAt ?? started)
         update {
             $0.phase = .completed
             $0.downtime = downtime
         }
         let p = progress
+        let steps = zip([pausedAt ?? started] + marks, marks + [resumedAt]).map { Self.milliseconds($1 - $0) }
         log.info(
             "migration to \(options.path) completed: \(p.bytesSent) bytes in \(p.rounds) rounds, "
-                + "\(Int((p.bandwidth / 1e6).rounded())) Mbit/s, downtime \(Int((downtime * 1000).rounded(.up))) ms, "
-                + "total \(Int((MonotonicClock.now - started) * 1000)) ms")
+                + "\(Int((p.bandwidth / 1e6).rounded())) Mbit/s, total \(Int((resumedAt - started) * 1000)) ms; "
+                + "downtime \(Int((downtime * 1000).rounded(.up))) ms (pause \(steps[0]), last pass and state \(steps[1]), "
+                + "destination build \(steps[2]), go to resumed \(steps[3]) ms)")
         return .completed
     }
 
@@ -337,6 +345,12 @@ public final class MigrationSender: Sendable {
         return .failed(error.description)
     }
 
+    /// Milliseconds with one decimal, for log lines (no Foundation formatting here).
+    static func milliseconds(_ seconds: Double) -> String {
+        let tenths = Int((seconds * 10_000).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
     static func text(_ payload: [UInt8]) -> String {
         String(decoding: payload.prefix(1024), as: UTF8.self)
     }
@@ -371,3 +385,4 @@ struct BandwidthMeter {
         }
     }
 }
+

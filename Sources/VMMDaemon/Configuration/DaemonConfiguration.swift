@@ -31,5 +31,7 @@ public struct DaemonConfiguration: Sendable {
     var snapshotsDirectory: String { "\(stateDirectory)/snapshots" }
     /// The disk copies the daemon makes for clones: `<stateDirectory>/disks/<vm>/disk<i>.img`.
     var disksDirectory: String { "\(stateDirectory)/disks" }
+    /// Migrations into this host not finished yet: `<stateDirectory>/migrations/<id>.json`.
+    var migrationsDirectory: String { "\(stateDirectory)/migrations" }
     var vmsRuntimeDirectory: String { "\(runtimeDirectory)/vms" }
 }

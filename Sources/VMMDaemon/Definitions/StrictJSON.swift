@@ -44,6 +44,18 @@ extension VMCloneRequest: StrictlyDecodable {
     static let fieldNames: Set<String> = ["name", "snapshot", "start"]
 }
 
+extension VMMigrateRequest: StrictlyDecodable {
+    static let fieldNames: Set<String> = ["to", "maxDowntimeMs", "bandwidthMbps", "copyStorage"]
+}
+
+extension MigrationRequest: StrictlyDecodable {
+    static let fieldNames: Set<String> = ["definition", "copyStorage", "diskSizes"]
+}
+
+extension HostDrainRequest: StrictlyDecodable {
+    static let fieldNames: Set<String> = ["to", "parallel"]
+}
+
 /// Decodes request bodies, turning every failure into a 400 that says what is wrong.
 enum StrictJSON {
     static func decode<T: StrictlyDecodable>(_ type: T.Type, from data: Data) throws -> T {

@@ -33,13 +33,16 @@ struct VMRoutes {
             JSONResponse.text(try await manager.console(try Self.name(context)))
         }
         registerSnapshots(on: router)
+        MigrationRoutes(manager: manager).register(on: router)
         router.get("/v1/events") { _, _ in events() }
         router.get("/v1/host") { _, _ in
             let counts = await manager.stateCounts()
+            let drain = await manager.drain
             return JSONResponse.make(HostInfo(
                 kvm: HostProbe.kvm(), cpus: HostProbe.cpus, memory: HostProbe.memory,
                 vms: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
-                version: DaemonVersion.current))
+                version: DaemonVersion.current, availableMemory: HostProbe.availableMemory,
+                mode: drain == nil ? "normal" : "draining", drain: drain))
         }
         router.get("/metrics") { _, _ in
             let renderer = MetricsRenderer(

@@ -2,7 +2,7 @@ import VMMAPI
 
 /// What a client can ask of a VM, and in which states it may.
 enum VMAction: String, Sendable {
-    case start, stop, pause, resume, reboot, kill, edit, delete, snapshot, restore
+    case start, stop, pause, resume, reboot, kill, edit, delete, snapshot, restore, migrate
 
     /// The states from which this action is legal; anything else is a 409.
     var legalStates: Set<VMState> {
@@ -13,6 +13,8 @@ enum VMAction: String, Sendable {
         case .resume: return [.paused]
         case .kill: return [.starting, .running, .paused, .stopping]
         case .snapshot: return [.running, .paused]
+        // vmm migrates a running guest only (its pre-copy needs the guest to run on).
+        case .migrate: return [.running]
         // A VM with a process is stopped first.
         case .restore: return [.stopped, .crashed, .running, .paused]
         }

@@ -98,9 +98,15 @@ extension VMManager {
     /// Deletes disk copies no VM owns (a daemon died while cloning).
     func removeOrphanedDiskCopies() {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: configuration.disksDirectory)) ?? []
-        where vms[name] == nil {
+        where vms[name] == nil && !FileManager.default.fileExists(atPath: Self.lentMarker(configuration.disksDirectory, name)) {
             try? removeDiskCopies(name)
         }
+    }
+
+    /// The file that marks VM `name`'s disk folder as used by a host it migrated to (shared
+    /// storage): no orphan, whatever this daemon's registry says.
+    static func lentMarker(_ disksDirectory: String, _ name: String) -> String {
+        "\(disksDirectory)/\(name)/.migrated-away"
     }
 
     /// The automatic snapshot of a running source for clone `newName` (cut to 63 bytes).

@@ -21,6 +21,7 @@ extension VMManager {
     /// Spawns `vmm` with `arguments` for the stopped or crashed VM `name` and waits until it
     /// answers on its control socket (the VM is then running, or paused if it says so).
     func launch(_ name: String, _ arguments: [String]) async throws -> VMInfo {
+        try checkNotDraining("start VM \(name)")
         let directory = runtimeDirectory(name)
         do {
             try directory.prepare()

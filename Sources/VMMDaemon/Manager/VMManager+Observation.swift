@@ -3,9 +3,11 @@ import VMMAPI
 
 /// Read-only views for the console, event, host and metrics endpoints.
 extension VMManager {
-    /// The recent console output of a VM (kept while it runs and after it ends).
+    /// The recent console output of a VM (kept while it runs and after it ends, and for a
+    /// while after it migrated away).
     func console(_ name: String) throws -> [UInt8] {
-        try lookup(name).console.contents
+        if VMDefinition.isValidName(name), vms[name] == nil, let departure = departed[name] { return departure.console.contents }
+        return try lookup(name).console.contents
     }
 
     nonisolated func subscribe() -> AsyncStream<VMEvent> {

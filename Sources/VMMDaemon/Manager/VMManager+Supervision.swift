@@ -16,9 +16,19 @@ extension VMManager {
         guard let vm = vms[name], let run = vm.run, run.process === process else { return }
         let directory = runtimeDirectory(name)
         let record = directory.readExitRecord()
+        let summary = record?.summary ?? "vmm \(ending), no exit file"
+        if vm.state == .incoming {
+            vms[name]?.run = nil
+            incomingEnded(name, summary)
+            run.exited.fire()
+            return
+        }
+        if record?.reason == "migrated" || outgoing[name]?.confirmed == true {
+            if let downtime = record?.message.flatMap(Self.downtime(in:)) { outgoing[name]?.downtimeMs = downtime }
+            return depart(name, to: outgoing[name]?.to.description ?? Self.migrationTarget(directory) ?? "another host", run)
+        }
         directory.clean()
         cgroups.release(vm: name, logger: logger)
-        let summary = record?.summary ?? "vmm \(ending), no exit file"
         let cleanEnd = run.endRequested || (vm.state != .starting && record?.isGuestInitiated == true)
         vms[name]?.run = nil
         vms[name]?.lastExit = summary
@@ -29,6 +39,8 @@ extension VMManager {
     /// Loads the stored definitions, re-adopts the `vmm` processes still running for them
     /// and starts the autostart VMs that are not running.
     public func load() async {
+        await recoverIncoming()
+        loadDrainMode()
         for definition in store.loadAll(skipping: { file, error in
             logger.error("skipping definition \(file): \(error)")
         }) {
@@ -70,10 +82,14 @@ extension VMManager {
                 vms[name]?.console.record(from: directory.consoleSocket)
                 watch(name, process)
                 transition(name, to: status.state == "paused" ? .paused : .running, reason: "adopted vmm pid \(pid)")
+                Task { await self.settleMigrationAfterRestart(name) }
                 return
             }
         }
         let record = directory.readExitRecord()
+        if record?.reason == "migrated" {
+            return depart(name, to: Self.migrationTarget(directory) ?? "another host", nil)
+        }
         directory.clean()
         cgroups.release(vm: name, logger: logger)
         vms[name]?.lastExit = record?.summary ?? "vmm pid \(pid) ended while vmmd was away, no exit file"

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import VMMAPI
 
 /// The daemon's one internal API: every front end (REST today) calls these methods, and
@@ -9,6 +10,7 @@ public actor VMManager {
     let logger: Logger
     let store: DefinitionStore
     let snapshots: SnapshotStore
+    let incomingStore: IncomingMigrationStore
     let launcher: VMMLauncher
     let cgroups: CgroupPlacement
     let events = EventHub()
@@ -18,12 +20,25 @@ public actor VMManager {
     var busy: [String: String] = [:]
     /// The folder a VM's `vmm` is writing a snapshot into, while it does.
     var snapshotsBeingWritten: [String: String] = [:]
+    /// Set once the daemon listens for other daemons (TLS); migrations need it.
+    var peers: PeerNetwork?
+    /// The migration port's listening channel, while peers are enabled.
+    var migrationListener: (any Channel)?
+    /// Migrations into this host by id, under way or recently ended.
+    var incoming: [String: IncomingMigrationRecord] = [:]
+    /// Migrations away from this host, by VM name, while they run.
+    var outgoing: [String: OutgoingMigration] = [:]
+    /// VMs that migrated away recently: where they went and their last console output.
+    var departed: [String: Departure] = [:]
+    /// The drain under way or done, while the host is in drain mode.
+    var drain: HostDrainReport?
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         store = try DefinitionStore(directory: configuration.definitionsDirectory)
         snapshots = try SnapshotStore(directory: configuration.snapshotsDirectory)
+        incomingStore = try IncomingMigrationStore(directory: configuration.migrationsDirectory)
         launcher = VMMLauncher(executable: configuration.vmmPath)
         cgroups = CgroupPlacement.setUp(logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.vmsRuntimeDirectory, withIntermediateDirectories: true)
@@ -44,7 +59,8 @@ public actor VMManager {
         guard let description = busy[name] else { return info }
         var info = info
         info.operation = VMOperation(
-            description: description, bytesWritten: snapshotsBeingWritten[name].map(SnapshotStore.diskUsage))
+            description: description, bytesWritten: snapshotsBeingWritten[name].map(SnapshotStore.diskUsage),
+            migration: outgoing[name]?.progress)
         return info
     }
 
@@ -109,7 +125,10 @@ public actor VMManager {
     /// The VM named `name`; names are checked before they reach any path.
     func lookup(_ name: String) throws -> ManagedVM {
         guard VMDefinition.isValidName(name) else { throw APIError.invalidName(name) }
-        guard let vm = vms[name] else { throw APIError.unknownVM(name) }
+        guard let vm = vms[name] else {
+            if let departure = departed[name] { throw APIError(code: .notFound, message: "no VM named \(name): \(departure.summary)") }
+            throw APIError.unknownVM(name)
+        }
         return vm
     }
 
@@ -130,11 +149,14 @@ public actor VMManager {
     }
 
     /// Tells event subscribers that `event` happened to VM `name` (in its current state).
-    func publish(_ event: VMEvent.Kind, _ name: String, snapshot: String?, source: String? = nil, reason: String) {
-        guard let state = vms[name]?.state else { return }
+    func publish(
+        _ event: VMEvent.Kind, _ name: String, snapshot: String?, source: String? = nil, peer: String? = nil, reason: String,
+        state: VMState? = nil
+    ) {
+        guard let state = state ?? vms[name]?.state else { return }
         events.publish(VMEvent(
             time: Date().timeIntervalSince1970, vm: name, state: state, reason: reason, event: event, snapshot: snapshot,
-            source: source))
+            source: source, peer: peer))
     }
 
     func saving(_ body: () throws -> Void) throws {

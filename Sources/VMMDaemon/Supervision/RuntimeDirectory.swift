@@ -10,6 +10,13 @@ struct RuntimeDirectory: Sendable {
     var pidFile: String { "\(path)/vmm.pid" }
     var exitFile: String { "\(path)/exit.json" }
     var logFile: String { "\(path)/vmm.log" }
+    /// `vmm receive` reads a migration stream from here (destination).
+    var incomingSocket: String { "\(path)/incoming.sock" }
+    /// The daemon's tunnel takes the `vmm`'s outgoing migration stream here (source).
+    var migrationSocket: String { "\(path)/migration.sock" }
+    /// Where an outgoing migration goes (id, destination), for a daemon restarted while
+    /// the VM waits for the destination's confirmation.
+    var migrationFile: String { "\(path)/migration.json" }
 
     /// Creates the folder and clears what a previous run left, so a stale socket or exit
     /// file cannot be mistaken for the new process's.
@@ -20,7 +27,7 @@ struct RuntimeDirectory: Sendable {
 
     /// Removes the files of an ended run; the log stays for diagnosis.
     func clean() {
-        for file in [controlSocket, consoleSocket, pidFile, exitFile] { unlink(file) }
+        for file in [controlSocket, consoleSocket, pidFile, exitFile, incomingSocket, migrationSocket, migrationFile] { unlink(file) }
     }
 
     /// Removes the folder with everything in it (the VM is being deleted).

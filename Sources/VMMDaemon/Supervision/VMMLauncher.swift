@@ -2,7 +2,7 @@ import DeviceOptions
 import Glibc
 import VMMAPI
 
-/// Starts `vmm run` and `vmm restore` processes that outlive the daemon: each in its own session, with
+/// Starts `vmm run`, `vmm restore` and `vmm receive` processes that outlive the daemon: each in its own session, with
 /// stdin on /dev/null and output in the VM's log file, never on a pipe to the daemon
 /// (a write to a dead daemon's pipe would kill the VM with SIGPIPE).
 struct VMMLauncher: Sendable {
@@ -33,6 +33,13 @@ struct VMMLauncher: Sendable {
         var arguments = [executable, "restore", folder] + (try deviceArguments(definition))
         if newIdentity { arguments.append("--new-identity") }
         return arguments + supervisionArguments(directory)
+    }
+
+    /// The command line of `vmm receive`, which builds `definition`'s VM from a migration
+    /// stream read on `directory`'s incoming socket, on the definition's disks and NICs.
+    func receiveArguments(for definition: VMDefinition, in directory: RuntimeDirectory) throws -> [String] {
+        [executable, "receive", "--incoming", directory.incomingSocket] + (try deviceArguments(definition))
+            + supervisionArguments(directory)
     }
 
     /// `--disk` and `--net` for each of the definition's disks and NICs.
