@@ -62,15 +62,13 @@ struct GlobalOptions: ParsableArguments {
     /// The local socket, or the remote daemon with this client's TLS files.
     func endpoint() throws -> HTTPClient.Endpoint {
         guard let url = connectURL else { return .unixSocket(path: socketPath) }
-        let files = [
-            ("--tls-cert", "VMCTL_TLS_CERT", tlsCert), ("--tls-key", "VMCTL_TLS_KEY", tlsKey), ("--tls-ca", "VMCTL_TLS_CA", tlsCa),
-        ].map { option, variable, value in (option, variable, value ?? environment[variable]) }
-        let missing = files.filter { $0.2 == nil || $0.2 == "" }
-        guard missing.isEmpty else {
-            let names = missing.map { "\($0.0) (or $\($0.1))" }.joined(separator: ", ")
-            throw ValidationError("\(url) needs this client's certificate, key and CA; missing: \(names)")
+        let options = [("--tls-cert", "VMCTL_TLS_CERT", tlsCert), ("--tls-key", "VMCTL_TLS_KEY", tlsKey), ("--tls-ca", "VMCTL_TLS_CA", tlsCa)]
+        let paths = options.map { _, variable, value in value ?? environment[variable] ?? "" }
+        guard !paths.contains("") else {
+            let missing = zip(options, paths).filter { $1.isEmpty }.map { option, _ in "\(option.0) (or $\(option.1))" }
+            throw ValidationError("\(url) needs this client's certificate, key and CA; missing: \(missing.joined(separator: ", "))")
         }
-        let tls = TLSFiles(certificate: files[0].2!, key: files[1].2!, certificateAuthority: files[2].2!)
+        let tls = TLSFiles(certificate: paths[0], key: paths[1], certificateAuthority: paths[2])
         do {
             return try .https(url: url, tls: tls)
         } catch {

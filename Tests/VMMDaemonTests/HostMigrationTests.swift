@@ -15,6 +15,15 @@ extension DaemonTests {
             #"{"name":"\#(name)","kernel":"\#(TestPaths.kernel("counter"))","memory":\#(memory),"cmdline":"steps=1000000"}"#
         }
 
+        /// Waits until VM `name`'s migration away from `host` has sent stream bytes (the
+        /// hello accepted, pages on their way: TLS is up).
+        static func streamFlows(_ host: DaemonHarness, _ name: String) async throws -> Bool {
+            try await eventually(seconds: 20) {
+                let operation = try await host.request("GET", "/v1/vms/\(name)").json["operation"] as? [String: Any]
+                return ((operation?["migration"] as? [String: Any])?["bytesSent"] as? Int ?? 0) > 65536
+            }
+        }
+
         /// The last `counter: step N` on a console.
         static func lastStep(_ console: String) -> Int? {
             console.matches(of: /counter: step (\d+)/).last.flatMap { Int($0.output.1) }
@@ -151,7 +160,7 @@ extension DaemonTests {
 
                 // The destination daemon dies mid-stream: its tunnel dies with it.
                 let first = try a.requestInBackground("POST", "/v1/vms/stayer/migrate", body: slow)
-                #expect(try await eventually(seconds: 20) { try await b.state("stayer") == "incoming" })
+                #expect(try await Self.streamFlows(a, "stayer"))
                 try await b.stopDaemon(signal: SIGKILL)
                 let failed = try await first.result()
                 #expect(failed.status == 503, "\(failed.text)")
@@ -163,9 +172,22 @@ extension DaemonTests {
                 #expect(!FileManager.default.fileExists(atPath: "\(b.stateDirectory)/vms/stayer.json"))
                 #expect(!FileManager.default.fileExists(atPath: "\(b.runtimeDirectory)/vms/stayer"))
 
+                // The source daemon dies mid-stream: its vmm resumes the guest, the restarted
+                // daemon adopts it running, the destination drops its half.
+                let third = try a.requestInBackground("POST", "/v1/vms/stayer/migrate", body: slow)
+                #expect(try await Self.streamFlows(a, "stayer"))
+                let pid = try #require(try await a.pid("stayer"))
+                try await a.stopDaemon(signal: SIGKILL)
+                _ = try await third.result()
+                try await a.start()
+                #expect(try await a.state("stayer") == "running")
+                #expect(try await a.pid("stayer") == pid)
+                #expect(try await eventually(seconds: 40) { try await b.request("GET", "/v1/vms/stayer").status == 404 })
+                #expect(!FileManager.default.fileExists(atPath: "\(a.runtimeDirectory)/vms/stayer/migration.json"))
+
                 // The link is cut mid-stream: the source gives up, the VM runs on here.
                 let second = try a.requestInBackground("POST", "/v1/vms/stayer/migrate", body: slow)
-                #expect(try await eventually(seconds: 20) { try await b.state("stayer") == "incoming" })
+                #expect(try await Self.streamFlows(a, "stayer"))
                 try await hosts.network.setLink(1, up: false)
                 let cut = try await second.result()
                 #expect(cut.status == 503, "\(cut.text)")
@@ -186,6 +208,13 @@ extension DaemonTests {
                     certificate: "\(stranger)/host0.crt", key: "\(stranger)/host0.key")
                 #expect(refused.status == 0, "the TLS handshake fails: \(refused.text)")
                 #expect(try await b.request("GET", "/v1/vms/intruder").status == 404)
+                // Nor can it speak to the migration port.
+                let probe = try await Subprocess.run(hosts.network.command(0, [
+                    "/usr/bin/openssl", "s_client", "-quiet", "-connect", "\(hosts.network.address(1)):\(MultiHostHarness.migrationPort)",
+                    "-cert", "\(stranger)/host0.crt", "-key", "\(stranger)/host0.key", "-CAfile", "\(hosts.certificates)/ca.crt",
+                ]), input: Data("VMM-MIGRATION whatever\n".utf8), timeout: .seconds(20))
+                #expect(probe.status != 0 || probe.output.isEmpty, "\(probe)")
+                #expect(try await eventually(seconds: 5) { b.log.contains("migration port: connection from") }, "\(b.log)")
                 // The same request with a CA-signed certificate is taken (then withdrawn).
                 let accepted = try await hosts.peerRequest(
                     from: 0, to: 1, "POST", "/v1/migrations", body: #"{"definition":\#(Self.counter("intruder")),"copyStorage":false}"#)

@@ -130,13 +130,22 @@ public final class MigrationReceiver: Sendable {
         }
     }
 
-    /// Whether this host can run the VM: the kernel file, the vCPUs' CPU features, disks
+    /// Whether this host can run the VM: the kernel file, the vCPUs' CPU features, its RAM
+    /// size against the host's, disks
     /// of the source's sizes (opened only when the machine is built, after the source let
     /// them go).
     private func check(_ hello: MigrationHello, configuration: MachineConfiguration) throws(VMMError) {
         _ = try HostFile.read(configuration.kernelPath, what: "kernel")
         if let initrd = configuration.initrdPath { _ = try HostFile.read(initrd, what: "initrd") }
         try builder.checkCPUFeatures(hello.cpuid, of: "the VM's vCPUs", fix: "migrate it")
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        if pages > 0 && pageSize > 0 {
+            let ram = UInt64(pages) * UInt64(pageSize)
+            guard configuration.memorySize <= ram else {
+                throw .invalidConfiguration(
+                    "the VM has \(configuration.memorySize >> 20) MiB of RAM, more than this host's \(ram >> 20) MiB")
+            }
+        }
         for (index, disk) in configuration.disks.enumerated() {
             var status = stat()
             guard stat(disk.path, &status) == 0 else {

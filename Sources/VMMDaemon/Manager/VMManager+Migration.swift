@@ -11,6 +11,8 @@ extension VMManager {
     /// How long a VM awaiting the destination's confirmation waits for it to answer before
     /// it is left paused (it may run there: it must never run twice).
     static let confirmationTimeout = 300.0
+    /// How long a migration may send nothing before the source cancels it.
+    static let stallTimeout = 45.0
 
     /// Moves the running or paused VM `name` to the daemon at `request.to`; returns once
     /// it runs there, or throws why not (the VM then runs on here).
@@ -90,12 +92,26 @@ extension VMManager {
         _ name: String, _ run: ManagedVM.Run, _ control: ControlChannel, _ id: String, _ peers: PeerNetwork
     ) async throws {
         var lastRounds = -1
+        var lastBytes: UInt64 = 0
+        var lastProgress = ContinuousClock.now
+        var cancelled = false
         while true {
             if run.exited.hasFired { return try departedOrThrow(name, run) }
             _ = await run.exited.wait(seconds: Self.migrationPollSeconds)
             if run.exited.hasFired { return try departedOrThrow(name, run) }
             guard let migration = try? await control.migrationStatus().migration, let target = outgoing[name]?.to else {
                 continue
+            }
+            // A stream that moves no byte for a long while (a handshake that never ends, a
+            // link gone quiet) is cancelled before `go`: the guest runs on here.
+            if (migration.bytesSent ?? 0) != lastBytes {
+                lastBytes = migration.bytesSent ?? 0
+                lastProgress = .now
+            } else if !cancelled, ["setup", "precopy"].contains(migration.phase),
+                      ContinuousClock.now - lastProgress > .seconds(Self.stallTimeout) {
+                logger.warning("VM \(name): the migration to \(target) sent nothing for \(Int(Self.stallTimeout)) s; cancelling it")
+                outgoing[name]?.tunnelFailure = outgoing[name]?.tunnelFailure ?? "no progress for \(Int(Self.stallTimeout)) s"
+                cancelled = (try? await control.send("migrate-cancel")) != nil
             }
             outgoing[name]?.progress = migration.progress(to: target.description)
             if let downtime = migration.downtimeMs { outgoing[name]?.downtimeMs = downtime }
