@@ -19,6 +19,10 @@ struct ReceiveCommand {
         static let net = OptionDefinition.option(
             "net", valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]", repeatable: true,
             help: "Attach NIC i to this tap and MAC instead of the source's; give all of them or none, in order.")
+        static let connectTimeout = OptionDefinition.option(
+            "connect-timeout", default: "60",
+            help: "Seconds to wait for the source to connect; then vmm gives up (exit reason 'migration-failed'), "
+                + "so a migration whose source never came leaves nothing waiting.")
     }
 
     static let definition = CommandDefinition(
@@ -28,17 +32,22 @@ struct ReceiveCommand {
             + "then. If the stream ends, is refused or is damaged before, the guest never ran here and vmm "
             + "exits with status 3 (2 when the VM cannot run on this host: kernel file, CPU features, disks), "
             + "exit reason 'migration-failed'. Afterwards the exit statuses are those of 'vmm run'.",
-        options: [Option.incoming, Option.disk, Option.net] + SupervisorOptions.Option.all)
+        options: [Option.incoming, Option.disk, Option.net, Option.connectTimeout] + SupervisorOptions.Option.all)
 
     let incoming: String
     let disk: [String]
     let net: [String]
+    let connectTimeout: Double
     let supervisor: SupervisorOptions
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         incoming = try parsed.value(Option.incoming, as: String.self)
         disk = parsed.values(Option.disk)
         net = parsed.values(Option.net)
+        connectTimeout = try parsed.value(Option.connectTimeout, as: Double.self)
+        guard connectTimeout > 0 && connectTimeout.isFinite else {
+            throw UsageError("--connect-timeout must be a number of seconds above 0", commandName: parsed.commandName)
+        }
         supervisor = try SupervisorOptions(parsed)
     }
 
@@ -75,7 +84,7 @@ struct ReceiveCommand {
         } catch {
             supervisor.fail(error)
         }
-        let receiver = MigrationReceiver(listener: listener, builder: builder)
+        let receiver = MigrationReceiver(listener: listener, builder: builder, connectTimeout: connectTimeout)
         let status = Session(
             builder: builder, configuration: nil, inputs: nil, log: log,
             noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,

@@ -140,6 +140,19 @@ struct MigrationTests {
         #expect(destinationConsole.text.isEmpty, "the guest ran on the destination: \(destinationConsole.text.prefix(200))")
     }
 
+    /// No source ever connects (its daemon died before starting the stream): the
+    /// destination gives up after --connect-timeout instead of waiting forever.
+    @Test func destinationThatNoSourceReachesGivesUp() throws {
+        let work = try ScratchFolder()
+        let (destination, incoming) = try Self.destination(work, "in", ["--connect-timeout", "1"])
+        Self.waitForSocket(incoming)
+        let result = destination.finish(timeout: 30)
+        #expect(result.status == 3, "\(destination.log)")
+        #expect(destination.exitReport?["reason"] as? String == "migration-failed", "\(destination.exitReport ?? [:])")
+        #expect((destination.exitReport?["message"] as? String ?? "").contains("none connected within"))
+        #expect(!SnapshotFiles.exists(incoming), "the incoming socket was left behind")
+    }
+
     /// The destination cannot run the VM (its kernel file is not there): it refuses the
     /// hello, exits with status 2, and the source runs on with a clear message.
     @Test func refusedHelloLeavesTheSourceRunning() throws {

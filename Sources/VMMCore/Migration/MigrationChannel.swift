@@ -47,10 +47,17 @@ public final class MigrationChannel: Sendable {
         return MigrationChannel(fileDescriptor: fd, peer: path)
     }
 
-    /// Waits for one connection on `listener` (polling, so `isCancelled` ends the wait).
-    static func accept(on listener: UnixListener, isCancelled: () -> Bool) throws(VMMError) -> MigrationChannel {
+    /// Waits at most `timeout` seconds for one connection on `listener` (polling, so
+    /// `isCancelled` ends the wait).
+    static func accept(
+        on listener: UnixListener, timeout: Double, isCancelled: () -> Bool
+    ) throws(VMMError) -> MigrationChannel {
+        let deadline = MonotonicClock.now + timeout
         while true {
             if isCancelled() { throw .system("wait for the migration source", ECANCELED) }
+            if MonotonicClock.now >= deadline {
+                throw .system("wait for the migration source (none connected within \(timeout) s)", ETIMEDOUT)
+            }
             if let fd = listener.accept() { return MigrationChannel(fileDescriptor: fd, peer: "the migration source") }
             var entry = pollfd(fd: listener.fileDescriptor, events: Int16(POLLIN), revents: 0)
             _ = poll(&entry, 1, 200)

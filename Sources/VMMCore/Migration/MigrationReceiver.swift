@@ -39,10 +39,13 @@ public final class MigrationReceiver: Sendable {
     private let progress = Mutex(MigrationProgress(phase: .receiving))
     private let listener: UnixListener
     private let builder: MachineBuilder
+    private let connectTimeout: Double
 
-    public init(listener: UnixListener, builder: MachineBuilder) {
+    /// `connectTimeout`: seconds to wait for the source before giving up.
+    public init(listener: UnixListener, builder: MachineBuilder, connectTimeout: Double) {
         self.listener = listener
         self.builder = builder
+        self.connectTimeout = connectTimeout
         channel = Mutex(nil)
     }
 
@@ -62,7 +65,7 @@ public final class MigrationReceiver: Sendable {
     ) throws(Failure) -> Incoming {
         let connection: MigrationChannel
         do throws(VMMError) {
-            connection = try MigrationChannel.accept(on: listener, isCancelled: { cancelled.isSet })
+            connection = try MigrationChannel.accept(on: listener, timeout: connectTimeout, isCancelled: { cancelled.isSet })
         } catch {
             throw .failed("no migration source connected: \(error)")
         }
