@@ -77,6 +77,9 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// A client for vmmd's API.
+    // Not inlined: Swift 6.3.1's optimizer crashes (signal 11 "while splitting
+    // coroutine") on async commands that inline this typed-throws initializer.
+    @inline(never)
     func client() throws -> HTTPClient {
         try HTTPClient(endpoint: try endpoint())
     }
