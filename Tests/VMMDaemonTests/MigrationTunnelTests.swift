@@ -31,7 +31,7 @@ struct MigrationTunnelTests {
 
         // 24 MiB: far more than any socket buffer, so backpressure is exercised.
         let stream = (0..<(24 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
-        let received = Task.detached { () throws -> [UInt8] in
+        let received = Task { try await onOwnThread { () throws -> [UInt8] in
             let connection = try receiver.accept()
             var bytes: [UInt8] = []
             while bytes.count < stream.count {
@@ -41,8 +41,8 @@ struct MigrationTunnelTests {
             }
             try connection.send(Array("resumed".utf8))
             return bytes
-        }
-        let reply = try await Task.detached { () throws -> [UInt8] in
+        } }
+        let reply = try await onOwnThread { () throws -> [UInt8] in
             let source = try UnixSocket(connectingTo: "\(folder.path)/migration.sock", timeout: 30)
             try source.send(stream)
             var reply: [UInt8] = []
@@ -52,7 +52,7 @@ struct MigrationTunnelTests {
                 reply += chunk
             }
             return reply
-        }.value
+        }
         #expect(try await received.value == stream)
         #expect(String(decoding: reply, as: UTF8.self) == "resumed")
         #expect(accepted.ids == ["m-1"])
@@ -68,9 +68,18 @@ struct MigrationTunnelTests {
         defer { listener.close(promise: nil) }
         let port = try #require(listener.localAddress?.port)
         for first in ["VMM-MIGRATION nobody\n", String(repeating: "x", count: 4096), "GET / HTTP/1.1\r\n\r\n"] {
-            let closed = try await Task.detached { try TCPProbe.sendAndSeeClosed(first, port: port) }.value
+            let closed = try await onOwnThread { try TCPProbe.sendAndSeeClosed(first, port: port) }
             #expect(closed, "\(first.prefix(20))")
         }
+    }
+}
+
+/// Runs blocking `work` on a thread of its own. On Swift concurrency's pool (two threads
+/// on a 2-core host, shared with every other running test) two blocking tasks could wait
+/// for each other's data with no thread left to run the one that sends it.
+private func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }
 

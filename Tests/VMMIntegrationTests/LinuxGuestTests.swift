@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension LinuxBoots {
+extension LongGuestRuns {
     /// The minimal Linux from scripts/build-linux-guest.sh, booted by both Linux entry paths.
     ///
     /// On a PVM host guest kernel code is emulated (minutes per boot) and guest user space

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension LinuxBoots {
+extension LongGuestRuns {
     /// The minimal Linux guest with virtio over PCI: a disk (`--disk`, a whole-disk ext4 image
     /// made on the host) as its root, a NIC (`--net`) on a tap in a network namespace of the
     /// test's own, and the entropy device.

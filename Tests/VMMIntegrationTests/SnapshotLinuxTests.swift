@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-extension LinuxBoots {
+extension LongGuestRuns {
     /// The minimal Linux guest snapshotted mid-boot, then live-migrated mid-boot to a `vmm
     /// receive`, which boots it on to /init; later the snapshot is restored: the kernel
     /// boots on to /init again with its clocks intact (no watchdog, lockup or time warnings,
