@@ -141,6 +141,82 @@ extension LongGuestRuns {
             #expect(destinationConsole.text.isEmpty, "the guest ran on the destination: \(destinationConsole.text.prefix(200))")
         }
 
+        /// The link is lost between `go` and `resumed` (a stand-in destination takes the
+        /// stream, says `ready`, reads `go` and hangs up): the VM may now run on the
+        /// destination, so the source holds it paused in `awaiting-confirmation` until its
+        /// supervisor, having asked the destination, says `resume` (it does not run there:
+        /// the guest goes on here) or `stop` (it does: vmm ends as migrated).
+        @Test(arguments: ["resume", "stop"])
+        func linkLostAfterGoHoldsTheVMUntilConfirmed(answer: String) throws {
+            let work = try ScratchFolder()
+            let source = try SnapshotTestVM(try Self.counter())
+            let console = try source.console(), control = try source.control()
+            try #require(CounterLog.waitForStep(console, 2))
+            let incoming = work.file("stand-in.sock")
+            let destination = Process()
+            destination.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            destination.arguments = ["python3", "-c", Self.destinationThatHangsUpAfterGo, incoming]
+            try destination.run()
+            defer { if destination.isRunning { destination.terminate() } }
+            Self.waitForSocket(incoming)
+            #expect(control.request("migrate \(incoming)")?["ok"] as? Bool == true)
+            let held = Self.waitForPhase(control, ["awaiting-confirmation", "failed", "completed", "cancelled"])
+            try #require(Self.migration(held)["phase"] as? String == "awaiting-confirmation", "\(held ?? [:])")
+            destination.waitUntilExit()
+            #expect(destination.terminationStatus == 0, "the stand-in destination did not see go")
+            console.drain()
+            let heldAt = CounterLog.lastStep(console.text)
+            Thread.sleep(forTimeInterval: 2)
+            console.drain()
+            #expect(CounterLog.lastStep(console.text) == heldAt, "the guest ran while it may be running on the destination")
+            if answer == "resume" {
+                #expect(control.request("resume")?["ok"] as? Bool == true)
+                #expect(CounterLog.waitForStep(console, heldAt + 3), "the guest did not go on here: \(console.text.suffix(300))")
+                #expect(Self.migration(control.request("status"))["phase"] as? String == "failed")
+                let steps = CounterLog.steps(console.text).map(\.step)
+                #expect(steps == Array((steps.first ?? 0)...(steps.last ?? 0)))
+                #expect(source.stop(control).status == 143)
+            } else {
+                _ = control.request("stop")
+                let result = source.finish(timeout: 30)
+                #expect(result.status == 0, "\(source.log)")
+                #expect(source.exitReport?["reason"] as? String == "migrated", "\(source.exitReport ?? [:])")
+            }
+        }
+
+        /// A destination that follows the stream up to `go`, then hangs up without `resumed`
+        /// (frame kinds of docs/migration.md: hello 1, accept 2, state 6, ready 7, go 8).
+        private static let destinationThatHangsUpAfterGo = #"""
+        import socket, struct, sys
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(sys.argv[1])
+        server.listen(1)
+        connection, _ = server.accept()
+        def exactly(count):
+            data = b""
+            while len(data) < count:
+                chunk = connection.recv(count - len(data))
+                if not chunk:
+                    sys.exit("the source hung up")
+                data += chunk
+            return data
+        def frame():
+            kind, length = struct.unpack("<II", exactly(8))
+            exactly(length)
+            return kind
+        def send(kind):
+            connection.sendall(struct.pack("<II", kind, 0))
+        if frame() != 1:
+            sys.exit("no hello")
+        send(2)
+        while frame() != 6:
+            pass
+        send(7)
+        if frame() != 8:
+            sys.exit("no go")
+        connection.close()
+        """#
+
         /// No source ever connects (its daemon died before starting the stream): the
         /// destination gives up after --connect-timeout instead of waiting forever.
         @Test func destinationThatNoSourceReachesGivesUp() throws {
