@@ -14,7 +14,6 @@ All VMs are killed and deleted at the end, and the daemon stopped.
 """
 import argparse
 import concurrent.futures
-import http.client
 import json
 import os
 import shutil
@@ -26,23 +25,14 @@ import sys
 import tempfile
 import time
 
+from unix_http import UnixHTTPConnection
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMORY = 32 * 1024 * 1024
 
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=60):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
 
 
 class Daemon:

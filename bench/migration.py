@@ -52,7 +52,6 @@ the bytes the source's veth sent (TCP variants: TCP/IP and TLS overhead included
 Not a test: nothing asserts; goals are only reported. Writes --out (Markdown).
 """
 import argparse
-import http.client
 import json
 import os
 import re
@@ -66,6 +65,9 @@ import tempfile
 import threading
 import time
 import traceback
+
+from qmp import QMP
+from unix_http import UnixHTTPConnection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -224,58 +226,6 @@ def wait_path(path, proc=None, timeout=60):
 
 
 # ---------------------------------------------------------------- QEMU
-class QMP:
-    def __init__(self, path, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                self.s.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.002)
-        self.s.settimeout(timeout)
-        self.f = self.s.makefile("rb")
-        self.events = []
-        json.loads(self.f.readline())              # greeting
-        self.cmd("qmp_capabilities")
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise RuntimeError("QMP connection closed")
-        return json.loads(line)
-
-    def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.s.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            m = self.read()
-            if "event" in m:
-                self.events.append(m)
-                continue
-            if "error" in m:
-                raise RuntimeError(f"QMP {name}: {m['error']}")
-            return m["return"]
-
-    def wait_event(self, pred, timeout=600):
-        for i, e in enumerate(self.events):
-            if pred(e):
-                del self.events[i]
-                return e
-        self.s.settimeout(timeout)
-        while True:
-            m = self.read()
-            if "event" in m and pred(m):
-                return m
-
-    def close(self):
-        self.s.close()
 
 
 def make_qemu_certs(work):
@@ -722,17 +672,6 @@ def main():
 
 
 # ---------------------------------------------------------------- vmmd
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=600):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
-
-
 def daemon_migration_available(a):
     if not os.path.exists(a.vmmd) or not os.path.exists(os.path.join(ROOT, "scripts", "make-certificates.sh")):
         return False

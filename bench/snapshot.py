@@ -44,6 +44,8 @@ import sys
 import tempfile
 import time
 
+from qmp import QMP
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 SCRATCH = os.path.join(ROOT, ".build-bench")
@@ -105,60 +107,6 @@ class DirWatch:
 
     def close(self):
         os.close(self.fd)
-
-
-# ---------------------------------------------------------------- QMP
-class QMP:
-    def __init__(self, path, timeout=60):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.s = socket.socket(socket.AF_UNIX)
-                self.s.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                self.s.close()
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.0005)
-        self.f = self.s.makefile("rb")
-        self.events = []
-        json.loads(self.f.readline())              # greeting
-        self.cmd("qmp_capabilities")
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise RuntimeError("QMP connection closed")
-        return json.loads(line)
-
-    def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.s.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            m = self.read()
-            if "event" in m:
-                self.events.append(m)
-                continue
-            if "error" in m:
-                raise RuntimeError(f"QMP {name}: {m['error']}")
-            return m["return"]
-
-    def wait_event(self, name, timeout=120):
-        for i, e in enumerate(self.events):
-            if e["event"] == name:
-                del self.events[i]
-                return e
-        self.s.settimeout(timeout)
-        while True:
-            m = self.read()
-            if m.get("event") == name:
-                return m
-
-    def close(self):
-        self.s.close()
 
 
 # ---------------------------------------------------------------- command lines
@@ -385,7 +333,7 @@ def time_qemu_restore(a, work, mib, stream):
         if q.cmd("query-status")["status"] == "running":
             t1 = time.perf_counter()
         else:
-            q.wait_event("RESUME")
+            q.wait_event(lambda e: e["event"] == "RESUME", timeout=120)
             t1 = time.perf_counter()
         status = q.cmd("query-status")["status"]
         if status != "running":
