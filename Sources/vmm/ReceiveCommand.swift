@@ -64,13 +64,7 @@ struct ReceiveCommand {
         } catch {
             supervisor.fail(error.description, status: ExitStatus.badInput)
         }
-        let kvm: KVMSystem
-        do {
-            kvm = try KVMSystem()
-        } catch {
-            supervisor.fail(error.description, status: ExitStatus.hostFailure)
-        }
-        let builder = MachineBuilder(kvm: kvm, log: log)
+        let builder = supervisor.makeMachineBuilder(log: log)
         let supervision: Supervision
         let listener: UnixListener
         do throws(VMMError) {

@@ -66,13 +66,7 @@ struct RestoreCommand {
         } catch {
             supervisor.fail(error.description, status: ExitStatus.badInput)
         }
-        let kvm: KVMSystem
-        do {
-            kvm = try KVMSystem()
-        } catch {
-            supervisor.fail(error.description, status: ExitStatus.hostFailure)
-        }
-        let builder = MachineBuilder(kvm: kvm, log: log)
+        let builder = supervisor.makeMachineBuilder(log: log)
         do {
             try builder.check(image)
         } catch {

@@ -85,13 +85,7 @@ struct RunCommand {
         } catch {
             fail(error.description, status: ExitStatus.badInput)
         }
-        let kvm: KVMSystem
-        do {
-            kvm = try KVMSystem()
-        } catch {
-            fail(error.description, status: ExitStatus.hostFailure)
-        }
-        let builder = MachineBuilder(kvm: kvm, log: log)
+        let builder = supervisor.makeMachineBuilder(log: log)
         let inputs: MachineBuilder.Inputs
         do {
             inputs = try builder.validate(configuration)

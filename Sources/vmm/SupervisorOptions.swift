@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CommandLineOptions
+import KVM
 import VMMCore
 
 /// The options `vmm run` and `vmm restore` share: how a supervisor reaches this vmm, how
@@ -82,6 +83,15 @@ struct SupervisorOptions {
 
     /// Reports a failure before the VM ran: on standard error and in the exit file.
     /// Reports `error` as bad input (status 2) or a host failure (status 6).
+    /// Opens /dev/kvm for a machine builder; a host without it ends vmm (status 6).
+    func makeMachineBuilder(log: Logger) -> MachineBuilder {
+        do {
+            return MachineBuilder(kvm: try KVMSystem(), log: log)
+        } catch {
+            fail(error.description, status: ExitStatus.hostFailure)
+        }
+    }
+
     func fail(_ error: VMMError) -> Never {
         let report = ExitReport(failure: error)
         fail(report.message, status: report.status)
