@@ -12,6 +12,7 @@ packages=(
     python3                      # the device tests' DHCP responder (AF_PACKET on a tap)
     curl util-linux              # daemon tests drive the REST API; setpriv, script
     openssl                      # scripts/make-certificates.sh (the TLS tests use it)
+    etcd-server etcd-client      # cluster mode's store; tests run their own members
 )
 
 missing=()
@@ -23,6 +24,12 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's etcd-server enables and starts a system etcd on 127.0.0.1:2379 with its data in
+# /var/lib/etcd. Tests start their own members on free ports, and a stray cluster member on
+# a CI machine is nobody's, so keep it off (a no-op where it is already off, or no systemd).
+if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet etcd.service 2>/dev/null; then
+    systemctl disable --now --quiet etcd.service
 fi
 python3 -c "import openapi_spec_validator, jsonschema, yaml" 2>/dev/null \
     || python3 -m pip install -q openapi-spec-validator jsonschema pyyaml
