@@ -39,8 +39,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
+        ),
+        .target(
+            name: "Etcd",
+            dependencies: ["VMMAPI", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         .target(
             name: "VMMDaemon",
@@ -69,8 +74,11 @@ let package = Package(
         .testTarget(name: "vmmTests", dependencies: ["vmm", "CommandLineOptions"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
         .testTarget(name: "VMMAPITests", dependencies: ["VMMAPI"]),
+        // Fixtures several test targets share (a real etcd cluster, free ports).
+        .target(name: "ClusterTestSupport", dependencies: ["VMMAPI"], path: "Tests/ClusterTestSupport"),
+        .testTarget(name: "EtcdTests", dependencies: ["Etcd", "VMMAPI", "ClusterTestSupport"]),
         .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),
-        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions"]),
+        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions", "ClusterTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,7 +5,8 @@ import NIOPosix
 import NIOSSL
 
 /// An HTTP/1.1 client for the daemon's API, on its Unix socket or on a daemon's TCP port
-/// with mutual TLS.
+/// with mutual TLS; also etcd's JSON gateway, over plain HTTP or TLS with a client
+/// certificate.
 ///
 /// Every request gets its own connection (`Connection: close`): a connection costs
 /// microseconds locally and a TLS handshake a millisecond or two remotely, and no pool
@@ -22,6 +23,7 @@ public final class HTTPClient: Sendable {
     private enum Transport: Sendable {
         case unixSocket(String)
         case tls(HostAndPort, NIOSSLContext)
+        case plain(HostAndPort)
     }
 
     /// A client for the daemon listening on `socketPath`; connects only when asked to.
@@ -41,13 +43,16 @@ public final class HTTPClient: Sendable {
             transport = .unixSocket(path)
         case .https(let address, let files):
             transport = .tls(address, try files.clientContext())
+        case .http(let address):
+            transport = .plain(address)
         }
     }
 
     /// Sends one request (`body`, if any, as `application/json`) and returns the response
-    /// whatever its status.
-    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws -> Response {
-        try await exchange(method, path, body: body) { reader in
+    /// whatever its status. With a `timeout`, connecting and the whole response must take
+    /// less, else ``HTTPClientError/timedOut(endpoint:)``.
+    public func send(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, timeout: TimeAmount? = nil) async throws -> Response {
+        try await exchange(method, path, body: body, headers: [], timeout: timeout) { reader, _ in
             let head = try await reader.head()
             return Response(status: Int(head.status.code), headers: head.headers, body: try await reader.remainingBody())
         }
@@ -106,10 +111,19 @@ public final class HTTPClient: Sendable {
     /// The connection stays open until the daemon ends the response or the consumer stops
     /// iterating. A non-2xx answer ends the stream with the API's error.
     public func stream(_ path: String) -> AsyncThrowingStream<String, any Error> {
+        stream(.GET, path)
+    }
+
+    /// The lines of a long-lived response to `method path` with `body` (JSON) and extra
+    /// `headers` (such as etcd's watch). With a `timeout`, connecting and the response's
+    /// head must take less; the body may then take as long as the server keeps it open.
+    public func stream(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = [], timeout: TimeAmount? = nil
+    ) -> AsyncThrowingStream<String, any Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await self.streamLines(path) { continuation.yield($0) }
+                    try await self.streamLines(method, path, body: body, headers: headers, timeout: timeout) { continuation.yield($0) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -119,9 +133,13 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func streamLines(_ path: String, _ yield: @Sendable (String) -> Void) async throws {
-        try await exchange(.GET, path, body: nil) { reader in
+    private func streamLines(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)], timeout: TimeAmount?,
+        _ yield: @Sendable (String) -> Void
+    ) async throws {
+        try await exchange(method, path, body: body, headers: headers, timeout: timeout) { reader, deadline in
             let head = try await reader.head()
+            deadline?.cancel()
             guard (200..<300).contains(head.status.code) else {
                 throw Response(status: Int(head.status.code), headers: head.headers, body: try await reader.remainingBody()).error
             }
@@ -135,15 +153,33 @@ public final class HTTPClient: Sendable {
 
     private typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
-    /// Connects, sends one request and hands the response to `read`; closes the connection after.
+    /// Connects, sends one request and hands the response to `read`; closes the connection
+    /// after. With a `timeout`, a ``ResponseDeadline`` closes the connection when it passes
+    /// (`read` may cancel it once it has what had to come in time).
     private func exchange<Result: Sendable>(
-        _ method: HTTPMethod, _ path: String, body: [UInt8]?, _ read: (inout ResponseReader) async throws -> Result
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)], timeout: TimeAmount?,
+        _ read: (inout ResponseReader, ResponseDeadline?) async throws -> Result
     ) async throws -> Result {
-        let channel = try await connect()
-        return try await channel.executeThenClose { inbound, outbound in
+        let deadline = timeout.map { NIODeadline.now() + $0 }
+        let channel = try await connect(deadline: deadline)
+        let watchdog = deadline.map { ResponseDeadline(closing: channel.channel, at: $0) }
+        defer { watchdog?.cancel() }
+        do {
+            return try await exchange(on: channel, method, path, body: body, headers: headers) { try await read(&$0, watchdog) }
+        } catch where watchdog?.hasPassed == true {
+            throw HTTPClientError.timedOut(endpoint: endpoint.description)
+        }
+    }
+
+    private func exchange<Result: Sendable>(
+        on channel: Connection, _ method: HTTPMethod, _ path: String, body: [UInt8]?, headers: [(String, String)],
+        _ read: (inout ResponseReader) async throws -> Result
+    ) async throws -> Result {
+        try await channel.executeThenClose { inbound, outbound in
             do {
                 do {
-                    try await outbound.write(contentsOf: Self.requestParts(method, path, body: body, host: hostHeader))
+                    try await outbound.write(
+                        contentsOf: Self.requestParts(method, path, body: body, host: hostHeader, extraHeaders: headers))
                 } catch {
                     // A failed TLS handshake closes the channel under the write; why it
                     // failed is in the inbound stream.
@@ -164,8 +200,11 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func connect() async throws -> Connection {
-        let bootstrap = ClientBootstrap(group: eventLoopGroup)
+    private func connect(deadline: NIODeadline?) async throws -> Connection {
+        var bootstrap = ClientBootstrap(group: eventLoopGroup)
+        if let deadline {
+            bootstrap = bootstrap.connectTimeout(max(deadline - .now(), .milliseconds(1)))
+        }
         do {
             switch transport {
             case .unixSocket(let path):
@@ -176,6 +215,8 @@ public final class HTTPClient: Sendable {
                     // SNI); an address has no SNI and NIOSSL checks it against the IP names.
                     Self.setUp(channel, tls: (context, address.hostIsAddress ? nil : address.host))
                 }
+            case .plain(let address):
+                return try await bootstrap.connect(host: address.host, port: address.port) { Self.setUp($0, tls: nil) }
             }
         } catch let error as IOError {
             throw HTTPClientError.connecting(to: endpoint.description, errno: error.errnoCode)
@@ -184,7 +225,9 @@ public final class HTTPClient: Sendable {
         } catch let error as SocketAddressError {
             throw HTTPClientError.connectionFailed(endpoint: endpoint.description, reason: "\(error)")
         } catch ChannelError.connectTimeout {
-            throw HTTPClientError.connectionFailed(endpoint: endpoint.description, reason: "timed out")
+            throw deadline == nil
+                ? HTTPClientError.connectionFailed(endpoint: endpoint.description, reason: "timed out")
+                : HTTPClientError.timedOut(endpoint: endpoint.description)
         }
     }
 
@@ -202,12 +245,14 @@ public final class HTTPClient: Sendable {
     private var hostHeader: String {
         switch transport {
         case .unixSocket: return "localhost"
-        case .tls(let address, _): return address.description
+        case .tls(let address, _), .plain(let address): return address.description
         }
     }
 
-    private static func requestParts(_ method: HTTPMethod, _ path: String, body: [UInt8]?, host: String) -> [HTTPClientRequestPart] {
-        var headers = HTTPHeaders([("Host", host), ("Connection", "close"), ("Accept", "application/json")])
+    private static func requestParts(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]?, host: String, extraHeaders: [(String, String)]
+    ) -> [HTTPClientRequestPart] {
+        var headers = HTTPHeaders([("Host", host), ("Connection", "close"), ("Accept", "application/json")] + extraHeaders)
         if let body {
             headers.add(name: "Content-Type", value: "application/json")
             headers.add(name: "Content-Length", value: String(body.count))

@@ -24,6 +24,8 @@ public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible
     case malformedResponse(String)
     /// A non-2xx status whose body is not an API error (e.g. from a proxy or an older daemon).
     case unexpectedStatus(Int, body: String)
+    /// The server did not answer within the request's timeout.
+    case timedOut(endpoint: String)
 
     /// The error for a failed `connect(2)` to `endpoint` with `errno`.
     public static func connecting(to endpoint: String, errno code: Int32) -> HTTPClientError {
@@ -81,6 +83,8 @@ public enum HTTPClientError: Error, Equatable, Sendable, CustomStringConvertible
             return "malformed response from vmmd: \(what)"
         case .unexpectedStatus(let status, let body):
             return body.isEmpty ? "vmmd answered HTTP \(status)" : "vmmd answered HTTP \(status): \(body)"
+        case .timedOut(let endpoint):
+            return "no answer from \(endpoint) in time"
         }
     }
 }

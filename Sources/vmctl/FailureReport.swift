@@ -45,6 +45,8 @@ struct FailureReport: Equatable {
             return (.failure, "\(error) (check --socket or VMM_SOCKET)")
         case .malformedResponse, .unexpectedStatus:
             return (.failure, "\(error) (are vmctl and vmmd the same version?)")
+        case .timedOut:
+            return (.failure, "\(error)")
         }
     }
 

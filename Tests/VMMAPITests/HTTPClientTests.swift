@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NIOHTTP1
+import Synchronization
 import Testing
 import VMMAPI
 
@@ -123,6 +124,40 @@ import VMMAPI
             for try await _ in HTTPClient(socketPath: server.socketPath).stream("/v1/events") {}
         }
         #expect(error?.code == "unavailable")
+        try await server.shutdown()
+    }
+
+    @Test func aServerThatDoesNotAnswerInTimeIsATimeout() async throws {
+        let server = try await TestHTTPServer { _ in .silent }
+        let client = HTTPClient(socketPath: server.socketPath)
+        let begin = ContinuousClock.now
+        await #expect(throws: HTTPClientError.timedOut(endpoint: server.socketPath)) {
+            try await client.send(.GET, "/v1/host", timeout: .milliseconds(200))
+        }
+        #expect(ContinuousClock.now - begin < .seconds(5))
+        await #expect(throws: HTTPClientError.timedOut(endpoint: server.socketPath)) {
+            for try await _ in client.stream(.POST, "/v3/watch", body: [], timeout: .milliseconds(200)) {}
+        }
+        try await server.shutdown()
+    }
+
+    @Test func aStreamsTimeoutEndsWithItsHead() async throws {
+        let server = try await TestHTTPServer { request in
+            .chunks(["\(request.head.headers["X-Extra"].first ?? "none")\n"])
+        }
+        let lines = Mutex<[String]>([])
+        let ended = Mutex(false)
+        let reading = Task {
+            let stream = HTTPClient(socketPath: server.socketPath).stream(
+                .POST, "/v3/watch", body: Array("{}".utf8), headers: [("X-Extra", "yes")], timeout: .milliseconds(100))
+            defer { ended.withLock { $0 = true } }
+            for try await line in stream { lines.withLock { $0.append(line) } }
+        }
+        // Well past the timeout, the stream is still open: the deadline ended with the head.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(lines.withLock { $0 } == ["yes"])
+        #expect(!ended.withLock { $0 })
+        reading.cancel()
         try await server.shutdown()
     }
 

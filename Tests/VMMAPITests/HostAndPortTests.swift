@@ -24,4 +24,14 @@ import VMMAPI
         #expect(throws: HostAndPortError.self) { try HTTPClient.Endpoint.https(url: "http://host-a:7443", tls: files) }
         #expect(throws: HostAndPortError.self) { try HTTPClient.Endpoint.https(url: "host-a:7443", tls: files) }
     }
+
+    @Test func etcdStyleURLsArePlainOrTLS() throws {
+        let files = TLSFiles(certificate: "c", key: "k", certificateAuthority: "a")
+        #expect(try HTTPClient.Endpoint.url("http://127.0.0.1:2379", tls: nil) == .http(HostAndPort(host: "127.0.0.1", port: 2379)))
+        #expect(try HTTPClient.Endpoint.url("http://127.0.0.1:2379/", tls: nil).description == "http://127.0.0.1:2379")
+        #expect(try HTTPClient.Endpoint.url("https://etcd-1:2379", tls: files) == .https(HostAndPort(host: "etcd-1", port: 2379), tls: files))
+        #expect(throws: HostAndPortError.self) { try HTTPClient.Endpoint.url("https://etcd-1:2379", tls: nil) }
+        #expect(throws: HostAndPortError.self) { try HTTPClient.Endpoint.url("etcd-1:2379", tls: nil) }
+        #expect(try HTTPClient.Endpoint.url("http://127.0.0.1:2379", tls: nil).isRemote)
+    }
 }

@@ -16,6 +16,8 @@ final class TestHTTPServer: Sendable {
         case full(status: HTTPResponseStatus, body: String)
         /// A chunked response whose chunks are sent one by one, left open afterwards.
         case chunks([String])
+        /// No answer at all; the connection stays open.
+        case silent
     }
 
     let socketPath: String
@@ -102,6 +104,8 @@ private final class RouteHandler: ChannelInboundHandler {
             for chunk in chunks {
                 context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: chunk)))), promise: nil)
             }
+        case .silent:
+            break
         }
     }
 }

@@ -1,3 +1,4 @@
+import ClusterTestSupport
 import Foundation
 import Glibc
 
@@ -172,14 +173,4 @@ func hasEnded(_ pid: pid_t) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
           let afterName = stat.range(of: ") ") else { return true }
     return stat[afterName.upperBound...].hasPrefix("Z")
-}
-
-/// Checks `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
-func eventually(seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
 }

@@ -1,3 +1,5 @@
+import ClusterTestSupport
+
 extension DaemonHarness {
     /// Waits until a client of `/v1/events` that was just started is subscribed: creates
     /// throwaway VMs until the creation of one shows in `output` (the client's output so

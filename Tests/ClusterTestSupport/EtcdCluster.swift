@@ -1,0 +1,133 @@
+import Foundation
+import Glibc
+import VMMAPI
+
+/// A real etcd cluster for tests: 1 or 3 members of Debian's `etcd` on 127.0.0.1, each
+/// with free client and peer ports and a data folder under one temporary folder.
+/// ``tearDown()`` kills them and removes the folder; ``EtcdClusterTrait`` does that for a
+/// suite, whatever its tests did.
+public final class EtcdCluster: @unchecked Sendable {
+    /// One member: its name, ports and data folder, and its process while it runs.
+    public struct Member: Sendable {
+        public var name: String
+        public var clientPort: Int
+        public var peerPort: Int
+        public var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+    }
+
+    public let root: String
+    public let members: [Member]
+    /// How long ``start(members:)`` took until every member was healthy.
+    public private(set) var startDuration: Duration = .zero
+    private let lock = NSLock()
+    private var processes: [Int: Process] = [:]
+
+    /// The client URLs of every member, running or not.
+    public var clientURLs: [String] { members.map(\.clientURL) }
+
+    /// The etcd binary: `ETCD_BINARY`, else Debian's.
+    public static var binary: String { ProcessInfo.processInfo.environment["ETCD_BINARY"] ?? "/usr/bin/etcd" }
+
+    /// Starts `count` members and waits until each says it is healthy (has a leader).
+    public static func start(members count: Int = 3) async throws -> EtcdCluster {
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw ClusterTestError("\(binary) is missing: scripts/install-dependencies.sh installs etcd-server")
+        }
+        var taken: Set<Int> = []
+        var members: [Member] = []
+        for index in 0..<count {
+            let client = try freeTCPPort(avoiding: taken)
+            taken.insert(client)
+            let peer = try freeTCPPort(avoiding: taken)
+            taken.insert(peer)
+            members.append(Member(name: "member\(index)", clientPort: client, peerPort: peer))
+        }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("etcd-test-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let cluster = EtcdCluster(root: root, members: members)
+        let begin = ContinuousClock.now
+        do {
+            for index in members.indices { try cluster.launch(index) }
+            for index in members.indices { try await cluster.waitUntilHealthy(index) }
+            cluster.startDuration = ContinuousClock.now - begin
+        } catch {
+            cluster.tearDown()
+            throw error
+        }
+        return cluster
+    }
+
+    private init(root: String, members: [Member]) {
+        self.root = root
+        self.members = members
+    }
+
+    private func launch(_ index: Int) throws {
+        let member = members[index]
+        let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = [
+            "--name", member.name, "--data-dir", "\(root)/\(member.name)",
+            "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
+            "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
+            "--initial-cluster", initialCluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", URL(fileURLWithPath: root).lastPathComponent,
+            "--logger", "zap", "--log-outputs", "stderr",
+        ]
+        let logPath = log(of: index)
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        lock.withLock { processes[index] = process }
+    }
+
+    /// Where member `index` writes its log.
+    public func log(of index: Int) -> String { "\(root)/\(members[index].name).log" }
+
+    /// Waits until member `index` answers `/health` with `true` (it has a leader).
+    public func waitUntilHealthy(_ index: Int, timeout: Duration = .seconds(30)) async throws {
+        let client = try HTTPClient(endpoint: .url(members[index].clientURL, tls: nil))
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if isRunning(index),
+               let response = try? await client.send(.GET, "/health", timeout: .seconds(1)),
+               response.status == 200, response.text.contains(#""health":"true""#) {
+                return
+            }
+            guard isRunning(index) else { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let log = (try? String(contentsOfFile: log(of: index), encoding: .utf8)) ?? ""
+        throw ClusterTestError("etcd \(members[index].name) did not become healthy; its log ends:\n\(log.suffix(3000))")
+    }
+
+    /// Whether member `index`'s process runs.
+    public func isRunning(_ index: Int) -> Bool {
+        lock.withLock { processes[index]?.isRunning ?? false }
+    }
+
+    /// SIGKILLs member `index` and waits for its end; its data stays for ``restart(_:)``.
+    public func kill(_ index: Int) {
+        guard let process = lock.withLock({ processes.removeValue(forKey: index) }) else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Starts member `index` again on its data and ports and waits until it is healthy.
+    public func restart(_ index: Int) async throws {
+        try launch(index)
+        try await waitUntilHealthy(index)
+    }
+
+    /// Kills every member and removes the folder (data and logs).
+    public func tearDown() {
+        for index in members.indices { kill(index) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
