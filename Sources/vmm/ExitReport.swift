@@ -26,11 +26,15 @@ struct ExitReport: Sendable {
     let reason: Reason
     let status: Int32
     let message: String
+    /// For `migrated`: the migration's final figures (status's `migration` object), so a
+    /// supervisor that polled only now and then still reports all rounds and bytes.
+    let migration: JSONValue?
 
-    init(reason: Reason, status: Int32, message: String) {
+    init(reason: Reason, status: Int32, message: String, migration: JSONValue? = nil) {
         self.reason = reason
         self.status = status
         self.message = message
+        self.migration = migration
     }
 
     /// The report for a failure before or while building the machine: bad input (status 2)
@@ -55,8 +59,12 @@ struct ExitReport: Sendable {
         }
     }
 
-    /// `{"reason":...,"status":N,"message":...}`
+    /// `{"reason":...,"status":N,"message":...[,"migration":{...}]}`
     var json: JSONValue {
-        .object([("reason", .string(reason.rawValue)), ("status", .integer(Int(status))), ("message", .string(message))])
+        var members: [(String, JSONValue)] = [
+            ("reason", .string(reason.rawValue)), ("status", .integer(Int(status))), ("message", .string(message)),
+        ]
+        if let migration { members.append(("migration", migration)) }
+        return .object(members)
     }
 }

@@ -192,7 +192,9 @@ final class Session: Sendable {
             case (.forcedStop, .stop):
                 return ExitReport(exit, forcedMessage: "stopped through the control socket")
             case (.forcedStop, .migrated):
-                return ExitReport(reason: .migrated, status: ExitStatus.success, message: migratedMessage())
+                return ExitReport(
+                    reason: .migrated, status: ExitStatus.success, message: migratedMessage(),
+                    migration: live.withLock { $0.migration?.progress.json })
             case (.forcedStop, _):
                 let message = "guest did not power off within \(shutdownTimeout) s of the power button; stopped it"
                 log.warning(message)

@@ -279,12 +279,6 @@ extension VMManager {
         }
     }
 
-    /// N from the exit message `migrated to PATH; downtime N ms`.
-    static func downtime(in message: String) -> Double? {
-        guard let range = message.range(of: "downtime ") else { return nil }
-        return Double(message[range.upperBound...].prefix { $0.isNumber || $0 == "." })
-    }
-
     /// Where the migration recorded in `directory` went, if one is.
     static func migrationTarget(_ directory: RuntimeDirectory) -> String? {
         migrationFile(directory)?.to

@@ -24,7 +24,10 @@ extension VMManager {
             return
         }
         if record?.reason == "migrated" || outgoing[name]?.confirmed == true {
-            if let downtime = record?.message.flatMap(Self.downtime(in:)) { outgoing[name]?.downtimeMs = downtime }
+            if let migration = record?.migration, let target = outgoing[name]?.to {
+                outgoing[name]?.progress = migration.progress(to: target.description)
+                outgoing[name]?.downtimeMs = migration.downtimeMs
+            }
             return depart(name, to: outgoing[name]?.to.description ?? Self.migrationTarget(directory) ?? "another host", run)
         }
         directory.clean()

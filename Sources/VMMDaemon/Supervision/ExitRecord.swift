@@ -1,9 +1,12 @@
 /// What `vmm` writes to `exit.json` as it ends.
 struct ExitRecord: Decodable, Sendable {
-    /// "poweroff", "debug-exit", "reset", "crashed", "stopped" or "host-failure".
+    /// "poweroff", "debug-exit", "reset", "crashed", "stopped", "host-failure", "bad-input",
+    /// "migrated" or "migration-failed".
     var reason: String
     var status: Int
     var message: String?
+    /// For "migrated": the migration's final figures.
+    var migration: ControlChannel.MigrationStatus.Migration?
 
     /// Whether the guest itself chose to end (powered off, wrote the debug-exit port or
     /// reset with rebooting disabled): the VM stopped rather than crashed.
