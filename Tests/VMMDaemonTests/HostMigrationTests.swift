@@ -77,11 +77,13 @@ extension DaemonTests {
                 #expect(streamed.contains(#""event":"migrated""#), "\(streamed)")
                 #expect(streamed.contains(#""peer":"\#(hosts.address(1))""#), "\(streamed)")
 
-                // B → A with vmctl, the one-line result.
-                let back = try await Subprocess.run(
-                    [TestPaths.vmctl, "--socket", b.socket, "migrate", "walker", "--to", hosts.address(0)])
+                // B → A with vmctl in a terminal (script(1) gives it one), slowed so that the
+                // progress line shows, then the one-line result.
+                let vmctlLine = "'\(TestPaths.vmctl)' --socket '\(b.socket)' migrate walker --to \(hosts.address(0)) --bandwidth 2"
+                let back = try await Subprocess.run(["/usr/bin/script", "-qfec", vmctlLine, "/dev/null"])
                 #expect(back.status == 0, "\(back)")
-                #expect(back.output.hasPrefix("walker migrated to \(hosts.address(0)) in "), "\(back)")
+                #expect(back.output.contains("migrating walker: to \(hosts.address(0)): precopy"), "\(back)")
+                #expect(back.output.contains("walker migrated to \(hosts.address(0)) in "), "\(back)")
                 #expect(try await a.state("walker") == "running")
                 #expect(try await b.request("GET", "/v1/vms/walker").status == 404)
                 #expect(FileManager.default.fileExists(atPath: "\(a.stateDirectory)/vms/walker.json"))
