@@ -51,6 +51,7 @@ let package = Package(
             name: "VMMDaemon",
             dependencies: [
                 "VMMAPI",
+                "Etcd",
                 "KVM",
                 "DeviceOptions",
                 .product(name: "Hummingbird", package: "hummingbird"),

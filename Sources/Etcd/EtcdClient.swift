@@ -27,7 +27,8 @@ public final class EtcdClient: Sendable {
     }
 
     /// A client of the members at `urls` (`http://HOST:PORT`, or `https://HOST:PORT` with
-    /// `tls`: this host's certificate and key, and the CA that signed etcd's).
+    /// `tls`: this host's certificate and key, and the CA that signed etcd's; plain HTTP
+    /// URLs ignore it).
     public convenience init(urls: [String], tls: TLSFiles? = nil, timeout: Duration = .seconds(2)) throws {
         try self.init(endpoints: urls.map { try HTTPClient.Endpoint.url($0, tls: tls) }, timeout: timeout)
     }

@@ -11,14 +11,12 @@ extension HTTPClient {
             .https(try address(in: url, scheme: "https://"), tls: tls)
         }
 
-        /// `http://HOST:PORT`, or `https://HOST:PORT` when `tls` is given (a trailing `/`
-        /// is allowed): the form etcd's endpoints are written in.
+        /// `http://HOST:PORT`, or `https://HOST:PORT` with `tls` (a trailing `/` is
+        /// allowed): the form etcd's endpoints are written in.
         public static func url(_ url: String, tls: TLSFiles?) throws(HostAndPortError) -> Endpoint {
-            if let tls { return try .https(url: url, tls: tls) }
-            if url.lowercased().hasPrefix("https://") {
-                throw HostAndPortError(text: url, problem: "an https:// address needs TLS files")
-            }
-            return .http(try address(in: url, scheme: "http://"))
+            guard url.lowercased().hasPrefix("https://") else { return .http(try address(in: url, scheme: "http://")) }
+            guard let tls else { throw HostAndPortError(text: url, problem: "an https:// address needs TLS files") }
+            return try .https(url: url, tls: tls)
         }
 
         private static func address(in url: String, scheme: String) throws(HostAndPortError) -> HostAndPort {

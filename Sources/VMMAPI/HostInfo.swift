@@ -27,10 +27,12 @@ public struct HostInfo: Codable, Equatable, Sendable {
     public var mode: String?
     /// The last drain's progress or outcome, while the host is draining.
     public var drain: HostDrainReport?
+    /// In cluster mode (`vmmd --cluster`): this host's name and the cluster's hosts.
+    public var cluster: ClusterInfo?
 
     public init(
         kvm: KVM, cpus: Int, memory: UInt64, vms: [String: Int], version: String, availableMemory: UInt64? = nil,
-        mode: String? = nil, drain: HostDrainReport? = nil
+        mode: String? = nil, drain: HostDrainReport? = nil, cluster: ClusterInfo? = nil
     ) {
         self.kvm = kvm
         self.cpus = cpus
@@ -40,5 +42,6 @@ public struct HostInfo: Codable, Equatable, Sendable {
         self.availableMemory = availableMemory
         self.mode = mode
         self.drain = drain
+        self.cluster = cluster
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Hummingbird
 import Logging
 import NIOCore
+import VMMAPI
 
 /// The daemon: loads VMs, re-adopts running ones, serves the REST API on the Unix socket
 /// (and on a TCP port with mutual TLS when configured) and tells systemd when it is ready.
@@ -34,11 +35,12 @@ public struct Daemon: Sendable {
             try await manager.enablePeers(try PeerNetwork(listener), listeningOn: listener.address.host)
         }
         await manager.load()
+        let cluster = try await joinCluster()
 
         let router = Router(context: DaemonRequestContext.self)
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: AccessMiddleware(gid: gid))
-        VMRoutes(manager: manager, startedAt: startedAt).register(on: router)
+        VMRoutes(manager: manager, cluster: cluster, startedAt: startedAt).register(on: router)
 
         try removeStaleSocket()
         let socketPath = configuration.socketPath
@@ -70,7 +72,7 @@ public struct Daemon: Sendable {
                 },
                 logger: Logger(label: "vmmd.http"))))
         }
-        let signalSources = exitOnSignals()
+        let signalSources = exitOnSignals(leaving: cluster)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (address, server) in servers {
                 group.addTask {
@@ -101,14 +103,34 @@ public struct Daemon: Sendable {
         logger.info("removed stale socket \(configuration.socketPath)")
     }
 
+    /// In cluster mode, registers this host in etcd (docs/cluster.md, section 6).
+    private func joinCluster() async throws -> ClusterMembership? {
+        guard let cluster = configuration.cluster, let listener = configuration.listener else { return nil }
+        let record = ClusterHost(
+            name: cluster.hostName, address: "https://\(listener.address)", cpus: HostProbe.cpus, memory: HostProbe.memory,
+            mode: "normal", version: DaemonVersion.current)
+        let membership = try ClusterMembership(configuration: cluster, record: record, logger: logger)
+        try await membership.join()
+        return membership
+    }
+
     /// Exits at once on SIGTERM or SIGINT. Nothing needs draining: definitions are on disk
-    /// as soon as they change, and VMs keep running for the next daemon to adopt.
-    private func exitOnSignals() -> [any DispatchSourceSignal] {
+    /// as soon as they change, and VMs keep running for the next daemon to adopt. A cluster
+    /// member first revokes its lease (for at most 2 s), so its record vanishes now.
+    private func exitOnSignals(leaving cluster: ClusterMembership?) -> [any DispatchSourceSignal] {
         [SIGTERM, SIGINT].map { signalNumber in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [logger] in
                 logger.info("signal \(signalNumber): exiting, VMs keep running")
+                if let cluster {
+                    let left = DispatchSemaphore(value: 0)
+                    Task {
+                        await cluster.leave()
+                        left.signal()
+                    }
+                    _ = left.wait(timeout: .now() + 2)
+                }
                 exit(0)
             }
             source.resume()

@@ -42,8 +42,45 @@ struct VMMD: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The TCP port for migration streams from peers (default: the --listen port + 1).", valueName: "port"))
     var migrationPort: Int?
 
+    @Option(help: ArgumentHelp(
+        "Join the cluster whose state is in etcd at these client URLs (needs --host-name and --listen; https:// URLs use the --tls-* files).",
+        valueName: "etcd=url[,url...]"))
+    var cluster: String?
+
+    @Option(help: ArgumentHelp("This host's name in the cluster (a-z, 0-9 and -).", valueName: "name"))
+    var hostName: String?
+
+    @Option(help: ArgumentHelp("The TTL of this host's etcd lease, in seconds (at least 2).", valueName: "seconds"))
+    var leaseTtl: Int64 = ClusterConfiguration.defaultLeaseTTL
+
+    @Option(help: ArgumentHelp("How often the lease is renewed, in seconds (at most half the TTL).", valueName: "seconds"))
+    var keepaliveInterval: Double = 1
+
     func validate() throws {
-        _ = try listener()
+        _ = try clusterConfiguration(listener: try listener())
+    }
+
+    /// Cluster mode as the options describe it; refuses cluster options without --cluster,
+    /// and --cluster without a name or a TLS listener (peers reach each other there).
+    private func clusterConfiguration(listener: TLSListener?) throws -> ClusterConfiguration? {
+        guard let cluster else {
+            guard hostName == nil, leaseTtl == ClusterConfiguration.defaultLeaseTTL, keepaliveInterval == 1 else {
+                throw ValidationError("--host-name, --lease-ttl and --keepalive-interval only apply with --cluster etcd=URL[,URL...]")
+            }
+            return nil
+        }
+        guard let hostName else { throw ValidationError("--cluster needs --host-name NAME: this host's name in the cluster") }
+        guard let listener else {
+            throw ValidationError("--cluster needs --listen HOST:PORT with --tls-cert, --tls-key, --tls-ca: hosts reach each other there")
+        }
+        guard keepaliveInterval.isFinite, keepaliveInterval > 0 else { throw ValidationError("--keepalive-interval must be above 0") }
+        do {
+            return try ClusterConfiguration(
+                cluster: cluster, hostName: hostName, etcdTLS: listener.files, leaseTTL: leaseTtl,
+                keepAliveInterval: .milliseconds(Int64(keepaliveInterval * 1000)))
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     /// The TLS listener the options describe; refuses TCP without TLS, and TLS options
@@ -79,9 +116,10 @@ struct VMMD: AsyncParsableCommand {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         var logger = Logger(label: "vmmd")
         logger.logLevel = .info
+        let listener = try listener()
         let configuration = DaemonConfiguration(
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
-            vmmPath: vmm ?? Self.siblingVMM(), listener: try listener())
+            vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener))
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
         try await Daemon(configuration: configuration, logger: logger).run()
     }

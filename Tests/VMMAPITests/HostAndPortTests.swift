@@ -32,6 +32,7 @@ import VMMAPI
         #expect(try HTTPClient.Endpoint.url("https://etcd-1:2379", tls: files) == .https(HostAndPort(host: "etcd-1", port: 2379), tls: files))
         #expect(throws: HostAndPortError.self) { try HTTPClient.Endpoint.url("https://etcd-1:2379", tls: nil) }
         #expect(throws: HostAndPortError.self) { try HTTPClient.Endpoint.url("etcd-1:2379", tls: nil) }
+        #expect(try HTTPClient.Endpoint.url("http://127.0.0.1:2379", tls: files) == .http(HostAndPort(host: "127.0.0.1", port: 2379)))
         #expect(try HTTPClient.Endpoint.url("http://127.0.0.1:2379", tls: nil).isRemote)
     }
 }

@@ -44,7 +44,11 @@ final class DaemonHarness {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        let up = try await eventually(seconds: 15) { (try? await self.request("GET", "/v1/vms"))?.status == 200 }
+        // A daemon that ended (it refused its options or its cluster name) is not waited for.
+        let up = try await eventually(seconds: 15) {
+            guard self.daemonIsRunning else { return true }
+            return (try? await self.request("GET", "/v1/vms"))?.status == 200
+        }
         // The TCP listener starts beside the socket; a daemon that ended is not waited for.
         let tlsUp = try await eventually(seconds: 15) {
             guard up, self.tls != nil, self.daemonIsRunning else { return true }

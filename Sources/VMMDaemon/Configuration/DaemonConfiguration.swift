@@ -13,10 +13,12 @@ public struct DaemonConfiguration: Sendable {
     public var vmmPath: String
     /// The API on TCP with mutual TLS as well; nil: the Unix socket only.
     public var listener: TLSListener?
+    /// Cluster mode; nil: a single host.
+    public var cluster: ClusterConfiguration?
 
     public init(
         socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String,
-        listener: TLSListener? = nil
+        listener: TLSListener? = nil, cluster: ClusterConfiguration? = nil
     ) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
@@ -24,6 +26,7 @@ public struct DaemonConfiguration: Sendable {
         self.group = group
         self.vmmPath = vmmPath
         self.listener = listener
+        self.cluster = cluster
     }
 
     var definitionsDirectory: String { "\(stateDirectory)/vms" }

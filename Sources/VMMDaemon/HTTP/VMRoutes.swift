@@ -5,6 +5,8 @@ import VMMAPI
 /// The REST routes: each decodes its input strictly and calls one `VMManager` method.
 struct VMRoutes {
     let manager: VMManager
+    /// Cluster mode's membership, for `GET /v1/host`; nil on a single host.
+    let cluster: ClusterMembership?
     let startedAt: ContinuousClock.Instant
 
     func register(on router: Router<DaemonRequestContext>) {
@@ -42,7 +44,7 @@ struct VMRoutes {
                 kvm: HostProbe.kvm(), cpus: HostProbe.cpus, memory: HostProbe.memory,
                 vms: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
                 version: DaemonVersion.current, availableMemory: HostProbe.availableMemory,
-                mode: drain == nil ? "normal" : "draining", drain: drain))
+                mode: drain == nil ? "normal" : "draining", drain: drain, cluster: await cluster?.info()))
         }
         router.get("/metrics") { _, _ in
             let renderer = MetricsRenderer(

@@ -1,0 +1,133 @@
+import Etcd
+import Foundation
+import Logging
+import VMMAPI
+
+/// This host in the cluster (docs/cluster.md, section 6): its record `vmm/hosts/NAME` in
+/// etcd, bound to a lease it keeps alive, and registered again under a new lease when etcd
+/// says the old one is gone (after a partition longer than the TTL).
+///
+/// Failover and fencing will hook in here: the manager election campaigns with this
+/// lease, and the fence deadline counts from `keeper.lastRenewal`.
+actor ClusterMembership {
+    static let hostsPrefix = "vmm/hosts/"
+
+    let configuration: ClusterConfiguration
+    let record: ClusterHost
+    let etcd: EtcdClient
+    private let logger: Logger
+    private var keeper: LeaseKeeper?
+    private var registration: Task<Void, Never>?
+    /// Why this host is not registered now, for `GET /v1/host`.
+    private var problem: String?
+
+    private var key: String { Self.hostsPrefix + record.name }
+
+    init(configuration: ClusterConfiguration, record: ClusterHost, logger: Logger) throws {
+        self.configuration = configuration
+        self.record = record
+        self.logger = logger
+        etcd = try EtcdClient(urls: configuration.etcdURLs, tls: configuration.etcdTLS)
+    }
+
+    /// Registers this host and keeps it registered. Throws when another live host holds the
+    /// name; when etcd does not answer, the daemon runs on (its VMs are not etcd's
+    /// business) and registration goes on in the background.
+    func join() async throws {
+        do {
+            try await register()
+        } catch let error as ClusterMembershipError {
+            throw error
+        } catch {
+            problem = "etcd does not answer: \(error)"
+            logger.warning("cluster: cannot register \(record.name) yet (\(error)); trying again in the background")
+        }
+        registration = Task { await self.stayRegistered() }
+    }
+
+    /// Revokes the lease, so this host's record vanishes now rather than after the TTL.
+    func leave() async {
+        registration?.cancel()
+        try? await keeper?.revoke()
+        keeper = nil
+    }
+
+    /// `GET /v1/host`'s `cluster` object: the registered hosts as etcd has them now.
+    func info() async -> ClusterInfo {
+        let registered = keeper.map { !$0.isLost } ?? false
+        do {
+            let hosts = try await etcd.get(prefix: Self.hostsPrefix).keyValues.compactMap { keyValue -> ClusterHost? in
+                do {
+                    return try keyValue.decode(ClusterHost.self)
+                } catch {
+                    logger.warning("cluster: ignoring \(keyValue.key): \(error)")
+                    return nil
+                }
+            }
+            return ClusterInfo(host: record.name, registered: registered, hosts: hosts, problem: registered ? nil : problem)
+        } catch {
+            return ClusterInfo(host: record.name, registered: registered, hosts: nil, problem: "etcd does not answer: \(error)")
+        }
+    }
+
+    private func stayRegistered() async {
+        while !Task.isCancelled {
+            if let keeper {
+                await keeper.waitUntilLost()
+                guard !Task.isCancelled else { return }
+                logger.warning("cluster: lease \(String(keeper.id, radix: 16)) of \(record.name) is gone; registering again")
+                problem = "the lease was lost; registering again"
+                self.keeper = nil
+            }
+            do {
+                try await register()
+            } catch {
+                problem = "\(error)"
+                logger.warning("cluster: cannot register \(record.name): \(error)")
+                try? await Task.sleep(for: configuration.keepAliveInterval)
+            }
+        }
+    }
+
+    /// Grants a lease and creates the record under it, if no record exists. A record left
+    /// by this host's previous daemon lasts until its lease expires: wait that long (one
+    /// TTL, and a little for etcd's expiry scan), then give up.
+    private func register() async throws {
+        let lease = try await LeaseKeeper.grant(etcd, ttl: configuration.leaseTTL, interval: configuration.keepAliveInterval)
+        let value = Array(try JSONEncoder().encode(record))
+        let deadline = ContinuousClock.now + .seconds(configuration.leaseTTL) + .seconds(2)
+        while true {
+            let result: EtcdTxnResult
+            do {
+                result = try await etcd.txn(compare: [.absent(key)], success: [.put(key, value: value, lease: lease.id)], failure: [.get(key)])
+            } catch {
+                try? await lease.revoke()
+                throw error
+            }
+            if result.succeeded {
+                keeper = lease
+                problem = nil
+                logger.info("cluster: registered \(record.name) at \(record.address) (lease \(String(lease.id, radix: 16)), TTL \(lease.ttl) s)")
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                try? await lease.revoke()
+                let holder = result.results.first?.first
+                throw ClusterMembershipError(name: record.name, holder: (try? holder?.decode(ClusterHost.self))?.address, lease: holder?.lease ?? 0)
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}
+
+/// Another live host holds this host's name in the cluster.
+struct ClusterMembershipError: Error, CustomStringConvertible {
+    var name: String
+    var holder: String?
+    var lease: Int64
+
+    var description: String {
+        "host name \(name) is registered in the cluster by a live host\(holder.map { " at \($0)" } ?? "") "
+            + "(its lease \(String(lease, radix: 16)) is being renewed): give this host another --host-name, or stop that vmmd"
+    }
+}

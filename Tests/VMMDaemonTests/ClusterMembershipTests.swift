@@ -1,0 +1,115 @@
+import ClusterTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// `vmmd --cluster`: three real daemons on loopback (their own --listen ports, state and
+/// runtime folders) register in a real three-member etcd, see each other in `GET /v1/host`,
+/// and a host's record goes with its lease.
+@Suite(.serialized, .etcdCluster(members: 3))
+struct ClusterMembershipTests {
+    let etcd = EtcdCluster.current!
+    static let leaseTTL = 3
+
+    private func clusterArguments(_ name: String) -> [String] {
+        ["--cluster", "etcd=" + etcd.clientURLs.joined(separator: ","), "--host-name", name,
+         "--lease-ttl", String(Self.leaseTTL), "--keepalive-interval", "0.5"]
+    }
+
+    private func startHost(_ name: String) async throws -> DaemonHarness {
+        let daemon = try DaemonHarness()
+        try await daemon.enableTLS()
+        daemon.arguments = clusterArguments(name)
+        try await daemon.start()
+        return daemon
+    }
+
+    /// `GET /v1/host`'s `cluster` object as `daemon` answers it.
+    private func cluster(_ daemon: DaemonHarness) async throws -> [String: Any] {
+        try await daemon.request("GET", "/v1/host").json["cluster"] as? [String: Any] ?? [:]
+    }
+
+    private func hostNames(_ daemon: DaemonHarness) async throws -> [String] {
+        (try await cluster(daemon)["hosts"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+    }
+
+    @Test func hostsSeeEachOtherAndAHostsRecordGoesWithItsLease() async throws {
+        var daemons: [DaemonHarness] = []
+        do {
+            for index in 0..<3 { daemons.append(try await startHost("host\(index)")) }
+            // Each registered before it served its API: all three see all three.
+            for daemon in daemons {
+                #expect(try await hostNames(daemon) == ["host0", "host1", "host2"])
+            }
+            let view = try await cluster(daemons[1])
+            #expect(view["host"] as? String == "host1")
+            #expect(view["registered"] as? Bool == true)
+            let record = try #require((view["hosts"] as? [[String: Any]])?.first { $0["name"] as? String == "host1" })
+            #expect(record["address"] as? String == "https://127.0.0.1:\(try #require(daemons[1].tls).port)")
+            #expect((record["cpus"] as? Int ?? 0) >= 1 && (record["memory"] as? Int ?? 0) > 0)
+            #expect(record["mode"] as? String == "normal")
+            // The cluster object is what api/openapi.yaml documents.
+            let api = OpenAPIContract(daemons[1])
+            try await api.expect(200, "GET", "/v1/host")
+            #expect(try await api.validate(against: DaemonTests.OpenAPIContractTests.spec).isEmpty)
+
+            // A killed daemon cannot revoke its lease: its record lasts until the TTL ends.
+            try await daemons[2].stopDaemon(signal: SIGKILL)
+            let killed = ContinuousClock.now
+            #expect(try await eventually(seconds: Double(Self.leaseTTL) + 5) { try await hostNames(daemons[0]) == ["host0", "host1"] })
+            let vanishedAfter = ContinuousClock.now - killed
+            // Renewed every 0.5 s until the kill, so it lived at least TTL - 0.5 s more.
+            #expect(vanishedAfter >= .seconds(Self.leaseTTL) - .milliseconds(600))
+
+            // A daemon told to stop revokes its lease: its record goes at once.
+            try await daemons[1].stopDaemon(signal: SIGTERM)
+            #expect(try await hostNames(daemons[0]) == ["host0"])
+
+            // The killed host comes back under its name.
+            try await daemons[2].start()
+            #expect(try await hostNames(daemons[0]) == ["host0", "host2"])
+        } catch {
+            for daemon in daemons { Issue.record("vmmd log:\n\(daemon.log)") }
+            for daemon in daemons { await daemon.tearDown() }
+            throw error
+        }
+        for daemon in daemons { await daemon.tearDown() }
+    }
+
+    @Test func aSecondDaemonWithALiveHostsNameIsRefused() async throws {
+        let first = try await startHost("twin")
+        let second = try DaemonHarness()
+        do {
+            try await second.enableTLS()
+            second.arguments = clusterArguments("twin")
+            await #expect(throws: HarnessError.self) { try await second.start() }
+            #expect(second.log.contains("host name twin is registered in the cluster by a live host at https://127.0.0.1:\(first.tls!.port)"))
+            #expect(try await hostNames(first) == ["twin"])
+        } catch {
+            Issue.record("first vmmd log:\n\(first.log)\nsecond vmmd log:\n\(second.log)")
+            await second.tearDown()
+            await first.tearDown()
+            throw error
+        }
+        await second.tearDown()
+        await first.tearDown()
+    }
+
+    @Test(arguments: [
+        (["--cluster", "etcd=http://127.0.0.1:2379"], "--cluster needs --host-name NAME"),
+        (["--host-name", "a"], "--host-name, --lease-ttl and --keepalive-interval only apply with --cluster"),
+        (["--cluster", "http://127.0.0.1:2379", "--host-name", "a"], "--cluster must be etcd=URL[,URL...]"),
+        (["--cluster", "etcd=127.0.0.1:2379", "--host-name", "a"], "the address must start with http://"),
+        (["--cluster", "etcd=http://127.0.0.1:2379", "--host-name", "A_1"], "--host-name \"A_1\": use 1-63 of a-z"),
+        (["--cluster", "etcd=http://127.0.0.1:2379", "--host-name", "a", "--lease-ttl", "1"], "--lease-ttl must be at least 2"),
+    ])
+    func clusterOptionsThatCannotWorkAreRefused(_ options: [String], _ message: String) async throws {
+        let daemon = try DaemonHarness()
+        defer { try? FileManager.default.removeItem(atPath: daemon.root) }
+        let tls = try await daemon.enableTLS()
+        let needsListener = options.contains("--cluster") && options.contains("--host-name")
+        let result = try await Subprocess.run([TestPaths.vmmd] + options + (needsListener ? tls.arguments : []))
+        #expect(result.status != 0)
+        #expect(result.error.contains(message), "\(result)")
+    }
+}
