@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "ClusterTestSupport", dependencies: ["VMMAPI"], path: "Tests/ClusterTestSupport"),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "VMMAPI", "ClusterTestSupport"]),
         .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),
-        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions", "ClusterTestSupport"]),
+        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions", "ClusterTestSupport", "Etcd"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -35,7 +35,8 @@ public struct Daemon: Sendable {
             try await manager.enablePeers(try PeerNetwork(listener), listeningOn: listener.address.host)
         }
         await manager.load()
-        let cluster = try await joinCluster()
+        let cluster = try await joinCluster(mode: await manager.mode)
+        if let cluster { await manager.joined(cluster) }
 
         let router = Router(context: DaemonRequestContext.self)
         router.add(middleware: APIErrorMiddleware())
@@ -104,11 +105,11 @@ public struct Daemon: Sendable {
     }
 
     /// In cluster mode, registers this host in etcd (docs/cluster.md, section 6).
-    private func joinCluster() async throws -> ClusterMembership? {
+    private func joinCluster(mode: String) async throws -> ClusterMembership? {
         guard let cluster = configuration.cluster, let listener = configuration.listener else { return nil }
         let record = ClusterHost(
             name: cluster.hostName, address: "https://\(listener.address)", cpus: HostProbe.cpus, memory: HostProbe.memory,
-            mode: "normal", version: DaemonVersion.current)
+            mode: mode, version: DaemonVersion.current)
         let membership = try ClusterMembership(configuration: cluster, record: record, logger: logger)
         try await membership.join()
         return membership

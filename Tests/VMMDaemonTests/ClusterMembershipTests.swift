@@ -1,4 +1,5 @@
 import ClusterTestSupport
+import Etcd
 import Foundation
 import Glibc
 import Testing
@@ -74,6 +75,42 @@ struct ClusterMembershipTests {
             throw error
         }
         for daemon in daemons { await daemon.tearDown() }
+    }
+
+    /// The `mode` of `name`'s record as `daemon` sees it.
+    private func mode(of name: String, from daemon: DaemonHarness) async throws -> String? {
+        let hosts = try await cluster(daemon)["hosts"] as? [[String: Any]] ?? []
+        return hosts.first { $0["name"] as? String == name }?["mode"] as? String
+    }
+
+    @Test func aHostWhoseLeaseIsGoneRegistersAgainAndItsRecordFollowsDrainMode() async throws {
+        let host = try await startHost("phoenix")
+        let peer = try await startHost("witness")
+        do {
+            let etcdClient = try EtcdClient(urls: etcd.clientURLs)
+            let old = try #require(try await etcdClient.get("vmm/hosts/phoenix"))
+            // As after a partition longer than the TTL: etcd ended the lease.
+            try await etcdClient.revoke(lease: old.lease)
+            #expect(try await eventually(seconds: 5) {
+                guard let now = try await etcdClient.get("vmm/hosts/phoenix") else { return false }
+                return now.lease != old.lease && now.lease != 0
+            })
+            #expect(try await cluster(host)["registered"] as? Bool == true)
+
+            // Drain mode shows in the record (no VMs here, so the drain ends at once).
+            let drained = try await host.request("POST", "/v1/host/drain", body: #"{"to":["127.0.0.1:\#(try #require(peer.tls).port)"]}"#)
+            #expect(drained.status == 200, "\(drained.text)")
+            #expect(try await eventually(seconds: 5) { try await mode(of: "phoenix", from: peer) == "draining" })
+            #expect(try await host.request("POST", "/v1/host/undrain").status == 204)
+            #expect(try await eventually(seconds: 5) { try await mode(of: "phoenix", from: peer) == "normal" })
+        } catch {
+            Issue.record("vmmd log:\n\(host.log)")
+            await host.tearDown()
+            await peer.tearDown()
+            throw error
+        }
+        await host.tearDown()
+        await peer.tearDown()
     }
 
     @Test func aSecondDaemonWithALiveHostsNameIsRefused() async throws {

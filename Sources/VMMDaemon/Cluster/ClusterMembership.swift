@@ -13,7 +13,8 @@ actor ClusterMembership {
     static let hostsPrefix = "vmm/hosts/"
 
     let configuration: ClusterConfiguration
-    let record: ClusterHost
+    /// What is registered (its `mode` follows the host's drain mode).
+    private(set) var record: ClusterHost
     let etcd: EtcdClient
     private let logger: Logger
     private var keeper: LeaseKeeper?
@@ -50,6 +51,30 @@ actor ClusterMembership {
         registration?.cancel()
         try? await keeper?.revoke()
         keeper = nil
+    }
+
+    /// Records `mode` (`normal` or `draining`) in this host's record. Without a lease now,
+    /// the next registration writes it. Calls may overlap (the actor lets them in at each
+    /// await): each one writes until what etcd got is the latest mode.
+    func setMode(_ mode: String) async {
+        guard record.mode != mode else { return }
+        record.mode = mode
+        while let keeper, !keeper.isLost {
+            let written = record
+            do {
+                let result = try await etcd.txn(
+                    compare: [EtcdCompare(key, .lease(keeper.id))],
+                    success: [.put(key, value: Array(try JSONEncoder().encode(written)), lease: keeper.id)])
+                if !result.succeeded { return }  // no longer ours: the next registration writes the mode
+            } catch {
+                logger.warning("cluster: cannot record mode \(written.mode) for \(written.name) (\(error)); the next registration will")
+                return
+            }
+            if record == written {
+                logger.info("cluster: \(written.name) is \(written.mode)")
+                return
+            }
+        }
     }
 
     /// `GET /v1/host`'s `cluster` object: the registered hosts as etcd has them now.

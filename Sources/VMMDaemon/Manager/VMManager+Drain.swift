@@ -85,6 +85,23 @@ extension VMManager {
             message: "cannot \(action): this host is draining (`vmctl host` shows it); `vmctl host undrain` lets VMs start here again")
     }
 
+    /// `normal`, or `draining` while VMs may not start here (`GET /v1/host`'s `mode`).
+    var mode: String { drain == nil ? "normal" : "draining" }
+
+    /// Tells the cluster (if any) that the mode changed: its record says so, and the
+    /// manager places nothing on a draining host.
+    func announceMode() {
+        guard let cluster else { return }
+        let mode = mode
+        Task { await cluster.setMode(mode) }
+    }
+
+    /// In cluster mode: this host's membership, told the mode now and of every change.
+    func joined(_ membership: ClusterMembership) async {
+        cluster = membership
+        await membership.setMode(mode)
+    }
+
     /// At start: a host drained before the restart stays in drain mode.
     func loadDrainMode() {
         if access(drainFile, F_OK) == 0 { drain = HostDrainReport(finished: true, vms: [], running: 0) }

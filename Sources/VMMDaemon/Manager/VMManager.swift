@@ -31,7 +31,13 @@ public actor VMManager {
     /// VMs that migrated away recently: where they went and their last console output.
     var departed: [String: Departure] = [:]
     /// The drain under way or done, while the host is in drain mode.
-    var drain: HostDrainReport?
+    var drain: HostDrainReport? {
+        didSet {
+            if (drain == nil) != (oldValue == nil) { announceMode() }
+        }
+    }
+    /// This host's membership in the cluster (`vmmd --cluster`); nil on a single host.
+    var cluster: ClusterMembership?
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
