@@ -146,6 +146,43 @@ struct EtcdClientTests {
         #expect(revisions[0] == start)
     }
 
+    /// Two of three members stopped: no quorum. Renewals stop (the fence clock runs), calls
+    /// fail within their timeout, and when the members return a new etcd leader refreshes
+    /// every lease: this one survives an outage longer than its TTL (docs/cluster.md,
+    /// section 4: why a fenced host must give its lease up itself), and the watch resumes.
+    @Test func withoutAQuorumRenewalsStopAndTheLeaseOutlivesTheOutage() async throws {
+        let etcd = try client(timeout: .milliseconds(500))
+        let keeper = try await LeaseKeeper.grant(etcd, ttl: 2, interval: .milliseconds(300))
+        try await etcd.put(prefix + "leased", value: [1], lease: keeper.id)
+        let seen = EventLog()
+        let start = try await etcd.get(prefix: prefix).revision + 1
+        let watching = Task {
+            for try await event in EtcdWatch(etcd, key: prefix, prefix: true, fromRevision: start) { await seen.append(event) }
+        }
+        defer { watching.cancel() }
+
+        cluster.kill(1)
+        cluster.kill(2)
+        do {
+            #expect(try await eventually(seconds: 10) { ContinuousClock.now - keeper.lastRenewal > .seconds(3) })
+            let lonely = try EtcdClient(urls: [cluster.clientURLs[0]], timeout: .milliseconds(500))
+            await #expect(throws: EtcdError.self) { _ = try await lonely.get(prefix + "leased") }
+        } catch {
+            try await cluster.restart(1)
+            try await cluster.restart(2)
+            throw error
+        }
+        try await cluster.restart(1)
+        try await cluster.restart(2)
+
+        #expect(try await eventually(seconds: 10) { ContinuousClock.now - keeper.lastRenewal < .milliseconds(500) })
+        #expect(!keeper.isLost)
+        #expect(try await etcd.get(prefix + "leased")?.lease == keeper.id)
+        try await etcd.put(prefix + "after", value: [2])
+        #expect(try await eventually(seconds: 10) { await seen.events.map(\.keyValue.key) == [prefix + "after"] })
+        try await keeper.revoke()
+    }
+
     @Test func theElectionHasOneLeaderAndHandsOverWhenItsLeaseEnds() async throws {
         let etcd = try client()
         let election = EtcdElection(etcd, name: prefix + "manager")
