@@ -24,7 +24,7 @@ let package = Package(
         .systemLibrary(name: "CTap", path: "Modules/CTap"),
         .target(name: "KVM", dependencies: ["CKVM"]),
         .target(name: "Sizes"),
-        .target(name: "DeviceOptions"),
+        .target(name: "DeviceOptions", dependencies: ["Sizes"]),
         .target(name: "CommandLineOptions"),
         .target(name: "VMMCore", dependencies: ["KVM", "CKVM", "CTap", "DeviceOptions"]),
         .executableTarget(
@@ -70,7 +70,7 @@ let package = Package(
         ),
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
         .testTarget(name: "SizesTests", dependencies: ["Sizes"]),
-        .testTarget(name: "DeviceOptionsTests", dependencies: ["DeviceOptions"]),
+        .testTarget(name: "DeviceOptionsTests", dependencies: ["DeviceOptions", "Sizes"]),
         .testTarget(name: "CommandLineOptionsTests", dependencies: ["CommandLineOptions"]),
         .testTarget(name: "vmmTests", dependencies: ["vmm", "CommandLineOptions"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),

@@ -9,6 +9,7 @@
 #include <linux/kvm.h>
 #include <linux/memfd.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -53,6 +53,8 @@ struct ControlSocket: SocketServerHandler {
             case .migrateCancel:
                 try session.cancelMigration()
                 answer(client, .object([("ok", .bool(true))]))
+            case .balloon(let target):
+                answer(client, try session.setBalloonTarget(target))
             }
         } catch {
             answer(client, error.response)

@@ -37,6 +37,13 @@ struct RunCommand {
                 + "if it does not exist); tap alone creates one named by the kernel. Without mac=, the address is "
                 + "02:xx:xx:xx:xx:xx derived from the tap's name (the kernel's choice for tap alone).")
         static let noRng = OptionDefinition.flag("no-rng", help: "Leave out the virtio-rng entropy device.")
+        static let balloon = OptionDefinition.option(
+            "balloon", valueName: "size[,deflate-on-oom=off][,free-page-reporting=off][,stats=seconds]",
+            help: "Add a virtio-balloon device holding SIZE of the guest's RAM (0 for none yet; the control "
+                + "request 'balloon SIZE' changes it while the VM runs). Pages in the balloon, and free pages the "
+                + "guest reports (free-page-reporting, on by default), are given back to the host. With "
+                + "deflate-on-oom (on by default) the guest takes pages back when it runs out of memory. "
+                + "stats is how often the guest is asked for its memory statistics (default 5, 0 once).")
     }
 
     static let definition = CommandDefinition(
@@ -45,7 +52,7 @@ struct RunCommand {
         discussion: "In a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A to the guest.",
         options: [
             Option.kernel, Option.initrd, Option.commandLine, Option.cpus, Option.memory, Option.cpuFeatures,
-            Option.noPit, Option.noPvmWorkarounds, Option.disk, Option.net, Option.noRng,
+            Option.noPit, Option.noPvmWorkarounds, Option.disk, Option.net, Option.noRng, Option.balloon,
         ] + SupervisorOptions.Option.all)
 
     let kernel: String
@@ -59,6 +66,7 @@ struct RunCommand {
     let disk: [String]
     let net: [String]
     let noRng: Bool
+    let balloon: String?
     let supervisor: SupervisorOptions
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
@@ -73,6 +81,7 @@ struct RunCommand {
         disk = parsed.values(Option.disk)
         net = parsed.values(Option.net)
         noRng = parsed.flag(Option.noRng)
+        balloon = parsed.value(Option.balloon)
         supervisor = try SupervisorOptions(parsed)
     }
 
@@ -116,6 +125,7 @@ struct RunCommand {
             memorySize: memorySize, cpuFeatures: features, hasPIT: !noPit, disks: disks, networks: networks,
             hasEntropyDevice: !noRng)
         configuration.pvmWorkarounds = !noPvmWorkarounds
+        if let balloon { configuration.balloon = try BalloonConfiguration.parsing(balloon) }
         return configuration
     }
 

@@ -325,7 +325,8 @@ final class Session: Sendable {
                 ("other", .integer(sum { $0.other.load(ordering: .relaxed) + $0.interrupted.load(ordering: .relaxed) })),
             ])),
             ("boots", .integer(boots)),
-        ] + (migration.map { [("migration", $0.progress.json)] } ?? []))
+        ] + (migration.map { [("migration", $0.progress.json)] } ?? [])
+            + (balloon.map { [("balloon", Self.json($0))] } ?? []))
     }
 
     func forceStop(_ request: StopRequest) {

@@ -19,7 +19,7 @@ struct SupervisorOptions {
             "verbose", short: "v", help: "Log every unhandled device access and other details to stderr.")
         static let controlSocket = OptionDefinition.option(
             "control-socket", valueName: "path",
-            help: "Serve the control protocol (status, pause, resume, shutdown, stop, reboot, snapshot, migrate) on a Unix socket.")
+            help: "Serve the control protocol (status, pause, resume, shutdown, stop, reboot, snapshot, migrate, balloon) on a Unix socket.")
         static let consoleSocket = OptionDefinition.option(
             "console-socket", valueName: "path",
             help: "Put the serial console on a Unix socket instead of standard input and output.")

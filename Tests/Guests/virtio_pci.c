@@ -25,6 +25,7 @@ const char *virtio_type_name(u32 type)
     case VIRTIO_ID_NET: return "net";
     case VIRTIO_ID_BLK: return "blk";
     case VIRTIO_ID_RNG: return "rng";
+    case VIRTIO_ID_BALLOON: return "balloon";
     default: return 0;
     }
 }

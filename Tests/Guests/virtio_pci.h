@@ -32,6 +32,7 @@ static inline void mb(void) { __asm__ volatile("lock; orl $0, (%%esp)" ::: "memo
 #define VIRTIO_ID_NET 1
 #define VIRTIO_ID_BLK 2
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BALLOON 5
 
 #define VIRTIO_ST_ACK 1
 #define VIRTIO_ST_DRIVER 2
@@ -77,7 +78,7 @@ struct virtq_used_elem { u32 id, len; };
 struct virtq_used { u16 flags, idx; struct virtq_used_elem ring[]; };
 
 #define VQ_MAX 64                     /* ring memory holds queues of up to 64 entries */
-#define VQ_PER_DEV 2
+#define VQ_PER_DEV 4
 #define VDEV_MAX 8
 
 struct virtq {

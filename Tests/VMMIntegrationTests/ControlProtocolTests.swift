@@ -38,6 +38,19 @@ struct ControlProtocolTests {
         }
     }
 
+    @Test func balloonTakesOneSize() throws {
+        #expect(try ControlRequest.parse(Array("balloon 0".utf8)).get() == .balloon(target: 0))
+        #expect(try ControlRequest.parse(Array("balloon 128M\r".utf8)).get() == .balloon(target: 128 << 20))
+        for line in ["balloon", "balloon -1", "balloon 1Q", "balloon 1M 2M", "balloon \(String(repeating: "9", count: 60))"] {
+            guard case .failure(let error) = ControlRequest.parse(Array(line.utf8)) else {
+                Issue.record("'\(line.prefix(20))' parsed as a request")
+                continue
+            }
+            #expect(error.code == .badRequest)
+            #expect(error.message.contains("usage: balloon SIZE") && error.message.count < 200, "\(error.message)")
+        }
+    }
+
     @Test func jsonEscapesQuotesBackslashesAndControlCharacters() {
         let value = JSONValue.object([
             ("text", .string("a\"b\\c\nd\re\tf\u{1}g\u{7f}h é")), ("n", .integer(-3)), ("ok", .bool(true)),

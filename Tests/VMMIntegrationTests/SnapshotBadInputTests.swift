@@ -85,13 +85,13 @@ struct SnapshotBadInputTests {
         try expectRefused([flipped], mentioning: ["checksum"], source)
 
         // A format version this vmm does not know (the UInt32 after the 8-byte magic).
-        let newer = try source.copy("version-2")
+        let newer = try source.copy("version-3")
         state = try Data(contentsOf: URL(fileURLWithPath: newer + "/state"))
         #expect(Array(state.prefix(8)) == Array("VMMSNAP\0".utf8))
-        #expect(Array(state[8..<12]) == [1, 0, 0, 0], "format version 1, little-endian")
-        state.replaceSubrange(8..<12, with: [2, 0, 0, 0])
+        #expect(Array(state[8..<12]) == [2, 0, 0, 0], "format version 2, little-endian")
+        state.replaceSubrange(8..<12, with: [3, 0, 0, 0])
         try state.write(to: URL(fileURLWithPath: newer + "/state"))
-        try expectRefused([newer], mentioning: ["version 2"], source)
+        try expectRefused([newer], mentioning: ["version 3"], source)
 
         // The state file cut short.
         let shortState = try source.copy("short-state")

@@ -44,7 +44,7 @@ struct SnapshotRestoreTests {
         #expect(memorySize == 256 << 20)
         #expect(SnapshotFiles.allocatedBytes(snapshot + "/memory") < 64 << 20, "the memory file must be sparse")
         let described = try SnapshotFiles.description(snapshot)
-        #expect(described["format"] as? Int == 1)
+        #expect(described["format"] as? Int == 2)
         #expect(described["bytes"] as? Int == bytes, "\(described)")
         #expect(described["memorySize"] as? Int == 256 << 20)
 

@@ -16,6 +16,8 @@ public struct MachineConfiguration: Sendable {
     public var networks: [NetworkConfiguration]
     /// Whether the machine has a virtio-rng device (fed by the host's getrandom).
     public var hasEntropyDevice: Bool
+    /// A virtio-balloon device, in the PCI slot after the entropy device; nil: none.
+    public var balloon: BalloonConfiguration?
     /// The VM generation ID (ACPI VMGENID) the guest sees: random per VM, kept across
     /// reboots and restores, new for a clone.
     public var generationID: [UInt8] = GenerationID.random()

@@ -1,3 +1,5 @@
+import DeviceOptions
+
 /// A request on the control socket: a word, and for `snapshot` and `migrate` its
 /// arguments, per line.
 public enum ControlRequest: Equatable, Sendable {
@@ -8,6 +10,8 @@ public enum ControlRequest: Equatable, Sendable {
     case migrate(MigrationOptions)
     /// `migrate-cancel`: give up a migration that has not committed.
     case migrateCancel
+    /// `balloon SIZE`: ask the guest to give SIZE bytes of its RAM to the balloon.
+    case balloon(target: UInt64)
 
     /// Longest line accepted, newline excluded; a client that sends more is cut off.
     public static let maximumLineLength = 4096
@@ -16,7 +20,7 @@ public enum ControlRequest: Equatable, Sendable {
         "status": .status, "pause": .pause, "resume": .resume, "shutdown": .shutdown, "stop": .stop,
         "reboot": .reboot, "migrate-cancel": .migrateCancel,
     ]
-    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel"
+    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon"
 
     /// Parses one line without its newline; spaces, tabs and a CR around the words are
     /// ignored (a terminal or socat may send CRLF).
@@ -28,6 +32,7 @@ public enum ControlRequest: Equatable, Sendable {
         }
         if word == "snapshot" { return parseSnapshot(Array(fields.dropFirst())) }
         if word == "migrate" { return parseMigrate(Array(fields.dropFirst())) }
+        if word == "balloon" { return parseBalloon(Array(fields.dropFirst())) }
         if fields.count == 1, let request = words[word] { return .success(request) }
         guard words[word] == nil else {
             return .failure(ControlError(.badRequest, "'\(word)' takes no arguments"))
@@ -50,6 +55,15 @@ public enum ControlRequest: Equatable, Sendable {
         case "memory-only": return .success(.snapshot(directory: directory, memoryOnly: true))
         case let other?: return .failure(ControlError(.badRequest, "unknown snapshot option '\(other.prefix(40))'; \(usage)"))
         }
+    }
+
+    private static func parseBalloon(_ arguments: [String]) -> Result<ControlRequest, ControlError> {
+        let usage = "usage: balloon SIZE, SIZE the memory to take from the guest (0, or a size such as 256M)"
+        guard arguments.count == 1 else { return .failure(ControlError(.badRequest, usage)) }
+        guard let target = BalloonOption.parseSize(arguments[0]) else {
+            return .failure(ControlError(.badRequest, "'\(arguments[0].prefix(40))' is not a size; \(usage)"))
+        }
+        return .success(.balloon(target: target))
     }
 
     private static func parseMigrate(_ arguments: [String]) -> Result<ControlRequest, ControlError> {

@@ -1,4 +1,5 @@
 import CKVM
+import DeviceOptions
 import KVM
 
 /// Assembles a `Machine` from a configuration: checks the input, creates the KVM VM,
@@ -24,7 +25,7 @@ public struct MachineBuilder: Sendable {
         public let initrd: [UInt8]?
         /// Parameters added to a Linux kernel's command line (PVM workarounds).
         public var kernelParameters: [String] = []
-        /// Disks, NICs and the entropy source, in PCI slot order; their images and taps are
+        /// Disks, NICs, the entropy source and the balloon, in PCI slot order; their images and taps are
         /// already open (and locked), so a reboot reuses them.
         public let virtioDevices: [any VirtioDevice]
     }
@@ -140,6 +141,14 @@ public struct MachineBuilder: Sendable {
         for disk in configuration.disks { devices.append(try VirtioBlockDevice(configuration: disk, log: log)) }
         for network in configuration.networks { devices.append(try VirtioNetworkDevice(configuration: network, log: log)) }
         if configuration.hasEntropyDevice { devices.append(VirtioEntropyDevice(log: log)) }
+        if let balloon = configuration.balloon {
+            do {
+                try balloon.check(memorySize: configuration.memorySize)
+            } catch {
+                throw .invalidConfiguration(error.message)
+            }
+            devices.append(VirtioBalloonDevice(configuration: balloon, memorySize: configuration.memorySize, log: log))
+        }
         return devices
     }
 

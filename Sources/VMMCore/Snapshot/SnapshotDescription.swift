@@ -54,6 +54,13 @@ public struct SnapshotDescription: Sendable {
             e.append(bytes: c.generationID)
             e.append(created)
             e.append(kernelParameters.joined(separator: " "))
+            e.append(c.balloon != nil)
+            if let balloon = c.balloon {
+                e.append(balloon.target)
+                e.append(balloon.deflateOnOOM)
+                e.append(balloon.freePageReporting)
+                e.append(balloon.statisticsInterval)
+            }
         }
     }
 
@@ -99,6 +106,13 @@ public struct SnapshotDescription: Sendable {
             var description = SnapshotDescription(
                 configuration: c, memoryOnly: memoryOnly, diskCopies: copies, created: try d.read(Int64.self))
             description.kernelParameters = try d.readString().split(separator: " ").map(String.init)
+            if try d.readBool() {
+                let balloon = BalloonConfiguration(
+                    target: try d.read(UInt64.self), deflateOnOOM: try d.readBool(), freePageReporting: try d.readBool(),
+                    statisticsInterval: try d.read(UInt32.self))
+                guard balloon.target <= c.memorySize else { throw d.malformed("a balloon larger than the RAM") }
+                description.configuration.balloon = balloon
+            }
             return description
         }
     }

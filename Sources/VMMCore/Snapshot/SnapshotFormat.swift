@@ -9,7 +9,7 @@
 /// written after everything else is on disk, so its presence marks a complete snapshot.
 public enum SnapshotFormat {
     /// Raised whenever any saved field changes; restoring another version is refused.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     static let magic: [UInt8] = Array("VMMSNAP\0".utf8)
     public static let stateFile = "state"
     public static let memoryFile = "memory"

@@ -8,7 +8,7 @@ extension VirtioPCIDevice: Snapshottable {
     func quiesce() {
         lifecycle.withLock { _ in
             guard activeQueues.withLock({ $0 }) != nil else { return }
-            device.reset()
+            device.quiesce()
         }
     }
 
@@ -21,7 +21,14 @@ extension VirtioPCIDevice: Snapshottable {
         }
     }
 
-    public func saveState(to encoder: inout StateEncoder) {
+    public func saveState(to encoder: inout StateEncoder) throws(VMMError) {
+        // Devices with state of their own (the balloon) save it inside this section.
+        var deviceState: StateEncoder?
+        if let device = device as? any Snapshottable {
+            var inner = StateEncoder()
+            try device.saveState(to: &inner)
+            deviceState = inner
+        }
         let r = registers.withLock { $0 }
         let positions = activeQueues.withLock { $0 }?.map { $0?.position }
         encoder.section("virtio-pci") { e in
@@ -53,6 +60,7 @@ extension VirtioPCIDevice: Snapshottable {
             }
             configuration.saveState(to: &e)
             msix.saveState(to: &e)
+            if let deviceState { e.append(bytes: deviceState.bytes) }
         }
     }
 
@@ -96,6 +104,11 @@ extension VirtioPCIDevice: Snapshottable {
             }
             try configuration.restoreState(from: &d)
             try msix.restoreState(from: &d)
+            if let device = device as? any Snapshottable {
+                var inner = StateDecoder(try d.readBytes(), context: "virtio \(deviceType)")
+                try device.restoreState(from: &inner)
+                guard inner.isAtEnd else { throw inner.malformed("bytes after the device's state") }
+            }
             return (r, positions)
         }
         registers.withLock { $0 = restored }

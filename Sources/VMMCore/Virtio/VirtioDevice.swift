@@ -23,6 +23,14 @@ public protocol VirtioDevice: AnyObject, Sendable {
     func activate(_ activation: VirtioActivation) throws(VMMError)
     /// Stops serving: returns only once no device thread touches the queues or guest memory.
     func reset()
+    /// Stops serving for a snapshot, which then activates the device again on the same
+    /// queues: state that outlives the device's threads but not a reset is kept.
+    func quiesce()
+}
+
+extension VirtioDevice {
+    /// Most devices keep nothing across a reset that a quiesce must keep.
+    public func quiesce() { reset() }
 }
 
 /// Virtio device IDs (virtio 1.x §5) and the PCI class codes guests expect for them.
@@ -30,13 +38,14 @@ public enum VirtioDeviceType: UInt16, Sendable {
     case network = 1
     case block = 2
     case entropy = 4
+    case balloon = 5
 
     /// Base class, subclass and programming interface, as QEMU reports them.
     public var pciClassCode: UInt32 {
         switch self {
         case .network: return 0x02_00_00
         case .block: return 0x01_80_00
-        case .entropy: return 0x00_ff_00
+        case .entropy, .balloon: return 0x00_ff_00
         }
     }
 }

@@ -10,12 +10,12 @@ extension BlockImage {
     }
 
     public func discard(offset: UInt64, length: UInt64) throws(VMMError) {
-        try allocate(mode: Self.punchHole | Self.keepSize, offset: offset, length: length, what: "discard")
+        try allocate(mode: FileSpace.punchHole | FileSpace.keepSize, offset: offset, length: length, what: "discard")
     }
 
     public func writeZeroes(offset: UInt64, length: UInt64, mayUnmap: Bool) throws(VMMError) {
         do throws(VMMError) {
-            try allocate(mode: Self.zeroRange | Self.keepSize, offset: offset, length: length, what: "write zeroes")
+            try allocate(mode: FileSpace.zeroRange | FileSpace.keepSize, offset: offset, length: length, what: "write zeroes")
         } catch .system(_, let code) where code == EOPNOTSUPP || code == ENOSYS {
             // Block devices and some file systems lack ZERO_RANGE.
             if mayUnmap {
@@ -39,21 +39,8 @@ extension BlockImage {
         }
     }
 
-    // <linux/falloc.h> is not in Swift's Glibc module, and glibc declares fallocate(2)
-    // only under _GNU_SOURCE: the flags are spelled out and the function found with dlsym.
-    private static let keepSize: Int32 = 0x01
-    private static let punchHole: Int32 = 0x02
-    private static let zeroRange: Int32 = 0x10
-    private typealias Fallocate = @convention(c) (Int32, Int32, off_t, off_t) -> Int32
-
     private func allocate(mode: Int32, offset: UInt64, length: UInt64, what: String) throws(VMMError) {
-        guard length > 0 else { return }
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate64") else {
-            throw .system("\(what) on disk image \(path)", ENOSYS)
-        }
-        let fallocate = unsafeBitCast(symbol, to: Fallocate.self)
-        while fallocate(fileDescriptor, mode, off_t(offset), off_t(length)) != 0 {
-            guard errno == EINTR else { throw .system("\(what) on disk image \(path) at byte \(offset)", errno) }
-        }
+        let code = FileSpace.allocate(fileDescriptor, mode: mode, offset: offset, length: length)
+        guard code == 0 else { throw .system("\(what) on disk image \(path) at byte \(offset)", code) }
     }
 }
