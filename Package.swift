@@ -22,6 +22,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CKVM", path: "Modules/CKVM"),
         .systemLibrary(name: "CTap", path: "Modules/CTap"),
+        .systemLibrary(name: "CLinux", path: "Modules/CLinux"),
         .target(name: "KVM", dependencies: ["CKVM"]),
         .target(name: "Sizes"),
         .target(name: "DeviceOptions", dependencies: ["Sizes"]),
@@ -52,6 +53,7 @@ let package = Package(
             dependencies: [
                 "VMMAPI",
                 "Etcd",
+                "CLinux",
                 "KVM",
                 "DeviceOptions",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -63,7 +63,7 @@ extension VMManager {
             record.pid = process.pid
             incoming[id]?.pid = process.pid
             try? incomingStore.save(record)
-            watch(name, process)
+            try watchOrKill(name, process)
             try await waitForIncomingSocket(name, directory, process)
         } catch {
             await abandonIncoming(id, reason: "\(error)")
@@ -149,7 +149,7 @@ extension VMManager {
         unlink(Self.lentMarker(configuration.disksDirectory, name))
         incoming[id]?.phase = .running
         incoming[id]?.ended = Date()
-        vms[name]?.console.record(from: runtimeDirectory(name).consoleSocket)
+        vms[name]?.console.record(from: runtimeDirectory(name).consoleSocket, monitor: monitor)
         transition(name, to: .running, reason: "migrated in (migration \(id))")
     }
 

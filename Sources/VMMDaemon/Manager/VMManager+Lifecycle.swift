@@ -35,9 +35,17 @@ extension VMManager {
         vms[name]?.run = run
         vms[name]?.console = ConsoleLog()
         transition(name, to: .starting, reason: "vmm pid \(process.pid)")
-        watch(name, process)
+        try watchOrKill(name, process)
 
-        let status = await Self.waitUntilReady(ControlChannel(socketPath: directory.controlSocket), run)
+        let status: ControlChannel.Status?
+        do {
+            status = try await Self.waitUntilReady(ControlChannel(socketPath: directory.controlSocket), run)
+        } catch {
+            vms[name]?.run?.endRequested = true
+            process.signal(SIGKILL)
+            _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
+            throw error
+        }
         // The actor ran other work meanwhile: the process may have ended or been killed.
         guard let current = vms[name], current.run?.process === process, current.state == .starting else {
             let after = vms[name]
@@ -50,7 +58,7 @@ extension VMManager {
             _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
             throw APIError.internalError("vmm for \(name) did not answer on its control socket within \(Int(Self.startTimeout)) s")
         }
-        current.console.record(from: directory.consoleSocket)
+        current.console.record(from: directory.consoleSocket, monitor: monitor)
         transition(name, to: status.state == "paused" ? .paused : .running)
         return try info(name)
     }
@@ -121,11 +129,19 @@ extension VMManager {
 
     /// Polls the control socket until it answers `status` (nil if the process ended or the
     /// start timeout passed first).
-    private static func waitUntilReady(_ control: ControlChannel, _ run: ManagedVM.Run) async -> ControlChannel.Status? {
+    /// Polls `status` until the `vmm` answers (nil: it ended or the timeout passed); throws
+    /// when the daemon cannot even ask (no thread to ask from), rather than wait out the timeout.
+    private static func waitUntilReady(
+        _ control: ControlChannel, _ run: ManagedVM.Run
+    ) async throws(APIError) -> ControlChannel.Status? {
         let begin = ContinuousClock.now
         let deadline = begin + .seconds(startTimeout)
         while ContinuousClock.now < deadline, !run.exited.hasFired {
-            if let status = try? await control.status() { return status }
+            do {
+                return try await control.status()
+            } catch let error as APIError where error.code == APIError.Code.unavailable.rawValue {
+                throw error
+            } catch {}
             // A vmm answers within ~10 ms: poll finely at first (each ms here delays the
             // start call), then back off.
             try? await Task.sleep(for: .milliseconds(ContinuousClock.now - begin < .milliseconds(500) ? 2 : 20))

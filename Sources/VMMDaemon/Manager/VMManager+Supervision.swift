@@ -3,10 +3,25 @@ import VMMAPI
 
 /// Watching `vmm` processes end, and finding the ones a previous daemon left running.
 extension VMManager {
-    /// Has the watcher thread report the process's end to this actor.
-    func watch(_ name: String, _ process: ProcessHandle) {
-        process.watch { ending in
+    /// Has the monitor report the process's end to this actor.
+    func watch(_ name: String, _ process: ProcessHandle) throws(APIError) {
+        try process.watch(with: monitor) { ending in
             Task { await self.processEnded(name, process, ending) }
+        }
+    }
+
+    /// Watches a `vmm` this daemon just spawned, or kills it: a process whose end the
+    /// daemon would never learn must not run. The VM is left crashed with the reason.
+    func watchOrKill(_ name: String, _ process: ProcessHandle) throws(APIError) {
+        do {
+            try watch(name, process)
+        } catch {
+            logger.error("VM \(name): cannot watch vmm pid \(process.pid), killed it: \(error.message)")
+            process.killAndReap()
+            vms[name]?.run = nil
+            vms[name]?.lastExit = error.message
+            transition(name, to: .crashed, reason: error.message)
+            throw error
         }
     }
 
@@ -82,8 +97,15 @@ extension VMManager {
                 }
                 let uptime = Double(status.uptimeMilliseconds) / 1000
                 vms[name]?.run = ManagedVM.Run(process: process, startedAt: Date().addingTimeInterval(-uptime))
-                vms[name]?.console.record(from: directory.consoleSocket)
-                watch(name, process)
+                do {
+                    try watch(name, process)
+                } catch {
+                    vms[name]?.lastExit = "vmm pid \(pid) runs but cannot be watched: \(error.message)"
+                    logger.error("VM \(name): \(vms[name]?.lastExit ?? ""); not adopted")
+                    transition(name, to: .crashed, reason: vms[name]?.lastExit)
+                    return
+                }
+                vms[name]?.console.record(from: directory.consoleSocket, monitor: monitor)
                 transition(name, to: status.state == "paused" ? .paused : .running, reason: "adopted vmm pid \(pid)")
                 Task { await self.settleMigrationAfterRestart(name) }
                 return

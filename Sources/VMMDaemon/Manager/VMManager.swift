@@ -14,6 +14,8 @@ public actor VMManager {
     let launcher: VMMLauncher
     let cgroups: CgroupPlacement
     let events = EventHub()
+    /// Watches every VM's `vmm` (its pidfd and console socket) from one thread.
+    let monitor = DescriptorMonitor()
     var vms: [String: ManagedVM] = [:]
     /// What is under way for a VM name across awaits (a snapshot, a restore, a clone being
     /// made under that name), so a second such request is a 409, not a race.

@@ -16,19 +16,32 @@ final class ConsoleLog: Sendable {
     var contents: [UInt8] { bytes.withLock { $0 } }
 
     /// Copies what a console socket sends into this log until the socket closes (the `vmm`
-    /// ended). Runs on a dedicated thread; retries the connection for a few seconds, since
-    /// a `vmm` may answer on its control socket before its console socket exists.
-    func record(from socketPath: String) {
-        BlockingThread.detach("vmm-console") {
+    /// ended), on `monitor`'s thread. Retries the connection for a few seconds, since a
+    /// `vmm` may answer on its control socket before its console socket exists.
+    func record(from socketPath: String, monitor: DescriptorMonitor) {
+        Task {
             var connection = try? UnixSocket(connectingTo: socketPath)
             for _ in 0..<100 where connection == nil {
-                usleep(50_000)
+                try? await Task.sleep(for: .milliseconds(50))
                 connection = try? UnixSocket(connectingTo: socketPath)
             }
-            guard let socket = connection else { return }
-            while let chunk = try? socket.receive(), !chunk.isEmpty {
-                self.append(chunk)
+            guard let socket = connection, (try? socket.setNonBlocking()) != nil else { return }
+            try? monitor.watch(socket.fd) { self.copy(from: socket) }
+        }
+    }
+
+    /// Appends what `socket` holds, a bounded amount at a time so that a chatty guest does
+    /// not hold up the other VMs' descriptors; false once the socket closed.
+    private func copy(from socket: UnixSocket) -> Bool {
+        for _ in 0..<4 {
+            do {
+                guard let chunk = try socket.receiveIfAvailable() else { return true }
+                if chunk.isEmpty { return false }
+                append(chunk)
+            } catch {
+                return false
             }
         }
+        return true
     }
 }

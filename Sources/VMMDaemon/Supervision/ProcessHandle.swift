@@ -1,4 +1,5 @@
 import Glibc
+import VMMAPI
 
 /// One `vmm` process, held through a pidfd so signals and exit notices can never reach a
 /// later process that reuses its pid.
@@ -38,13 +39,20 @@ final class ProcessHandle: Sendable {
         Linux.pidfdSendSignal(pidfd, signal)
     }
 
-    /// Calls `onExit` from a dedicated thread once the process has ended (reaping it first
+    /// Calls `onExit` on `monitor`'s thread once the process has ended (reaping it first
     /// when it is our child).
-    func watch(_ onExit: @escaping @Sendable (Ending) -> Void) {
-        BlockingThread.detach("vmm-watch-\(pid)") {
-            _ = Linux.hasExited(pidfd: self.pidfd, waitingMilliseconds: -1)
+    func watch(with monitor: DescriptorMonitor, _ onExit: @escaping @Sendable (Ending) -> Void) throws(APIError) {
+        try monitor.watch(pidfd) {
             onExit(self.reap())
+            return false
         }
+    }
+
+    /// SIGKILL, then reap: for a child the daemon cannot watch.
+    func killAndReap() {
+        signal(SIGKILL)
+        _ = Linux.hasExited(pidfd: pidfd, waitingMilliseconds: -1)
+        _ = reap()
     }
 
     private func reap() -> Ending {

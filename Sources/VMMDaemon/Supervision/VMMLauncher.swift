@@ -97,11 +97,20 @@ struct VMMLauncher: Sendable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, &argv, environ)
         guard result == 0 else {
+            if result == EAGAIN || result == ENOMEM { throw APIError.hostOutOfThreads(for: "spawning \(executable)", errno: result) }
             throw APIError.internalError("cannot start \(executable): \(String(cString: strerror(result)))")
         }
         guard let pidfd = Linux.pidfdOpen(pid) else {
-            // Only possible if the process is already gone and reaped, which we have not done.
-            throw APIError.internalError("pidfd_open(\(pid)) failed: \(Linux.errorMessage)")
+            // Out of descriptors (EMFILE/ENFILE) or memory: a child the daemon cannot watch
+            // must not run. It has not been reaped, so its pid is still ours to kill.
+            let code = errno
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            throw APIError(
+                code: .unavailable,
+                message: "cannot watch the new vmm (pidfd_open: \(String(cString: strerror(code)))): the daemon is out of "
+                    + "file descriptors or memory (LimitNOFILE, fs.file-max); stop some VMs or raise the limit")
         }
         return ProcessHandle(pid: pid, pidfd: pidfd, isChild: true)
     }

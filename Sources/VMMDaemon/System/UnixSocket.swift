@@ -1,8 +1,8 @@
 import Glibc
 
-/// A blocking Unix stream socket connection (for a `vmm`'s control and console sockets).
-/// Used only on dedicated threads.
-final class UnixSocket {
+/// A Unix stream socket connection (for a `vmm`'s control and console sockets): blocking,
+/// used only on dedicated threads, or made non-blocking for the `DescriptorMonitor`.
+final class UnixSocket: Sendable {
     let fd: Int32
 
     /// Connects to `path`; `timeout` bounds every later send and receive.
@@ -68,6 +68,25 @@ final class UnixSocket {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, max, 0) }
             if count >= 0 { return Array(buffer[0..<count]) }
             if errno == EINTR { continue }
+            throw FileError("receive: \(Linux.errorMessage)")
+        }
+    }
+
+    /// Makes receiving non-blocking (see `receiveIfAvailable`).
+    func setNonBlocking() throws {
+        guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else {
+            throw FileError("fcntl(O_NONBLOCK): \(Linux.errorMessage)")
+        }
+    }
+
+    /// For a non-blocking socket: what is there now, nil when nothing is, empty at end of stream.
+    func receiveIfAvailable(max: Int = 65536) throws -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: max)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, max, 0) }
+            if count >= 0 { return Array(buffer[0..<count]) }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
             throw FileError("receive: \(Linux.errorMessage)")
         }
     }
