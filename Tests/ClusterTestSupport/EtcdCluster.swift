@@ -3,7 +3,8 @@ import Glibc
 import VMMAPI
 
 /// A real etcd cluster for tests: 1 or 3 members of Debian's `etcd` on 127.0.0.1, each
-/// with free client and peer ports and a data folder under one temporary folder.
+/// with free client and peer ports and a data folder under one temporary folder; with
+/// `tls`, clients must speak HTTPS with a certificate of the cluster's CA.
 /// ``tearDown()`` kills them and removes the folder; ``EtcdClusterTrait`` does that for a
 /// suite, whatever its tests did.
 public final class EtcdCluster: @unchecked Sendable {
@@ -12,7 +13,8 @@ public final class EtcdCluster: @unchecked Sendable {
         public var name: String
         public var clientPort: Int
         public var peerPort: Int
-        public var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        public var tls: Bool
+        public var clientURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(clientPort)" }
         var peerURL: String { "http://127.0.0.1:\(peerPort)" }
     }
 
@@ -26,11 +28,23 @@ public final class EtcdCluster: @unchecked Sendable {
     /// The client URLs of every member, running or not.
     public var clientURLs: [String] { members.map(\.clientURL) }
 
+    /// With `tls`: the certificate (`client`) a client presents, and the CA that signed the
+    /// members' and the client's certificates (scripts/make-certificates.sh).
+    public var clientTLS: TLSFiles? {
+        members.first?.tls == true
+            ? TLSFiles(certificate: "\(root)/tls/client.crt", key: "\(root)/tls/client.key", certificateAuthority: "\(root)/tls/ca.crt")
+            : nil
+    }
+
+    /// The repository's root (for scripts/).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
     /// The etcd binary: `ETCD_BINARY`, else Debian's.
     public static var binary: String { ProcessInfo.processInfo.environment["ETCD_BINARY"] ?? "/usr/bin/etcd" }
 
     /// Starts `count` members and waits until each says it is healthy (has a leader).
-    public static func start(members count: Int = 3) async throws -> EtcdCluster {
+    public static func start(members count: Int = 3, tls: Bool = false) async throws -> EtcdCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ClusterTestError("\(binary) is missing: scripts/install-dependencies.sh installs etcd-server")
         }
@@ -41,13 +55,14 @@ public final class EtcdCluster: @unchecked Sendable {
             taken.insert(client)
             let peer = try freeTCPPort(avoiding: taken)
             taken.insert(peer)
-            members.append(Member(name: "member\(index)", clientPort: client, peerPort: peer))
+            members.append(Member(name: "member\(index)", clientPort: client, peerPort: peer, tls: tls))
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("etcd-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let cluster = EtcdCluster(root: root, members: members)
         let begin = ContinuousClock.now
         do {
+            if tls { try cluster.makeCertificates() }
             for index in members.indices { try cluster.launch(index) }
             for index in members.indices { try await cluster.waitUntilHealthy(index) }
             cluster.startDuration = ContinuousClock.now - begin
@@ -63,6 +78,24 @@ public final class EtcdCluster: @unchecked Sendable {
         self.members = members
     }
 
+    /// A CA, a certificate per member (naming 127.0.0.1) and one for clients.
+    private func makeCertificates() throws {
+        try Self.makeCertificates(in: "\(root)/tls", members.map { "\($0.name)=127.0.0.1" } + ["client"])
+    }
+
+    /// Runs scripts/make-certificates.sh: a CA in `directory` (made once) and a key and
+    /// certificate for each of `specs` (`NAME` or `NAME=IP`).
+    public static func makeCertificates(in directory: String, _ specs: [String]) throws {
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "\(packageRoot)/scripts/make-certificates.sh")
+        script.arguments = [directory] + specs
+        script.standardOutput = FileHandle.nullDevice
+        script.standardError = FileHandle.nullDevice
+        try script.run()
+        script.waitUntilExit()
+        guard script.terminationStatus == 0 else { throw ClusterTestError("scripts/make-certificates.sh \(directory) failed") }
+    }
+
     private func launch(_ index: Int) throws {
         let member = members[index]
         let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
@@ -76,6 +109,12 @@ public final class EtcdCluster: @unchecked Sendable {
             "--initial-cluster-token", URL(fileURLWithPath: root).lastPathComponent,
             "--logger", "zap", "--log-outputs", "stderr",
         ]
+        if member.tls {
+            process.arguments! += [
+                "--cert-file", "\(root)/tls/\(member.name).crt", "--key-file", "\(root)/tls/\(member.name).key",
+                "--trusted-ca-file", "\(root)/tls/ca.crt", "--client-cert-auth",
+            ]
+        }
         let logPath = log(of: index)
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -92,7 +131,7 @@ public final class EtcdCluster: @unchecked Sendable {
 
     /// Waits until member `index` answers `/health` with `true` (it has a leader).
     public func waitUntilHealthy(_ index: Int, timeout: Duration = .seconds(30)) async throws {
-        let client = try HTTPClient(endpoint: .url(members[index].clientURL, tls: nil))
+        let client = try HTTPClient(endpoint: .url(members[index].clientURL, tls: clientTLS))
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if isRunning(index),
