@@ -6,9 +6,10 @@ extension EtcdClient {
         try await range(key, prefix: false).keyValues.first
     }
 
-    /// Every key starting with `prefix`, in key order, and the revision read at.
-    public func get(prefix: String) async throws -> EtcdRange {
-        try await range(prefix, prefix: true)
+    /// Every key starting with `prefix`, in key order, and the revision read at; each
+    /// member may take `timeout` (default: the client's).
+    public func get(prefix: String, timeout: Duration? = nil) async throws -> EtcdRange {
+        try await range(prefix, prefix: true, timeout: timeout)
     }
 
     /// The key as it was at `revision` (etcd keeps history until it is compacted).
@@ -16,10 +17,10 @@ extension EtcdClient {
         try await range(key, prefix: false, revision: revision).keyValues.first
     }
 
-    private func range(_ key: String, prefix: Bool, revision: Int64? = nil) async throws -> EtcdRange {
+    private func range(_ key: String, prefix: Bool, revision: Int64? = nil, timeout: Duration? = nil) async throws -> EtcdRange {
         let response = try await call(
             "/v3/kv/range", Self.rangeRequest(key, prefix: prefix, revision: revision), repeating: .afterAnyFailure,
-            as: EtcdWire.RangeResponse.self)
+            timeout: timeout, as: EtcdWire.RangeResponse.self)
         return EtcdRange(keyValues: try (response.kvs ?? []).map { try $0.decoded() }, revision: response.header?.revision?.value ?? 0)
     }
 

@@ -18,6 +18,8 @@ public struct EtcdElection: Sendable {
         let request = EtcdWire.CampaignRequest(name: EtcdWire.base64(name), lease: .init(lease), value: EtcdWire.base64(value))
         while true {
             do {
+                // The answer comes when the leaders before this one are gone, which may take
+                // any time: the deadline is only there to give up on a member that hangs.
                 let response = try await client.call(
                     "/v3/election/campaign", request, repeating: .afterAnyFailure, timeout: .seconds(24 * 3600),
                     as: EtcdWire.CampaignResponse.self)

@@ -158,10 +158,11 @@ public final class EtcdCluster: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Starts member `index` again on its data and ports and waits until it is healthy.
-    public func restart(_ index: Int) async throws {
-        try launch(index)
-        try await waitUntilHealthy(index)
+    /// Starts members `indices` again on their data and ports and waits until they are
+    /// healthy (together: one member alone has no quorum).
+    public func restart(_ indices: Int...) async throws {
+        for index in indices { try launch(index) }
+        for index in indices { try await waitUntilHealthy(index) }
     }
 
     /// Kills every member and removes the folder (data and logs).

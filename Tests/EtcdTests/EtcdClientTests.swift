@@ -168,12 +168,10 @@ struct EtcdClientTests {
             let lonely = try EtcdClient(urls: [cluster.clientURLs[0]], timeout: .milliseconds(500))
             await #expect(throws: EtcdError.self) { _ = try await lonely.get(prefix + "leased") }
         } catch {
-            try await cluster.restart(1)
-            try await cluster.restart(2)
+            try await cluster.restart(1, 2)
             throw error
         }
-        try await cluster.restart(1)
-        try await cluster.restart(2)
+        try await cluster.restart(1, 2)
 
         #expect(try await eventually(seconds: 10) { ContinuousClock.now - keeper.lastRenewal < .milliseconds(500) })
         #expect(!keeper.isLost)

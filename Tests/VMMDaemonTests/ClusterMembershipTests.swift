@@ -113,6 +113,28 @@ struct ClusterMembershipTests {
         await peer.tearDown()
     }
 
+    @Test func withEtcdGoneTheLocalAPIGoesOnAndSaysSo() async throws {
+        let host = try await startHost("islander")
+        do {
+            for index in etcd.members.indices { etcd.kill(index) }
+            let begin = ContinuousClock.now
+            let view = try await cluster(host)
+            #expect(ContinuousClock.now - begin < .seconds(3))
+            #expect(view["hosts"] == nil)
+            #expect((view["problem"] as? String)?.contains("etcd does not answer") == true)
+            #expect(try await host.request("GET", "/v1/vms").status == 200)
+            try await etcd.restart(0, 1, 2)
+            // etcd's new leader refreshed the lease: the record is back as it was.
+            #expect(try await eventually(seconds: 10) { try await hostNames(host) == ["islander"] })
+        } catch {
+            Issue.record("vmmd log:\n\(host.log)")
+            if !etcd.isRunning(0) { try? await etcd.restart(0, 1, 2) }
+            await host.tearDown()
+            throw error
+        }
+        await host.tearDown()
+    }
+
     @Test func aSecondDaemonWithALiveHostsNameIsRefused() async throws {
         let first = try await startHost("twin")
         let second = try DaemonHarness()

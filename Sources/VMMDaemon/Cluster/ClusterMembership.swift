@@ -81,7 +81,8 @@ actor ClusterMembership {
     func info() async -> ClusterInfo {
         let registered = keeper.map { !$0.isLost } ?? false
         do {
-            let hosts = try await etcd.get(prefix: Self.hostsPrefix).keyValues.compactMap { keyValue -> ClusterHost? in
+            // Short: `vmctl host` should not hang for long while etcd is away.
+            let hosts = try await etcd.get(prefix: Self.hostsPrefix, timeout: .milliseconds(500)).keyValues.compactMap { keyValue -> ClusterHost? in
                 do {
                     return try keyValue.decode(ClusterHost.self)
                 } catch {
