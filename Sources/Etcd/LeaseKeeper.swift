@@ -7,6 +7,7 @@ import Synchronization
 /// TTL when its leader processes the request, later than that, so a deadline counted from
 /// the send time is never late. A renewal answered with no TTL means etcd no longer has
 /// the lease (it expired or was revoked): the keeper stops and ``waitUntilLost()`` returns.
+/// It renews until then or until ``stop()`` or ``revoke()``: dropping it does not stop it.
 public final class LeaseKeeper: Sendable {
     /// The lease's ID, for keys bound to it.
     public let id: Int64
@@ -51,8 +52,8 @@ public final class LeaseKeeper: Sendable {
     }
 
     private func start() {
-        let task = Task { [weak self] in
-            while let self, !Task.isCancelled {
+        let task = Task {
+            while !Task.isCancelled {
                 let sent = ContinuousClock.now
                 do {
                     // One interval per member: a renewal that waits longer is no use.
@@ -104,9 +105,5 @@ public final class LeaseKeeper: Sendable {
         stop()
         try await client.revoke(lease: id)
         state.withLock { $0.isLost = true }
-    }
-
-    deinit {
-        state.withLock { $0.renewals?.cancel() }
     }
 }
