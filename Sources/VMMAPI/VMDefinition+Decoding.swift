@@ -1,6 +1,6 @@
 extension VMDefinition {
     private enum Field: String, CodingKey {
-        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, restoreFrom
+        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom
     }
 
     /// Decodes a definition in which only `name` and `kernel` are required; the other fields
@@ -19,6 +19,7 @@ extension VMDefinition {
             disks: try container.decodeIfPresent([VMDisk].self, forKey: .disks) ?? [],
             networks: try container.decodeIfPresent([VMNetwork].self, forKey: .networks) ?? [],
             rng: try container.decodeIfPresent(Bool.self, forKey: .rng) ?? true,
+            balloon: try container.decodeIfPresent(VMBalloon.self, forKey: .balloon),
             restoreFrom: try container.decodeIfPresent(VMRestoreSource.self, forKey: .restoreFrom)
         )
     }

@@ -16,6 +16,8 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     public var networks: [VMNetwork]
     /// Whether the VM has a virtio-rng entropy device.
     public var rng: Bool
+    /// A virtio-balloon device; nil: none.
+    public var balloon: VMBalloon?
     /// Set by the daemon on a clone made from a snapshot: its first start restores that
     /// snapshot instead of booting the kernel. Clients cannot set it.
     public var restoreFrom: VMRestoreSource?
@@ -26,7 +28,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     public init(
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
         initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
-        networks: [VMNetwork] = [], rng: Bool = true, restoreFrom: VMRestoreSource? = nil
+        networks: [VMNetwork] = [], rng: Bool = true, balloon: VMBalloon? = nil, restoreFrom: VMRestoreSource? = nil
     ) {
         self.name = name
         self.cpus = cpus
@@ -38,6 +40,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.disks = disks
         self.networks = networks
         self.rng = rng
+        self.balloon = balloon
         self.restoreFrom = restoreFrom
     }
 
@@ -63,11 +66,13 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
     /// Replaces every NIC.
     public var networks: [VMNetwork]?
     public var rng: Bool?
+    /// Adds a balloon or changes it; on a running VM only its `target`.
+    public var balloon: VMBalloonPatch?
 
     public init(
         cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
         cmdline: String? = nil, autostart: Bool? = nil, disks: [VMDisk]? = nil, networks: [VMNetwork]? = nil,
-        rng: Bool? = nil
+        rng: Bool? = nil, balloon: VMBalloonPatch? = nil
     ) {
         self.cpus = cpus
         self.memory = memory
@@ -78,5 +83,11 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
         self.disks = disks
         self.networks = networks
         self.rng = rng
+        self.balloon = balloon
+    }
+
+    /// Whether the patch changes nothing but the balloon's target: all a running VM takes.
+    public var changesOnlyBalloonTarget: Bool {
+        self == VMDefinitionPatch(balloon: VMBalloonPatch(target: balloon?.target)) && balloon?.target != nil
     }
 }

@@ -10,6 +10,8 @@ public struct VMInfo: Codable, Equatable, Sendable {
     public var lastExit: String?
     /// What the daemon is doing for the VM right now, if it takes a while.
     public var operation: VMOperation?
+    /// The balloon as the running VM's `vmm` reports it (`GET /v1/vms/{name}` only).
+    public var balloon: VMBalloonStatus?
 
     public init(
         definition: VMDefinition, state: VMState, pid: Int32? = nil, uptime: Double? = nil, lastExit: String? = nil,

@@ -47,6 +47,12 @@ struct CreateCommand: AsyncParsableCommand {
     @Flag(help: "Leave out the virtio-rng entropy device.")
     var noRng = false
 
+    @Option(help: ArgumentHelp(
+        "Add a virtio-balloon device holding SIZE of the guest's RAM (0 for none yet; vmctl set changes it "
+            + "while the VM runs). Deflate-on-OOM and free page reporting are on unless turned off.",
+        valueName: "size[,deflate-on-oom=off][,free-page-reporting=off]"))
+    var balloon: String?
+
     func validate() throws {
         guard cpus >= 1 else { throw ValidationError("--cpus must be at least 1") }
         guard ByteSize.parse(memory) != nil else {
@@ -54,13 +60,14 @@ struct CreateCommand: AsyncParsableCommand {
         }
         _ = try disks()
         _ = try networks()
+        _ = try balloonDevice()
     }
 
     func run() async throws {
         let definition = VMDefinition(
             name: vm.name, cpus: cpus, memory: ByteSize.parse(memory)!, kernel: PathResolution.absolute(kernel),
             initrd: initrd.map { PathResolution.absolute($0) }, cmdline: commandLine, autostart: autostart,
-            disks: try disks(), networks: try networks(), rng: !noRng)
+            disks: try disks(), networks: try networks(), rng: !noRng, balloon: try balloonDevice())
         try await global.client().post(Routes.vms, body: definition)
         print("created \(vm.name)")
     }
@@ -74,6 +81,21 @@ struct CreateCommand: AsyncParsableCommand {
             }
             try DiskOption.checkUnique(options)
             return options.map { VMDisk(path: $0.path, readOnly: $0.readOnly) }
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The `--balloon` value; `stats=` is vmm's alone, so a definition does not take it.
+    func balloonDevice() throws -> VMBalloon? {
+        guard let balloon else { return nil }
+        do throws(DeviceOptionError) {
+            let option = try BalloonOption(parsing: balloon)
+            guard option.statisticsInterval == BalloonOption.defaultStatisticsInterval else {
+                throw DeviceOptionError("--balloon '\(balloon)': stats= is not a setting of a definition")
+            }
+            return VMBalloon(
+                target: option.target, deflateOnOOM: option.deflateOnOOM, freePageReporting: option.freePageReporting)
         } catch {
             throw ValidationError(error.message)
         }

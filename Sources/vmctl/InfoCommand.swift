@@ -35,6 +35,8 @@ struct InfoCommand: AsyncParsableCommand {
         fields += definition.disks.map { ("disk", $0.path + ($0.readOnly ? " (read-only)" : "")) }
         fields += definition.networks.map { ("net", "tap \($0.tap ?? "(named by the kernel)"), mac \($0.mac ?? "-")") }
         fields.append(("rng", definition.rng ? "yes" : "no"))
+        if let balloon = definition.balloon { fields.append(("balloon", balloonSettings(balloon))) }
+        if let balloon = info.balloon { fields += balloonFields(balloon) }
         if let pid = info.pid { fields.append(("pid", String(pid))) }
         if let uptime = info.uptime { fields.append(("uptime", Uptime.format(uptime))) }
         if let lastExit = info.lastExit { fields.append(("last exit", lastExit)) }
@@ -42,5 +44,27 @@ struct InfoCommand: AsyncParsableCommand {
             fields.append(("operation", operation.migration.map { "migrating \(MigrationProgress.line($0))" } ?? operation.description))
         }
         return TextTable.fields(fields)
+    }
+
+    private static func size(_ bytes: UInt64) -> String { bytes == 0 ? "0" : ByteSize.format(bytes) }
+
+    private static func balloonSettings(_ balloon: VMBalloon) -> String {
+        var settings = ["target \(size(balloon.target))"]
+        if balloon.deflateOnOOM { settings.append("deflate-on-oom") }
+        if balloon.freePageReporting { settings.append("free-page-reporting") }
+        return settings.joined(separator: ", ")
+    }
+
+    /// What the running VM's balloon holds and what its guest says about its memory.
+    private static func balloonFields(_ balloon: VMBalloonStatus) -> [(key: String, value: String)] {
+        var fields = [
+            ("balloon now", "\(size(balloon.actual)) of \(size(balloon.target)) target"),
+            ("returned", "\(size(balloon.inflated)) inflated, \(size(balloon.reported)) reported free"),
+        ]
+        if let free = balloon.guestFreeMemory, let total = balloon.guestTotalMemory {
+            let available = balloon.guestAvailableMemory.map { ", \(size($0)) available" } ?? ""
+            fields.append(("guest memory", "\(size(free)) free of \(size(total))\(available)"))
+        }
+        return fields
     }
 }

@@ -166,6 +166,19 @@ extension DaemonTests {
             try await api.expect(200, "GET", "/v1/host")
             try await api.expect(200, "GET", "/metrics")
 
+            // A running VM's balloon: a new target, its status in the VM's info.
+            try await api.expect(409, "PATCH", vm, name: "alpha", body: #"{"balloon":{"target":0}}"#)
+            let balloonVM = #"{"name":"bal","kernel":"\#(TestPaths.kernel("balloon"))","memory":134217728,"cmdline":"pages=256","balloon":{"target":1048576}}"#
+            try await api.expect(201, "POST", vms, body: balloonVM)
+            try await api.expect(200, "POST", "\(vm)/start", name: "bal")
+            try await api.expect(422, "PATCH", vm, name: "bal", body: #"{"balloon":{"target":268435456}}"#)
+            #expect(try await eventually(seconds: 30) {
+                (try await daemon.request("GET", "/v1/vms/bal").json["balloon"] as? [String: Any])?["guestTotalMemory"] != nil
+            })
+            try await api.expect(200, "PATCH", vm, name: "bal", body: #"{"balloon":{"target":0}}"#)
+            try await api.expect(200, "GET", vm, name: "bal")
+            try await api.expect(200, "POST", "\(vm)/kill", name: "bal")
+
             // A vmm that does not answer on its control socket (moved aside, then back).
             let control = "\(daemon.runtimeDirectory)/vms/alpha/control.sock"
             func hideControl(_ hide: Bool) {

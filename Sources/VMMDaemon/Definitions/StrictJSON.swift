@@ -8,24 +8,29 @@ protocol StrictlyDecodable: Decodable {
     /// The fields that hold arrays of objects, with the keys those objects may hold (a
     /// misspelt `readOnly` must not leave a disk writable).
     static var objectArrayFieldNames: [String: Set<String>] { get }
+    /// The fields that hold one object, with the keys it may hold.
+    static var objectFieldNames: [String: Set<String>] { get }
 }
 
 extension StrictlyDecodable {
     static var objectArrayFieldNames: [String: Set<String>] { [:] }
+    static var objectFieldNames: [String: Set<String>] { [:] }
 }
 
 extension VMDefinition: StrictlyDecodable {
     static let fieldNames: Set<String> = [
-        "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng",
+        "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon",
     ]
     static let objectArrayFieldNames: [String: Set<String>] = ["disks": ["path", "readOnly"], "networks": ["tap", "mac"]]
+    static let objectFieldNames: [String: Set<String>] = ["balloon": ["target", "deflateOnOOM", "freePageReporting"]]
 }
 
 extension VMDefinitionPatch: StrictlyDecodable {
     static let fieldNames: Set<String> = [
-        "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng",
+        "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon",
     ]
     static let objectArrayFieldNames = VMDefinition.objectArrayFieldNames
+    static let objectFieldNames = VMDefinition.objectFieldNames
 }
 
 extension VMStopRequest: StrictlyDecodable {
@@ -67,6 +72,7 @@ enum StrictJSON {
             }
             let value = try JSONDecoder().decode(T.self, from: data)
             try checkObjectArrays(T.objectArrayFieldNames, in: data)
+            try checkObjects(T.objectFieldNames, in: data)
             return value
         } catch let error as DecodingError {
             throw APIError(code: .badRequest, message: "invalid JSON body: \(describe(error))")
@@ -86,6 +92,20 @@ enum StrictJSON {
                         message: "unknown field(s) in \(field)[\(index)]: \(unknown.sorted().joined(separator: ", ")); "
                             + "known: \(names.sorted().joined(separator: ", "))")
                 }
+            }
+        }
+    }
+
+    /// Throws a 400 naming the first unknown key in one of `fields`' objects.
+    private static func checkObjects(_ fields: [String: Set<String>], in data: Data) throws {
+        guard !fields.isEmpty, let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        for (field, names) in fields.sorted(by: { $0.key < $1.key }) {
+            let unknown = ((object[field] as? [String: Any]).map { Set($0.keys) } ?? []).subtracting(names)
+            guard unknown.isEmpty else {
+                throw APIError(
+                    code: .badRequest,
+                    message: "unknown field(s) in \(field): \(unknown.sorted().joined(separator: ", ")); "
+                        + "known: \(names.sorted().joined(separator: ", "))")
             }
         }
     }

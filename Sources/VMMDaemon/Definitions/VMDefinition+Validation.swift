@@ -1,3 +1,4 @@
+import DeviceOptions
 import Glibc
 import VMMAPI
 
@@ -17,6 +18,13 @@ extension VMDefinition {
         try VMDefinition.validateFile(kernel, field: "kernel")
         if let initrd { try VMDefinition.validateFile(initrd, field: "initrd") }
         try validateDevices()
+        if let balloon {
+            do {
+                try BalloonOption.checkTarget(balloon.target, memorySize: memory, field: "balloon.target")
+            } catch {
+                throw APIError(code: .invalidDefinition, message: error.message)
+            }
+        }
     }
 
     private static func validateFile(_ path: String, field: String) throws {
@@ -41,6 +49,13 @@ extension VMDefinition {
         if let disks = patch.disks { result.disks = disks }
         if let networks = patch.networks { result.networks = networks }
         if let rng = patch.rng { result.rng = rng }
+        if let change = patch.balloon {
+            var balloon = result.balloon ?? VMBalloon()
+            if let target = change.target { balloon.target = target }
+            if let deflateOnOOM = change.deflateOnOOM { balloon.deflateOnOOM = deflateOnOOM }
+            if let freePageReporting = change.freePageReporting { balloon.freePageReporting = freePageReporting }
+            result.balloon = balloon
+        }
         return result
     }
 }

@@ -16,7 +16,7 @@ struct VMRoutes {
             return JSONResponse.make(try await manager.create(definition), status: .created)
         }
         router.get("/v1/vms/:name") { _, context in
-            JSONResponse.make(try await manager.info(try Self.name(context)))
+            JSONResponse.make(try await manager.liveInfo(try Self.name(context)))
         }
         router.patch("/v1/vms/:name") { request, context in
             let name = try Self.name(context)

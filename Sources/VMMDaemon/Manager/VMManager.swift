@@ -88,8 +88,12 @@ public actor VMManager {
         return vms[definition.name]!.info
     }
 
-    func update(_ name: String, _ patch: VMDefinitionPatch) throws -> VMInfo {
+    /// Changes a stopped VM's definition; a running VM takes a new balloon target only.
+    func update(_ name: String, _ patch: VMDefinitionPatch) async throws -> VMInfo {
         let vm = try lookup(name)
+        if vm.state.hasProcess, patch.changesOnlyBalloonTarget, let target = patch.balloon?.target {
+            return try await setBalloonTarget(name, target)
+        }
         try VMAction.edit.check(vm.state, vm: name)
         try checkIdle(name)
         let patched = vm.definition.applying(patch)

@@ -11,6 +11,15 @@ struct ControlChannel: Sendable {
             var other: UInt64
         }
 
+        /// The balloon object of `status` (sizes in bytes; `stats` the guest's last report).
+        struct Balloon: Decodable, Sendable {
+            var target: UInt64
+            var actual: UInt64
+            var inflated: UInt64
+            var reported: UInt64
+            var stats: [String: UInt64]?
+        }
+
         var state: String
         var pid: Int32
         var vcpus: Int
@@ -18,9 +27,10 @@ struct ControlChannel: Sendable {
         var uptimeMilliseconds: UInt64
         var exits: Exits
         var boots: Int
+        var balloon: Balloon?
 
         private enum CodingKeys: String, CodingKey {
-            case state, pid, vcpus, memory, exits, boots
+            case state, pid, vcpus, memory, exits, boots, balloon
             case uptimeMilliseconds = "uptime_ms"
         }
     }

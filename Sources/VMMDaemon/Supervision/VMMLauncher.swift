@@ -15,6 +15,11 @@ struct VMMLauncher: Sendable {
         if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
         arguments += try deviceArguments(definition)
         if !definition.rng { arguments.append("--no-rng") }
+        if let balloon = definition.balloon {
+            let option = BalloonOption(
+                target: balloon.target, deflateOnOOM: balloon.deflateOnOOM, freePageReporting: balloon.freePageReporting)
+            arguments += ["--balloon", option.optionValue]
+        }
         arguments += [
             "--cmdline", definition.cmdline,
             "--cpus", String(definition.cpus),
