@@ -13,6 +13,7 @@ packages=(
     curl util-linux              # daemon tests drive the REST API; setpriv, script
     openssl                      # scripts/make-certificates.sh (the TLS tests use it)
     etcd-server etcd-client      # cluster mode's store; tests run their own members
+    systemd                      # systemd-analyze: InstallTests verifies vmmd.service and gates its exposure
 )
 
 missing=()

@@ -4,13 +4,6 @@ import Logging
 import NIOCore
 import NIOSSL
 
-/// The credentials the kernel recorded for the peer of a Unix socket (SO_PEERCRED).
-struct PeerCredentials: Sendable {
-    var pid: pid_t
-    var uid: uid_t
-    var gid: gid_t
-}
-
 /// A request context that carries who is on the other end of the connection.
 struct DaemonRequestContext: RequestContext {
     /// Who sent a request, and so what vouches for it.
@@ -31,12 +24,9 @@ struct DaemonRequestContext: RequestContext {
         coreContext = CoreRequestContextStorage(source: source)
         let channel = source.channel
         if case .unixDomainSocket? = channel.localAddress {
-            // Glibc hides `struct ucred` behind _GNU_SOURCE; it is three 32-bit fields.
-            peer = (channel as? any SocketOptionProvider)?
-                .unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-                .map { (credentials: (Int32, UInt32, UInt32)) in
-                    .local(PeerCredentials(pid: credentials.0, uid: credentials.1, gid: credentials.2))
-                } ?? channel.eventLoop.makeSucceededFuture(nil)
+            peer = (channel as? any SocketOptionProvider).map {
+                PeerCredentials.read(from: $0).map { $0.map(Peer.local) }
+            } ?? channel.eventLoop.makeSucceededFuture(nil)
         } else {
             let address = channel.remoteAddress.map(HandshakeLogger.describe) ?? "an unknown address"
             peer = channel.nioSSL_peerCertificate().map { certificate in
@@ -44,7 +34,4 @@ struct DaemonRequestContext: RequestContext {
             }
         }
     }
-
-    /// Bodies are small JSON documents.
-    var maxUploadSize: Int { 1 << 20 }
 }
