@@ -2,8 +2,10 @@ import Dispatch
 import Foundation
 import Glibc
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 import VMMAPI
 
 /// The daemon: loads VMs, re-adopts running ones, serves the REST API on the Unix socket
@@ -38,24 +40,34 @@ public struct Daemon: Sendable {
         let cluster = try await joinCluster(mode: await manager.mode)
         if let cluster { await manager.joined(cluster) }
 
+        let limits = configuration.apiLimits
         let router = Router(context: DaemonRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: AccessMiddleware(gid: gid))
-        VMRoutes(manager: manager, cluster: cluster, startedAt: startedAt).register(on: router)
+        VMRoutes(manager: manager, cluster: cluster, startedAt: startedAt, maxBodySize: limits.maxBodySize).register(on: router)
+        router.answerOtherMethodsWith405()
 
         try removeStaleSocket()
         let socketPath = configuration.socketPath
         let logger = logger
         let readiness = ServerReadiness(servers: configuration.listener == nil ? 1 : 2)
+        // One budget of connections and deadlines for both listeners.
+        let connections = ConnectionRegistry(limits: limits, logger: Logger(label: "vmmd.http"))
+        connections.startSweeping(on: MultiThreadedEventLoopGroup.singleton.next())
         @Sendable func serverIsRunning() async {
             if await readiness.serverIsRunning(), SystemdNotifier.notify("READY=1") { logger.info("told systemd READY=1") }
         }
         var servers = [(socketPath, Application(
             router: router,
+            server: HTTPServerBuilder { GuardedHTTP1Channel(responder: $0, registry: connections, answersRefusals: true) },
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "vmmd"),
             onServerRunning: { _ in
-                // Bound with mode 0600 (umask); open it to the group only now.
-                if let gid { chown(socketPath, 0, gid) }
+                // Bound with mode 0600 (umask); open it to the group only now. Under the
+                // unit (Group=) it was created with the group already: no chown needed,
+                // which its seccomp filter would refuse.
+                var socketStatus = stat()
+                if let gid, stat(socketPath, &socketStatus) != 0 || socketStatus.st_gid != gid { chown(socketPath, 0, gid) }
                 chmod(socketPath, gid == nil ? 0o600 : 0o660)
                 logger.info("listening on \(socketPath)")
                 await serverIsRunning()
@@ -65,7 +77,7 @@ public struct Daemon: Sendable {
             let address = listener.address
             servers.append((address.description, Application(
                 router: router,
-                server: .mutualTLS(tlsConfiguration, logger: logger),
+                server: .mutualTLS(tlsConfiguration, connections: connections, logger: logger),
                 configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "vmmd"),
                 onServerRunning: { _ in
                     logger.info("listening on \(address) (TLS; clients need a certificate from \(listener.files.certificateAuthority))")

@@ -60,6 +60,9 @@ struct FailureReport: Equatable {
             return (.conflict, "\(error.message) (vmctl list shows each VM's state)")
         case .badRequest, .invalidDefinition, .payloadTooLarge:
             return (.invalidDefinition, error.message)
+        case .methodNotAllowed, .requestTimeout, .headersTooLarge:
+            // vmctl sends only what the API takes, promptly: a version mismatch or a proxy.
+            return (.failure, "\(error.message) (are vmctl and vmmd the same version?)")
         case .forbidden:
             return (.permissionDenied, error.message)
         case .insufficientStorage:

@@ -42,6 +42,22 @@ struct VMMD: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The TCP port for migration streams from peers (default: the --listen port + 1).", valueName: "port"))
     var migrationPort: Int?
 
+    @Option(help: ArgumentHelp("The largest API request body (413 past it).", valueName: "bytes"))
+    var apiMaxBody = APILimits().maxBodySize
+
+    @Option(help: ArgumentHelp("The largest API request line and headers together (431 past it).", valueName: "bytes"))
+    var apiMaxHeader = APILimits().maxHeaderSize
+
+    @Option(help: ArgumentHelp(
+        "Open API connections at most; past it the longest waiting one is closed, or a new one gets 503.", valueName: "count"))
+    var apiMaxConnections = APILimits().maxConnections
+
+    @Option(help: ArgumentHelp("Close an API connection idle this long.", valueName: "seconds"))
+    var apiIdleTimeout = Int(APILimits().idleTimeout.components.seconds)
+
+    @Option(help: ArgumentHelp("A request must arrive whole within this from its first byte (408 past it).", valueName: "seconds"))
+    var apiRequestTimeout = Int(APILimits().requestTimeout.components.seconds)
+
     @Option(help: ArgumentHelp(
         "Join the cluster whose state is in etcd at these client URLs (needs --host-name and --listen; https:// URLs use the --tls-* files).",
         valueName: "etcd=url[,url...]"))
@@ -58,6 +74,12 @@ struct VMMD: AsyncParsableCommand {
 
     func validate() throws {
         _ = try clusterConfiguration(listener: try listener())
+        for (name, value) in [
+            ("--api-max-body", apiMaxBody), ("--api-max-header", apiMaxHeader), ("--api-max-connections", apiMaxConnections),
+            ("--api-idle-timeout", apiIdleTimeout), ("--api-request-timeout", apiRequestTimeout),
+        ] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, not \(value)")
+        }
     }
 
     /// Cluster mode as the options describe it; refuses cluster options without --cluster,
@@ -81,6 +103,16 @@ struct VMMD: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    private var apiLimits: APILimits {
+        var limits = APILimits()
+        limits.maxBodySize = apiMaxBody
+        limits.maxHeaderSize = apiMaxHeader
+        limits.maxConnections = apiMaxConnections
+        limits.idleTimeout = .seconds(apiIdleTimeout)
+        limits.requestTimeout = .seconds(apiRequestTimeout)
+        return limits
     }
 
     /// The TLS listener the options describe; refuses TCP without TLS, and TLS options
@@ -119,7 +151,8 @@ struct VMMD: AsyncParsableCommand {
         let listener = try listener()
         let configuration = DaemonConfiguration(
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
-            vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener))
+            vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener),
+            apiLimits: apiLimits)
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
         try await Daemon(configuration: configuration, logger: logger).run()
     }

@@ -95,25 +95,33 @@ final class DaemonHarness {
         }
     }
 
-    /// Sends one request; `body` is sent as is, `bodyFile` names a file to send. `runAs`
-    /// runs curl under another identity (e.g. `setpriv` options).
+    /// Sends one request; `body` is sent as is, `bodyFile` names a file to send, `headers`
+    /// are added (`Name: value`). `runAs` runs curl under another identity (e.g. `setpriv`
+    /// options).
     func request(
-        _ method: String, _ path: String, body: String? = nil, bodyFile: String? = nil, runAs: [String] = []
+        _ method: String, _ path: String, body: String? = nil, bodyFile: String? = nil, headers: [String] = [], runAs: [String] = []
     ) async throws -> HTTPResult {
         // In /tmp, where a curl running as another user may write too.
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-response-\(UUID().uuidString)").path
-        defer { unlink(output) }
+        defer {
+            unlink(output)
+            unlink(output + ".headers")
+        }
         var arguments = runAs + [
-            "/usr/bin/curl", "-s", "--path-as-is", "--max-time", "60", "--unix-socket", socket, "-X", method,
-            "-o", output, "-w", "%{http_code}", "-H", "Content-Type: application/json",
+            // HEAD with --head: with -X HEAD curl would wait for the body Content-Length announces.
+            "/usr/bin/curl", "-s", "--path-as-is", "--max-time", "60", "--unix-socket", socket,
+        ] + (method == "HEAD" ? ["--head"] : ["-X", method]) + [
+            "-o", output, "-D", output + ".headers", "-w", "%{http_code}", "-H", "Content-Type: application/json",
         ]
         if let body { arguments += ["--data-binary", body] }
         if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
+        arguments += headers.flatMap { ["-H", $0] }
         arguments.append("http://localhost\(path)")
         let result = try await ChildProcess.run(arguments)
         return HTTPResult(
             status: Int(result.output) ?? 0,
-            body: FileManager.default.contents(atPath: output) ?? Data())
+            body: FileManager.default.contents(atPath: output) ?? Data(),
+            headers: HTTPResult.headers(FileManager.default.contents(atPath: output + ".headers") ?? Data()))
     }
 
     /// Makes certificates with scripts/make-certificates.sh (a CA, `localhost` for the
@@ -132,14 +140,17 @@ final class DaemonHarness {
     /// HTTP to the TLS port instead.
     /// Status 0: no HTTP answer at all.
     func httpsRequest(
-        _ method: String, _ path: String, body: String? = nil, client: String? = "admin", certificates: String? = nil,
-        plain: Bool = false
+        _ method: String, _ path: String, body: String? = nil, headers: [String] = [], client: String? = "admin",
+        certificates: String? = nil, plain: Bool = false
     ) async throws -> HTTPResult {
         guard let tls else { throw HarnessError("enableTLS() first") }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-response-\(UUID().uuidString)").path
-        defer { unlink(output) }
+        defer {
+            unlink(output)
+            unlink(output + ".headers")
+        }
         var arguments = [
-            "/usr/bin/curl", "-s", "--max-time", "60", "-X", method, "-o", output, "-w", "%{http_code}",
+            "/usr/bin/curl", "-s", "--max-time", "60", "-X", method, "-o", output, "-D", output + ".headers", "-w", "%{http_code}",
             "-H", "Content-Type: application/json", "--cacert", "\(tls.directory)/ca.crt",
         ]
         if let client {
@@ -147,9 +158,12 @@ final class DaemonHarness {
             arguments += ["--cert", "\(directory)/\(client).crt", "--key", "\(directory)/\(client).key"]
         }
         if let body { arguments += ["--data-binary", body] }
+        arguments += headers.flatMap { ["-H", $0] }
         arguments.append(plain ? "http://127.0.0.1:\(tls.port)\(path)" : "\(tls.url)\(path)")
         let result = try await ChildProcess.run(arguments)
-        return HTTPResult(status: Int(result.output) ?? 0, body: FileManager.default.contents(atPath: output) ?? Data())
+        return HTTPResult(
+            status: Int(result.output) ?? 0, body: FileManager.default.contents(atPath: output) ?? Data(),
+            headers: HTTPResult.headers(FileManager.default.contents(atPath: output + ".headers") ?? Data()))
     }
 
     /// Creates a VM booting test kernel `kernel`.

@@ -25,7 +25,9 @@ extension DaemonTests {
                 ("POST", "/v1/vms/nosuchvm/start", nil, 404),
                 ("POST", "/v1/vms/nosuchvm/explode", nil, 404),
                 ("GET", "/v2/anything", nil, 404),
-                ("DELETE", "/v1/host", nil, 404),
+                ("DELETE", "/v1/host", nil, 405),
+                ("PUT", "/v1/vms", nil, 405),
+                ("GET", "/v1/vms/nosuchvm/start", nil, 405),
             ]
             for (method, path, body, status) in cases {
                 let result = try await daemon.request(method, path, body: body)

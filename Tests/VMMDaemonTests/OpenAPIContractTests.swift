@@ -18,24 +18,18 @@ extension DaemonTests {
             #expect(result.status == 0, "\(result)")
         }
 
-        /// The routes VMRoutes registers (the `:action` route expanded to the actions it
-        /// takes) are exactly the documented operations.
+        /// The routes VMRoutes and MigrationRoutes register are exactly the documented
+        /// operations.
         @Test func theRoutesInTheSourceAreTheDocumentedOnes() async throws {
             let source = try ["VMRoutes", "MigrationRoutes"].map {
                 try String(contentsOfFile: "\(TestPaths.packageRoot)/Sources/VMMDaemon/HTTP/\($0).swift", encoding: .utf8)
             }.joined(separator: "\n")
-            let actions = source.matches(of: /case "([a-z]+)":/).map { String($0.output.1) }
-            #expect(actions.contains("start"), "the action switch was found")
             var served = Set<String>()
             for match in source.matches(of: /router\.(get|post|put|patch|delete|head|on)\("([^"]+)"/) {
-                let method = match.output.1.uppercased()
                 let path = match.output.2.replacing(/:([a-z]+)/) { "{\($0.output.1)}" }
-                if path.hasSuffix("/{action}") {
-                    for action in actions { served.insert("\(method) \(path.dropLast("{action}".count))\(action)") }
-                } else {
-                    served.insert("\(method) \(path)")
-                }
+                served.insert("\(match.output.1.uppercased()) \(path)")
             }
+            #expect(served.contains("POST /v1/vms/{name}/start"), "the routes were found")
             let documented = Set(try await OpenAPIContract.operations(Self.spec).map { "\($0.method) \($0.path)" })
             #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented).sorted())")
             #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
@@ -63,25 +57,29 @@ extension DaemonTests {
                 let problems = try await api.validate(against: Self.spec)
                 #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
 
-                // Nothing else is served: every other method on a documented path, and a few
-                // paths near the documented ones, are 404 with the error shape.
-                let methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-                var undocumented: [(String, String)] = []
+                // Nothing else is served: every other method on a documented path is 405 with
+                // an Allow header naming the documented ones, and a few paths near the
+                // documented ones are 404, both with the error shape.
+                let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
                 for path in Set(operations.map(\.path)) {
                     let taken = Set(operations.filter { $0.path == path }.map(\.method))
-                    undocumented += methods.filter { !taken.contains($0) }.map {
-                        ($0, path.replacingOccurrences(of: "{name}", with: "alpha").replacingOccurrences(of: "{snapshot}", with: "s1")
-                            .replacingOccurrences(of: "{id}", with: "m1"))
+                    let concrete = path.replacingOccurrences(of: "{name}", with: "alpha").replacingOccurrences(of: "{snapshot}", with: "s1")
+                        .replacingOccurrences(of: "{id}", with: "m1")
+                    for method in methods where !taken.contains(method) {
+                        let result = try await daemon.request(method, concrete)
+                        #expect(result.status == 405, "\(method) \(path) is not documented, but answered \(result.status)")
+                        #expect(result.headers["allow"] == taken.sorted().joined(separator: ", "), "\(method) \(path): \(result.headers)")
+                        #expect(method == "HEAD" || result.errorCode == "method_not_allowed", "\(method) \(path): \(result.text)")
                     }
                 }
-                undocumented += [
+                let unknown = [
                     ("GET", "/"), ("GET", "/v1"), ("GET", "/v2/vms"), ("GET", "/v1/vm"), ("GET", "/v1/vms/alpha/log"),
-                    ("POST", "/v1/vms/alpha/explode"), ("POST", "/v1/vms/alpha/console"), ("POST", "/v1/vms/alpha/create"),
+                    ("POST", "/v1/vms/alpha/explode"), ("GET", "/v1/vms/alpha/explode"), ("POST", "/v1/vms/alpha/create"),
                     ("POST", "/v1/vms/alpha/delete"), ("POST", "/v1/vms/alpha/update"), ("GET", "/v1/vms/alpha/start/now"),
                     ("GET", "/v1/metrics"), ("GET", "/v1/events/alpha"), ("POST", "/v1/vms/alpha/snapshots/s1/restore"),
-                    ("GET", "/v1/vms/alpha/snapshots/s1/memory"), ("PUT", "/v1/vms/alpha/snapshots/s1"),
+                    ("GET", "/v1/vms/alpha/snapshots/s1/memory"), ("PUT", "/v1/vms/alpha/snapshots/s1/memory"),
                 ]
-                for (method, path) in undocumented {
+                for (method, path) in unknown {
                     let result = try await daemon.request(method, path)
                     #expect(result.status == 404, "\(method) \(path) is not documented, but answered \(result.status)")
                     #expect(result.errorCode == "not_found", "\(method) \(path): \(result.text)")

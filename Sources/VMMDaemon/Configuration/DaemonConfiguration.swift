@@ -15,10 +15,12 @@ public struct DaemonConfiguration: Sendable {
     public var listener: TLSListener?
     /// Cluster mode; nil: a single host.
     public var cluster: ClusterConfiguration?
+    /// What API clients can make the daemon hold.
+    public var apiLimits: APILimits
 
     public init(
         socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String,
-        listener: TLSListener? = nil, cluster: ClusterConfiguration? = nil
+        listener: TLSListener? = nil, cluster: ClusterConfiguration? = nil, apiLimits: APILimits = APILimits()
     ) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
@@ -27,6 +29,7 @@ public struct DaemonConfiguration: Sendable {
         self.vmmPath = vmmPath
         self.listener = listener
         self.cluster = cluster
+        self.apiLimits = apiLimits
     }
 
     var definitionsDirectory: String { "\(stateDirectory)/vms" }

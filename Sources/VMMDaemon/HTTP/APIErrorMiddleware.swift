@@ -21,8 +21,8 @@ struct APIErrorMiddleware: RouterMiddleware {
 
     private static func apiError(for status: HTTPResponse.Status, _ request: Request) -> APIError {
         switch status.code {
-        case 404, 405: return APIError(code: .notFound, message: "no route for \(request.method) \(request.uri.path)")
-        case 413: return APIError(code: .payloadTooLarge, message: "request body over 1 MiB")
+        case 404: return APIError(code: .notFound, message: "no route for \(request.method) \(request.uri.path)")
+        case 413: return APIError(code: .payloadTooLarge, message: "the request body is too large")
         case 400..<500: return APIError(code: .badRequest, message: status.reasonPhrase)
         default: return APIError.internalError(status.reasonPhrase)
         }

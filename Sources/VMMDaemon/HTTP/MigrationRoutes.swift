@@ -6,15 +6,16 @@ import VMMAPI
 /// `/v1/migrations` (called by peers over mutual TLS), and the host's drain.
 struct MigrationRoutes {
     let manager: VMManager
+    let maxBodySize: Int
 
     func register(on router: Router<DaemonRequestContext>) {
         router.post("/v1/vms/:name/migrate") { request, context in
             let name = context.parameters.get("name") ?? ""
-            let body = try await Self.body(VMMigrateRequest.self, request, context)
+            let body = try await self.body(VMMigrateRequest.self, request)
             return JSONResponse.make(try await manager.migrate(name, body))
         }
         router.post("/v1/migrations") { request, context in
-            let body = try await Self.body(MigrationRequest.self, request, context)
+            let body = try await self.body(MigrationRequest.self, request)
             return JSONResponse.make(try await manager.acceptMigration(body), status: .created)
         }
         router.get("/v1/migrations/:id") { _, context in
@@ -25,7 +26,7 @@ struct MigrationRoutes {
             return Response(status: .noContent)
         }
         router.post("/v1/host/drain") { request, context in
-            let body = try await Self.body(HostDrainRequest.self, request, context)
+            let body = try await self.body(HostDrainRequest.self, request)
             return JSONResponse.make(try await manager.startDrain(body))
         }
         router.post("/v1/host/undrain") { _, _ in
@@ -34,7 +35,7 @@ struct MigrationRoutes {
         }
     }
 
-    private static func body<T: StrictlyDecodable>(_ type: T.Type, _ request: Request, _ context: DaemonRequestContext) async throws -> T {
-        try StrictJSON.decode(type, from: Data(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView))
+    private func body<T: StrictlyDecodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try StrictJSON.decode(type, from: try await request.bodyData(upTo: maxBodySize))
     }
 }

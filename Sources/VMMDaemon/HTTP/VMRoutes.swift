@@ -8,11 +8,13 @@ struct VMRoutes {
     /// Cluster mode's membership, for `GET /v1/host`; nil on a single host.
     let cluster: ClusterMembership?
     let startedAt: ContinuousClock.Instant
+    /// Bodies past this are refused with 413 (``APILimits/maxBodySize``).
+    let maxBodySize: Int
 
     func register(on router: Router<DaemonRequestContext>) {
         router.get("/v1/vms") { _, _ in JSONResponse.make(await manager.list()) }
         router.post("/v1/vms") { request, context in
-            let definition = try await Self.body(VMDefinition.self, request, context)
+            let definition = try await body(VMDefinition.self, request)
             return JSONResponse.make(try await manager.create(definition), status: .created)
         }
         router.get("/v1/vms/:name") { _, context in
@@ -20,7 +22,7 @@ struct VMRoutes {
         }
         router.patch("/v1/vms/:name") { request, context in
             let name = try Self.name(context)
-            let patch = try await Self.body(VMDefinitionPatch.self, request, context)
+            let patch = try await body(VMDefinitionPatch.self, request)
             return JSONResponse.make(try await manager.update(name, patch))
         }
         router.delete("/v1/vms/:name") { request, context in
@@ -28,14 +30,12 @@ struct VMRoutes {
             try await manager.delete(try Self.name(context), force: force)
             return Response(status: .noContent)
         }
-        router.post("/v1/vms/:name/:action") { request, context in
-            try await action(request, context)
-        }
+        registerActions(on: router)
         router.get("/v1/vms/:name/console") { _, context in
             JSONResponse.text(try await manager.console(try Self.name(context)))
         }
         registerSnapshots(on: router)
-        MigrationRoutes(manager: manager).register(on: router)
+        MigrationRoutes(manager: manager, maxBodySize: maxBodySize).register(on: router)
         router.get("/v1/events") { _, _ in events() }
         router.get("/v1/host") { _, _ in
             let counts = await manager.stateCounts()
@@ -54,14 +54,14 @@ struct VMRoutes {
         }
     }
 
-    /// Snapshots, restore and clone (constant path components win over `:action`).
+    /// Snapshots, restore and clone.
     private func registerSnapshots(on router: Router<DaemonRequestContext>) {
         router.get("/v1/vms/:name/snapshots") { _, context in
             JSONResponse.make(try await manager.snapshotList(try Self.name(context)))
         }
         router.post("/v1/vms/:name/snapshots") { request, context in
             let name = try Self.name(context)
-            let body = try await Self.body(VMSnapshotRequest.self, request, context)
+            let body = try await self.body(VMSnapshotRequest.self, request)
             return JSONResponse.make(try await manager.createSnapshot(name, body), status: .created)
         }
         router.get("/v1/vms/:name/snapshots/:snapshot") { _, context in
@@ -73,32 +73,30 @@ struct VMRoutes {
         }
         router.post("/v1/vms/:name/restore") { request, context in
             let name = try Self.name(context)
-            let body = try await Self.body(VMRestoreRequest.self, request, context)
+            let body = try await self.body(VMRestoreRequest.self, request)
             return JSONResponse.make(try await manager.restore(name, body))
         }
         router.post("/v1/vms/:name/clone") { request, context in
             let name = try Self.name(context)
-            let body = try await Self.body(VMCloneRequest.self, request, context)
+            let body = try await self.body(VMCloneRequest.self, request)
             return JSONResponse.make(try await manager.clone(name, body), status: .created)
         }
     }
 
-    private func action(_ request: Request, _ context: DaemonRequestContext) async throws -> Response {
-        let name = try Self.name(context)
-        let info: VMInfo
-        switch context.parameters.get("action") {
-        case "start": info = try await manager.start(name)
-        case "stop":
-            let data = try await Self.bodyData(request, context)
+    /// One route for each action, so that an unknown action is an unknown path (404) and
+    /// another method on a known one a 405.
+    private func registerActions(on router: Router<DaemonRequestContext>) {
+        router.post("/v1/vms/:name/start") { _, context in JSONResponse.make(try await manager.start(try Self.name(context))) }
+        router.post("/v1/vms/:name/stop") { request, context in
+            let name = try Self.name(context)
+            let data = try await bodyData(request)
             let options = data.isEmpty ? VMStopRequest() : try StrictJSON.decode(VMStopRequest.self, from: data)
-            info = try await manager.stop(name, options)
-        case "pause": info = try await manager.pause(name)
-        case "resume": info = try await manager.resume(name)
-        case "reboot": info = try await manager.reboot(name)
-        case "kill": info = try await manager.kill(name)
-        default: throw HTTPError(.notFound)
+            return JSONResponse.make(try await manager.stop(name, options))
         }
-        return JSONResponse.make(info)
+        router.post("/v1/vms/:name/pause") { _, context in JSONResponse.make(try await manager.pause(try Self.name(context))) }
+        router.post("/v1/vms/:name/resume") { _, context in JSONResponse.make(try await manager.resume(try Self.name(context))) }
+        router.post("/v1/vms/:name/reboot") { _, context in JSONResponse.make(try await manager.reboot(try Self.name(context))) }
+        router.post("/v1/vms/:name/kill") { _, context in JSONResponse.make(try await manager.kill(try Self.name(context))) }
     }
 
     /// `/v1/events`: one JSON line per event, the connection kept open.
@@ -117,11 +115,11 @@ struct VMRoutes {
         return name
     }
 
-    private static func bodyData(_ request: Request, _ context: DaemonRequestContext) async throws -> Data {
-        Data(try await request.body.collect(upTo: context.maxUploadSize).readableBytesView)
+    private func bodyData(_ request: Request) async throws -> Data {
+        try await request.bodyData(upTo: maxBodySize)
     }
 
-    private static func body<T: StrictlyDecodable>(_ type: T.Type, _ request: Request, _ context: DaemonRequestContext) async throws -> T {
-        try StrictJSON.decode(type, from: try await bodyData(request, context))
+    private func body<T: StrictlyDecodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try StrictJSON.decode(type, from: try await bodyData(request))
     }
 }
