@@ -6,6 +6,8 @@ public struct VMStopRequest: Codable, Equatable, Sendable {
     public var timeout: Double?
 
     public static let defaultTimeout = 30.0
+    /// A day: longer waits are mistakes (and past Duration's range, a crash).
+    public static let maximumTimeout = 86400.0
 
     public init(force: Bool? = nil, timeout: Double? = nil) {
         self.force = force

@@ -43,10 +43,11 @@ public struct Daemon: Sendable {
         let limits = configuration.apiLimits
         let router = Router(context: DaemonRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: APIErrorMiddleware())
+        let methods = MethodTable()
+        router.add(middleware: APIErrorMiddleware(methods: methods))
         router.add(middleware: AccessMiddleware(gid: gid))
         VMRoutes(manager: manager, cluster: cluster, startedAt: startedAt, maxBodySize: limits.maxBodySize).register(on: router)
-        router.answerOtherMethodsWith405()
+        methods.load(router.routes)
 
         try removeStaleSocket()
         let socketPath = configuration.socketPath

@@ -27,6 +27,7 @@ extension DaemonTests {
                 ("GET", "/v2/anything", nil, 404),
                 ("DELETE", "/v1/host", nil, 405),
                 ("PUT", "/v1/vms", nil, 405),
+                ("QUERY", "/v1/host", nil, 405),
                 ("GET", "/v1/vms/nosuchvm/start", nil, 405),
             ]
             for (method, path, body, status) in cases {

@@ -117,6 +117,7 @@ extension DaemonTests {
                     if index % 2 == 1 { connection.send(bodyHead) }
                     slow.append((connection, index % 2 == 0 ? head : Array(repeating: UInt8(ascii: " "), count: 200)))
                 }
+                let normal = try await Self.latencies(daemon)
                 let start = ContinuousClock.now
                 var latencies: [Duration] = []
                 for second in 0..<(Self.requestTimeout + 4) {
@@ -136,7 +137,7 @@ extension DaemonTests {
                 #expect(timedOut == slow.count, "\(slow.map { $0.connection.text.prefix(80) })")
                 #expect(slow[0].connection.text.contains(#""code":"request_timeout""#), "\(slow[0].connection.text)")
                 print("HostileClientTests: GET /v1/vms beside 50 slow clients: \(latencies)")
-                #expect(latencies.max()! < .seconds(1), "\(latencies)")
+                #expect(latencies.max()! < max(normal.all.max()! * 5, .seconds(1)), "\(latencies), without slow clients \(normal.all)")
                 #expect(daemon.daemonIsRunning)
             }
         }

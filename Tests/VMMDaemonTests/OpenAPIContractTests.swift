@@ -41,6 +41,11 @@ extension DaemonTests {
             try await DaemonTests().withDaemon { daemon in
                 let api = OpenAPIContract(daemon)
                 try await Self.exercise(api, daemon)
+                // Any request can be refused for its size before it is routed.
+                let padding = "X-Padding: " + String(repeating: "p", count: 20 << 10)
+                for operation in operations {
+                    try await api.expect(431, operation.method, operation.path, name: "alpha", snapshot: "s1", headers: [padding])
+                }
 
                 // Everything documented was seen.
                 let seen = Set(api.exchanges.map { "\($0.method) \($0.path) \($0.status)" })
@@ -60,7 +65,7 @@ extension DaemonTests {
                 // Nothing else is served: every other method on a documented path is 405 with
                 // an Allow header naming the documented ones, and a few paths near the
                 // documented ones are 404, both with the error shape.
-                let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+                let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"]
                 for path in Set(operations.map(\.path)) {
                     let taken = Set(operations.filter { $0.path == path }.map(\.method))
                     let concrete = path.replacingOccurrences(of: "{name}", with: "alpha").replacingOccurrences(of: "{snapshot}", with: "s1")
@@ -195,6 +200,7 @@ extension DaemonTests {
             // Stopping: bad options, a too large body, forced, and killed.
             try await api.expect(400, "POST", "\(vm)/stop", name: "alpha", body: #"{"colour":"red"}"#)
             try await api.expect(400, "POST", "\(vm)/stop", name: "alpha", body: #"{"force":"yes"}"#)
+            try await api.expect(400, "POST", "\(vm)/stop", name: "alpha", body: #"{"timeout":1e300}"#)
             try await api.expect(413, "POST", "\(vm)/stop", name: "alpha", bodyFile: big)
             try await api.expect(200, "POST", "\(vm)/stop", name: "alpha", body: #"{"force":true,"timeout":5}"#)
             try await api.expect(200, "GET", "\(vm)/console", name: "alpha")
@@ -306,7 +312,7 @@ final class OpenAPIContract: @unchecked Sendable {
     @discardableResult
     func expect(
         _ status: Int, _ method: String, _ path: String, name: String = "", snapshot: String = "", query: String = "", body: String? = nil,
-        bodyFile: String? = nil, runAs: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
+        bodyFile: String? = nil, headers: [String] = [], runAs: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Exchange {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-contract-\(UUID().uuidString)").path
         defer { unlink(output) }
@@ -317,6 +323,7 @@ final class OpenAPIContract: @unchecked Sendable {
         if body != nil || bodyFile != nil { arguments += ["-H", "Content-Type: application/json"] }
         if let body { arguments += ["--data-binary", body] }
         if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
+        arguments += headers.flatMap { ["-H", $0] }
         let resolved = path.replacingOccurrences(of: "{name}", with: name).replacingOccurrences(of: "{snapshot}", with: snapshot)
             .replacingOccurrences(of: "{id}", with: snapshot)
         arguments.append("http://localhost\(resolved)\(query)")

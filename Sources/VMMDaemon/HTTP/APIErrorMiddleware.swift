@@ -5,6 +5,8 @@ import VMMAPI
 /// API's error shape with a fitting status.
 struct APIErrorMiddleware: RouterMiddleware {
     typealias Context = DaemonRequestContext
+    /// A path the router has no route for with this method may have one with another: 405.
+    let methods: MethodTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -12,11 +14,22 @@ struct APIErrorMiddleware: RouterMiddleware {
         } catch let error as APIError {
             return JSONResponse.error(error)
         } catch let error as HTTPResponseError {
+            if error.status == .notFound, let allow = methods.allowed(for: request.uri.path) {
+                return Self.methodNotAllowed(request, allow: allow)
+            }
             return JSONResponse.error(Self.apiError(for: error.status, request))
         } catch {
             context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")
             return JSONResponse.error(APIError.internalError("\(error)"))
         }
+    }
+
+    private static func methodNotAllowed(_ request: Request, allow: String) -> Response {
+        var response = JSONResponse.error(APIError(
+            code: .methodNotAllowed, message: "\(request.uri.path) takes \(allow), not \(request.method)"))
+        response.headers[.allow] = allow
+        // A HEAD answer has no body (its Content-Length still tells the GET one's).
+        return request.method == .head ? response.createHeadResponse() : response
     }
 
     private static func apiError(for status: HTTPResponse.Status, _ request: Request) -> APIError {

@@ -91,6 +91,11 @@ struct VMRoutes {
             let name = try Self.name(context)
             let data = try await bodyData(request)
             let options = data.isEmpty ? VMStopRequest() : try StrictJSON.decode(VMStopRequest.self, from: data)
+            if let timeout = options.timeout, !(timeout <= VMStopRequest.maximumTimeout) {
+                throw APIError(
+                    code: .badRequest,
+                    message: "timeout must be at most \(Int(VMStopRequest.maximumTimeout)) seconds (a day), not \(timeout)")
+            }
             return JSONResponse.make(try await manager.stop(name, options))
         }
         router.post("/v1/vms/:name/pause") { _, context in JSONResponse.make(try await manager.pause(try Self.name(context))) }
