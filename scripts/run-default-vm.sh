@@ -25,7 +25,7 @@ guest=$(scripts/build-linux-guest.sh | tail -n 1)
 cmdline="console=ttyS0 panic=-1"
 
 socket=/run/vmm/vmmd.sock
-vmctl=(.build/release/vmctl --socket "$socket" --runtime-dir /run/vmm)
+vmctl=(.build/release/vmctl --socket "$socket")
 
 if "${vmctl[@]}" list >/dev/null 2>&1; then
     say "vmmd is running; reusing it"

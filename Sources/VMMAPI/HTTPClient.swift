@@ -151,7 +151,7 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+    typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
     /// Connects, sends one request and hands the response to `read`; closes the connection
     /// after. With a `timeout`, a ``ResponseDeadline`` closes the connection when it passes
@@ -176,7 +176,7 @@ public final class HTTPClient: Sendable {
         _ read: (inout ResponseReader) async throws -> Result
     ) async throws -> Result {
         try await channel.executeThenClose { inbound, outbound in
-            do {
+            try await explainingFailures {
                 do {
                     try await outbound.write(
                         contentsOf: Self.requestParts(method, path, body: body, host: hostHeader, extraHeaders: headers))
@@ -188,19 +188,37 @@ public final class HTTPClient: Sendable {
                 }
                 var reader = ResponseReader(inbound)
                 return try await read(&reader)
-            } catch let error as HTTPParserError {
-                throw HTTPClientError.malformedResponse("\(error)")
-            } catch let error as NIOSSLError {
-                throw HTTPClientError.tls(error, endpoint: endpoint.description)
-            } catch let error as NIOSSLExtraError {
-                throw HTTPClientError.tls(error, endpoint: endpoint.description)
-            } catch let error as BoringSSLError {
-                throw HTTPClientError.tls(error, endpoint: endpoint.description)
             }
         }
     }
 
+    /// Runs `body`, turning a malformed response or a TLS failure into ``HTTPClientError``.
+    func explainingFailures<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error as HTTPParserError {
+            throw HTTPClientError.malformedResponse("\(error)")
+        } catch let error as NIOSSLError {
+            throw HTTPClientError.tls(error, endpoint: endpoint.description)
+        } catch let error as NIOSSLExtraError {
+            throw HTTPClientError.tls(error, endpoint: endpoint.description)
+        } catch let error as BoringSSLError {
+            throw HTTPClientError.tls(error, endpoint: endpoint.description)
+        }
+    }
+
     private func connect(deadline: NIODeadline?) async throws -> Connection {
+        try await connect(deadline: deadline) { channel in
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            return try Connection(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    /// Connects to the daemon (behind a TLS client handler for HTTPS); `setUp` adds the
+    /// rest of the pipeline on the channel's event loop and makes what the caller works with.
+    func connect<Output: Sendable>(
+        deadline: NIODeadline? = nil, _ setUp: @escaping @Sendable (any Channel) throws -> Output
+    ) async throws -> Output {
         var bootstrap = ClientBootstrap(group: eventLoopGroup)
         if let deadline {
             bootstrap = bootstrap.connectTimeout(max(deadline - .now(), .milliseconds(1)))
@@ -208,15 +226,15 @@ public final class HTTPClient: Sendable {
         do {
             switch transport {
             case .unixSocket(let path):
-                return try await bootstrap.connect(unixDomainSocketPath: path) { Self.setUp($0, tls: nil) }
+                return try await bootstrap.connect(unixDomainSocketPath: path) { Self.setUp($0, tls: nil, setUp) }
             case .tls(let address, let context):
                 return try await bootstrap.connect(host: address.host, port: address.port) { channel in
                     // Names are checked against the certificate's DNS names (and sent as
                     // SNI); an address has no SNI and NIOSSL checks it against the IP names.
-                    Self.setUp(channel, tls: (context, address.hostIsAddress ? nil : address.host))
+                    Self.setUp(channel, tls: (context, address.hostIsAddress ? nil : address.host), setUp)
                 }
             case .plain(let address):
-                return try await bootstrap.connect(host: address.host, port: address.port) { Self.setUp($0, tls: nil) }
+                return try await bootstrap.connect(host: address.host, port: address.port) { Self.setUp($0, tls: nil, setUp) }
             }
         } catch let error as IOError {
             throw HTTPClientError.connecting(to: endpoint.description, errno: error.errnoCode)
@@ -231,18 +249,19 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private static func setUp(_ channel: any Channel, tls: (NIOSSLContext, String?)?) -> EventLoopFuture<Connection> {
+    private static func setUp<Output: Sendable>(
+        _ channel: any Channel, tls: (NIOSSLContext, String?)?, _ rest: @escaping @Sendable (any Channel) throws -> Output
+    ) -> EventLoopFuture<Output> {
         channel.eventLoop.makeCompletedFuture {
             if let (context, serverHostname) = tls {
                 try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverHostname))
             }
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
-            return try Connection(wrappingChannelSynchronously: channel)
+            return try rest(channel)
         }
     }
 
     /// HTTP/1.1 requires a Host header; a Unix socket has no host to name.
-    private var hostHeader: String {
+    var hostHeader: String {
         switch transport {
         case .unixSocket: return "localhost"
         case .tls(let address, _), .plain(let address): return address.description

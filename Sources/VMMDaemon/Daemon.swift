@@ -45,7 +45,8 @@ public struct Daemon: Sendable {
         router.add(middleware: RequestLogMiddleware())
         let methods = MethodTable()
         router.add(middleware: APIErrorMiddleware(methods: methods))
-        router.add(middleware: AccessMiddleware(gid: gid))
+        let access = AccessMiddleware(gid: gid)
+        router.add(middleware: access)
         VMRoutes(manager: manager, cluster: cluster, startedAt: startedAt, maxBodySize: limits.maxBodySize).register(on: router)
         methods.load(router.routes)
 
@@ -56,12 +57,13 @@ public struct Daemon: Sendable {
         // One budget of connections and deadlines for both listeners.
         let connections = ConnectionRegistry(limits: limits, logger: Logger(label: "vmmd.http"))
         connections.startSweeping(on: MultiThreadedEventLoopGroup.singleton.next())
+        let consoles = ConsoleUpgrader.Needs(manager: manager, access: access, logger: logger)
         @Sendable func serverIsRunning() async {
             if await readiness.serverIsRunning(), SystemdNotifier.notify("READY=1") { logger.info("told systemd READY=1") }
         }
         var servers = [(socketPath, Application(
             router: router,
-            server: HTTPServerBuilder { GuardedHTTP1Channel(responder: $0, registry: connections, answersRefusals: true) },
+            server: HTTPServerBuilder { GuardedHTTP1Channel(responder: $0, registry: connections, answersRefusals: true, consoles: consoles) },
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "vmmd"),
             onServerRunning: { _ in
                 // Bound with mode 0600 (umask); open it to the group only now. Under the
@@ -78,7 +80,7 @@ public struct Daemon: Sendable {
             let address = listener.address
             servers.append((address.description, Application(
                 router: router,
-                server: .mutualTLS(tlsConfiguration, connections: connections, logger: logger),
+                server: .mutualTLS(tlsConfiguration, connections: connections, consoles: consoles, logger: logger),
                 configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "vmmd"),
                 onServerRunning: { _ in
                     logger.info("listening on \(address) (TLS; clients need a certificate from \(listener.files.certificateAuthority))")

@@ -9,8 +9,10 @@ struct ConsoleCommand: AsyncParsableCommand {
         discussion: """
             In a terminal, Ctrl-] detaches and the VM keeps running. From a pipe, vmctl sends \
             standard input to the console and prints the console's output until standard input \
-            ends and the output goes quiet. vmctl connects to the console socket \
-            <runtime-dir>/vms/NAME/console.sock directly.
+            ends and the output goes quiet. Attaching goes through vmmd's API (GET \
+            /v1/vms/NAME/console/attach, switched to the console by HTTP/1.1 Upgrade), so it works \
+            alike on the local socket and with --connect. Ends with status 0 when detached, when \
+            input ended or when the VM stopped; 1 when the VM crashed or the connection was lost.
             """)
 
     @OptionGroup var global: GlobalOptions

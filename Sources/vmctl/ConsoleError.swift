@@ -1,20 +1,17 @@
 import VMMAPI
 
-/// Why vmctl cannot attach to a VM's console.
+/// Why vmctl cannot attach to a VM's console, or why an attachment ended badly.
 enum ConsoleError: Error, Equatable, CustomStringConvertible {
     case notRunning(name: String, state: VMState)
-    case permissionDenied(path: String)
-    case unreachable(name: String, path: String, reason: String)
     case io(String)
-    /// vmctl --connect: the console socket is on the other host.
-    case remote
+    /// The console closed and the VM did not simply stop (it crashed, left, or the
+    /// connection was lost); the message says which.
+    case ended(String)
 
     var status: ExitStatus {
         switch self {
         case .notRunning: return .conflict
-        case .permissionDenied: return .permissionDenied
-        case .unreachable, .io: return .failure
-        case .remote: return .usage
+        case .io, .ended: return .failure
         }
     }
 
@@ -22,14 +19,10 @@ enum ConsoleError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .notRunning(let name, let state):
             return "\(name) is \(state.rawValue), so it has no console (vmctl start \(name) --console; vmctl console \(name) --log prints the last run's output)"
-        case .permissionDenied(let path):
-            return "cannot attach to the console at \(path): permission denied (run as root, or join the kvm group)"
-        case .unreachable(let name, let path, let reason):
-            return "cannot attach to \(name)'s console at \(path): \(reason) (vmctl info \(name) shows its state; another runtime folder: --runtime-dir or VMM_RUNTIME_DIR)"
-        case .remote:
-            return "cannot attach to the console of a VM on a remote vmmd (--connect): vmctl attaches to the console socket on vmmd's host (run vmctl there; vmctl console NAME --log prints the console log from here)"
         case .io(let what):
             return "console: \(what)"
+        case .ended(let message):
+            return message
         }
     }
 }

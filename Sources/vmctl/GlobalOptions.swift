@@ -5,16 +5,10 @@ import VMMAPI
 /// Where vmmd is: options every command takes.
 struct GlobalOptions: ParsableArguments {
     static let defaultSocket = "/run/vmm/vmmd.sock"
-    static let defaultRuntimeDirectory = "/run/vmm"
 
     @Option(help: ArgumentHelp(
         "vmmd's API socket (default: $VMM_SOCKET, else \(defaultSocket)).", valueName: "path"))
     var socket: String?
-
-    @Option(help: ArgumentHelp(
-        "vmmd's runtime folder, which holds the console sockets (default: $VMM_RUNTIME_DIR, else \(defaultRuntimeDirectory)).",
-        valueName: "path"))
-    var runtimeDir: String?
 
     @Option(help: ArgumentHelp(
         "A remote vmmd's API, https://HOST:PORT, over mutual TLS (default: $VMCTL_CONNECT; --socket overrides it).",
@@ -34,15 +28,11 @@ struct GlobalOptions: ParsableArguments {
     var environment: [String: String] = ProcessInfo.processInfo.environment
 
     private enum CodingKeys: String, CodingKey {
-        case socket, runtimeDir, connect, tlsCert, tlsKey, tlsCa
+        case socket, connect, tlsCert, tlsKey, tlsCa
     }
 
     var socketPath: String {
         socket ?? environment["VMM_SOCKET"] ?? Self.defaultSocket
-    }
-
-    var runtimeDirectory: String {
-        runtimeDir ?? environment["VMM_RUNTIME_DIR"] ?? Self.defaultRuntimeDirectory
     }
 
     /// --connect, else $VMCTL_CONNECT unless --socket names a local daemon.
@@ -82,10 +72,5 @@ struct GlobalOptions: ParsableArguments {
     @inline(never)
     func client() throws -> HTTPClient {
         try HTTPClient(endpoint: try endpoint())
-    }
-
-    /// The socket of VM `name`'s serial console, which vmctl attaches to directly.
-    func consoleSocketPath(of name: String) -> String {
-        "\(runtimeDirectory)/vms/\(name)/console.sock"
     }
 }

@@ -9,6 +9,9 @@ enum Routes {
 
     static func action(_ action: String, on name: String) -> String { "\(vm(name))/\(action)" }
 
+    /// Switched to the VM's console by HTTP/1.1 `Upgrade` (see `ConsoleAttachment`).
+    static func consoleAttach(_ name: String) -> String { "\(vm(name))/console/attach" }
+
     static func snapshots(_ name: String) -> String { "\(vm(name))/snapshots" }
 
     /// One snapshot; its name is valid too.

@@ -15,7 +15,6 @@ struct StartCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try global.client()
-        if console { try ConsoleAttachment.checkLocal(global) }
         try await client.post(Routes.action("start", on: vm.name))
         if console {
             try await ConsoleAttachment(global: global, name: vm.name).run()

@@ -100,6 +100,21 @@ extension DaemonTests {
             "DELETE /v1/migrations/{id} 204", "DELETE /v1/migrations/{id} 409", "POST /v1/host/drain 200",
         ]
 
+        /// The console attachment of running VM `alpha`: switched (101, by hand: curl
+        /// cannot speak the switched protocol), refused without the headers (400), and its
+        /// console socket gone (503, after the daemon's 5 s of retries).
+        private static func exerciseConsoleAttach(_ api: OpenAPIContract, _ daemon: DaemonHarness) async throws {
+            let path = "/v1/vms/{name}/console/attach"
+            let attached = try await RawAPIConnection.attachByHand(socket: daemon.socket, "alpha")
+            #expect(try await attached.waitFor("echo: ready", seconds: 10))
+            api.record(OpenAPIContract.Exchange(method: "GET", path: path, status: attached.status ?? 0, contentType: "", body: ""))
+            try await api.expect(400, "GET", path, name: "alpha")
+            let console = "\(daemon.runtimeDirectory)/vms/alpha/console.sock"
+            #expect(rename(console, console + ".aside") == 0)
+            try await api.expect(503, "GET", path, name: "alpha", headers: OpenAPIContract.consoleUpgrade)
+            #expect(rename(console + ".aside", console) == 0)
+        }
+
         /// Produces every documented status of every route.
         private static func exercise(_ api: OpenAPIContract, _ daemon: DaemonHarness) async throws {
             let echo = TestPaths.kernel("echo")
@@ -130,7 +145,7 @@ extension DaemonTests {
             try await api.expect(422, "POST", vms, body: #"{"name":"beta","kernel":"\#(echo)","cpus":0}"#)
 
             // Bad names, unknown VMs, on every per-VM route.
-            for (method, path) in [("GET", vm), ("PATCH", vm), ("DELETE", vm), ("GET", "\(vm)/console")]
+            for (method, path) in [("GET", vm), ("PATCH", vm), ("DELETE", vm), ("GET", "\(vm)/console"), ("GET", "\(vm)/console/attach")]
                 + actions.map({ ("POST", "\(vm)/\($0)") }) {
                 let body = method == "PATCH" ? #"{"cpus":1}"# : nil
                 try await api.expect(400, method, path, name: "Not_A_Name", body: body)
@@ -145,6 +160,7 @@ extension DaemonTests {
             try await api.expect(413, "PATCH", vm, name: "alpha", bodyFile: big)
             try await api.expect(422, "PATCH", vm, name: "alpha", body: #"{"memory":1024}"#)
             try await api.expect(200, "GET", "\(vm)/console", name: "alpha")
+            try await api.expect(409, "GET", "\(vm)/console/attach", name: "alpha", headers: OpenAPIContract.consoleUpgrade)
             for action in ["stop", "pause", "resume", "reboot", "kill"] {
                 try await api.expect(409, "POST", "\(vm)/\(action)", name: "alpha")
             }
@@ -161,6 +177,7 @@ extension DaemonTests {
             try await api.expect(409, "POST", "\(vm)/resume", name: "alpha")
             #expect(try await eventually(seconds: 10) { try await daemon.request("GET", "/v1/vms/alpha/console").text.contains("echo: ready") })
             try await api.expect(200, "GET", "\(vm)/console", name: "alpha")
+            try await exerciseConsoleAttach(api, daemon)
             try await api.expect(200, "POST", "\(vm)/pause", name: "alpha")
             try await api.expect(409, "POST", "\(vm)/pause", name: "alpha")
             try await api.expect(409, "POST", "\(vm)/reboot", name: "alpha")
@@ -300,6 +317,9 @@ final class OpenAPIContract: @unchecked Sendable {
         }
     }
 
+    /// The headers of a console attachment (`expect`'s `headers`).
+    static let consoleUpgrade = ["Connection: Upgrade", "Upgrade: vmm-console"]
+
     let daemon: DaemonHarness
     private(set) var exchanges: [Exchange] = []
 
@@ -321,6 +341,7 @@ final class OpenAPIContract: @unchecked Sendable {
             "-o", output, "-w", "%{http_code} %{content_type}",
         ]
         if body != nil || bodyFile != nil { arguments += ["-H", "Content-Type: application/json"] }
+        arguments += headers.flatMap { ["-H", $0] }
         if let body { arguments += ["--data-binary", body] }
         if let bodyFile { arguments += ["--data-binary", "@\(bodyFile)"] }
         arguments += headers.flatMap { ["-H", $0] }

@@ -10,6 +10,12 @@ final class RawAPIConnection {
     /// Whether the daemon closed its end.
     private(set) var closedByPeer = false
 
+    /// A connected stream socket made elsewhere (e.g. `HTTPClient.upgrade`'s), made non-blocking.
+    init(descriptor: Int32) {
+        fd = descriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
     init(_ path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }

@@ -35,10 +35,11 @@ extension DaemonTests {
                 }
                 #expect(ready)
 
-                // The console socket is on the daemon's host: a clear refusal, not a hang.
-                let attach = try await vmctl("console", "far")
-                #expect(attach.status == 2, "\(attach)")
-                #expect(attach.error.contains("remote vmmd"))
+                // The console attaches over TLS as it does locally (the API's Upgrade route).
+                let attach = try await vmctl("console", "far", input: "over tls\n", timeout: .seconds(30))
+                #expect(attach.status == 0, "\(attach)")
+                #expect(attach.output.contains("echo: over tls"), "\(attach)")
+                #expect(daemon.log.contains("console of far attached by CN=admin at 127.0.0.1:"), "\(daemon.log)")
 
                 // The same daemon through VMMAPI's client, as peer daemons call each other.
                 let client = try HTTPClient(endpoint: .https(url: tls.url, tls: tls.clientFiles()))

@@ -9,8 +9,8 @@ import VMMAPI
         #expect(after.global.socketPath == "/tmp/a.sock")
         let before = try #require(try VMCtl.parseAsRoot(["--socket", "/tmp/b.sock", "list"]) as? ListCommand)
         #expect(before.global.socketPath == "/tmp/b.sock")
-        let info = try #require(try VMCtl.parseAsRoot(["info", "web", "--runtime-dir", "/tmp/rt"]) as? InfoCommand)
-        #expect(info.global.consoleSocketPath(of: "web") == "/tmp/rt/vms/web/console.sock")
+        let info = try #require(try VMCtl.parseAsRoot(["info", "web", "--socket", "/tmp/c.sock"]) as? InfoCommand)
+        #expect(info.global.socketPath == "/tmp/c.sock")
     }
 
     @Test func connectNeedsTLSFilesFromOptionsOrEnvironment() throws {

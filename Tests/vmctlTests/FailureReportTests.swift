@@ -16,11 +16,10 @@ import VMMAPI
         #expect(FailureReport(APIError(code: .internalError, message: "boom")).status == .failure)
         #expect(FailureReport(ValidationError("bad")).status == .usage)
         #expect(FailureReport(ConsoleError.notRunning(name: "web", state: .stopped)).status == .conflict)
-        #expect(FailureReport(ConsoleError.permissionDenied(path: "/x")).status == .permissionDenied)
+        #expect(FailureReport(ConsoleError.ended("console closed: web crashed")).status == .failure)
         #expect(FailureReport(HTTPClientError.tlsFailed(endpoint: "https://h:1", reason: "x")).status == .permissionDenied)
         #expect(FailureReport(HTTPClientError.daemonNotRunning(endpoint: "https://h:1", reason: "connection refused")).status == .daemonNotRunning)
         #expect(FailureReport(TLSFilesError(path: "a.key", problem: "cannot be read")).status == .usage)
-        #expect(FailureReport(ConsoleError.remote).status == .usage)
         #expect(ExitStatus.allCases.map(\.rawValue) == Array(0...7))
     }
 

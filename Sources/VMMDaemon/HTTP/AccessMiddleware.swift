@@ -11,7 +11,14 @@ struct AccessMiddleware: RouterMiddleware {
     let gid: gid_t?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch try? await context.peer.get() {
+        try admit(try? await context.peer.get())
+        return try await next(request, context)
+    }
+
+    /// Throws 403 unless `peer` may use the API; also the check of a console attachment,
+    /// whose connection leaves HTTP before it reaches the router.
+    func admit(_ peer: DaemonRequestContext.Peer?) throws {
+        switch peer {
         case .local(let peer):
             guard peer.uid == 0 || gid.map(peer.isMember) == true else {
                 throw APIError(code: .forbidden, message: "uid \(peer.uid) is neither root nor in the vmm group")
@@ -22,6 +29,5 @@ struct AccessMiddleware: RouterMiddleware {
         case nil:
             throw APIError(code: .forbidden, message: "cannot tell who the peer is")
         }
-        return try await next(request, context)
     }
 }

@@ -42,6 +42,11 @@ final class ConnectionActivity {
         }
     }
 
+    /// The connection left HTTP for a console (an upgrade): handled until it closes.
+    func switchedProtocols() {
+        enter(.handling)
+    }
+
     func responseStarted() {
         responding = true
     }

@@ -22,16 +22,20 @@ struct DaemonRequestContext: RequestContext {
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
-        let channel = source.channel
+        peer = Self.peer(of: source.channel)
+    }
+
+    /// Who is on the other end of `channel`: the kernel's credentials on the Unix socket,
+    /// the certificate's subject on TCP (nil when it cannot be told).
+    static func peer(of channel: any Channel) -> EventLoopFuture<Peer?> {
         if case .unixDomainSocket? = channel.localAddress {
-            peer = (channel as? any SocketOptionProvider).map {
+            return (channel as? any SocketOptionProvider).map {
                 PeerCredentials.read(from: $0).map { $0.map(Peer.local) }
             } ?? channel.eventLoop.makeSucceededFuture(nil)
-        } else {
-            let address = channel.remoteAddress.map(HandshakeLogger.describe) ?? "an unknown address"
-            peer = channel.nioSSL_peerCertificate().map { certificate in
-                certificate.map { .certified(subject: PeerCertificate.subject($0), address: address) }
-            }
+        }
+        let address = channel.remoteAddress.map(HandshakeLogger.describe) ?? "an unknown address"
+        return channel.nioSSL_peerCertificate().map { certificate in
+            certificate.map { .certified(subject: PeerCertificate.subject($0), address: address) }
         }
     }
 }

@@ -41,11 +41,7 @@ final class HTTPExchangeWatcher: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else { return context.fireErrorCaught(error) }
         guard !activity.responding else { return context.close(promise: nil) }
-        let answer = parserError == .headerOverflow
-            ? APIError(
-                code: .headersTooLarge,
-                message: "the request line and headers are over \(activity.maxHeaderSize) bytes; send fewer or shorter headers")
-            : APIError(code: .badRequest, message: "malformed HTTP request (\(parserError))")
+        let answer = Self.answer(to: parserError, maxHeaderSize: activity.maxHeaderSize)
         let body = JSONResponse.encode(answer)
         let head = HTTPResponse(
             status: .init(code: APIError.Code(rawValue: answer.code)?.httpStatus ?? 400),
@@ -55,5 +51,14 @@ final class HTTPExchangeWatcher: ChannelDuplexHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
         }
+    }
+
+    /// The error a request the decoder refused gets: 431 for a head over the limit, else 400.
+    static func answer(to parserError: HTTPParserError, maxHeaderSize: Int) -> APIError {
+        parserError == .headerOverflow
+            ? APIError(
+                code: .headersTooLarge,
+                message: "the request line and headers are over \(maxHeaderSize) bytes; send fewer or shorter headers")
+            : APIError(code: .badRequest, message: "malformed HTTP request (\(parserError))")
     }
 }

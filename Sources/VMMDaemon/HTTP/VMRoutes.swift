@@ -34,6 +34,9 @@ struct VMRoutes {
         router.get("/v1/vms/:name/console") { _, context in
             JSONResponse.text(try await manager.console(try Self.name(context)))
         }
+        router.get("/v1/vms/:name/console/attach") { request, context in
+            try await consoleAttachRefused(request, context)
+        }
         registerSnapshots(on: router)
         MigrationRoutes(manager: manager, maxBodySize: maxBodySize).register(on: router)
         router.get("/v1/events") { _, _ in events() }
@@ -102,6 +105,19 @@ struct VMRoutes {
         router.post("/v1/vms/:name/resume") { _, context in JSONResponse.make(try await manager.resume(try Self.name(context))) }
         router.post("/v1/vms/:name/reboot") { _, context in JSONResponse.make(try await manager.reboot(try Self.name(context))) }
         router.post("/v1/vms/:name/kill") { _, context in JSONResponse.make(try await manager.kill(try Self.name(context))) }
+    }
+
+    /// A console attachment that reached the router was not switched by `ConsoleUpgrader`:
+    /// the answer says why (the VM's state, else the request or the console socket).
+    private func consoleAttachRefused(_ request: Request, _ context: DaemonRequestContext) async throws -> Response {
+        let name = try Self.name(context)
+        _ = try await manager.consoleSocket(name)
+        let upgrade = request.headers[.upgrade]?.lowercased() ?? ""
+        guard upgrade.contains(ConsoleUpgrader.protocolName) else {
+            throw APIError(code: .badRequest, message: "\(request.uri.path) switches the connection to the console:"
+                + " send Connection: Upgrade and Upgrade: \(ConsoleUpgrader.protocolName) (vmctl console \(name) does)")
+        }
+        throw APIError(code: .unavailable, message: "VM \(name)'s console socket does not answer (is its vmm stopping? vmctl info \(name))")
     }
 
     /// `/v1/events`: one JSON line per event, the connection kept open.

@@ -10,6 +10,17 @@ extension VMManager {
         return try lookup(name).console.contents
     }
 
+    /// The console socket of a VM whose `vmm` runs, for an attachment (404 for an unknown VM,
+    /// 409 for one without a console: stopped, crashed, or still arriving by migration).
+    func consoleSocket(_ name: String) throws -> String {
+        let vm = try lookup(name)
+        guard vm.state.hasProcess, vm.state != .incoming else {
+            throw APIError(code: .conflict, message: "VM \(name) is \(vm.state.rawValue), so it has no console to attach to"
+                + " (start it first; GET /v1/vms/\(name)/console returns what its last run printed)")
+        }
+        return runtimeDirectory(name).consoleSocket
+    }
+
     nonisolated func subscribe() -> AsyncStream<VMEvent> {
         events.subscribe()
     }
