@@ -17,11 +17,18 @@ struct ClusterMembershipTests {
          "--lease-ttl", String(Self.leaseTTL), "--keepalive-interval", "0.5"]
     }
 
+    /// A started cluster-mode daemon named `name`; one that does not come up is torn down.
     private func startHost(_ name: String) async throws -> DaemonHarness {
         let daemon = try DaemonHarness()
-        try await daemon.enableTLS()
-        daemon.arguments = clusterArguments(name)
-        try await daemon.start()
+        do {
+            try await daemon.enableTLS()
+            daemon.arguments = clusterArguments(name)
+            try await daemon.start()
+        } catch {
+            Issue.record("vmmd \(name) log:\n\(daemon.log)")
+            await daemon.tearDown()
+            throw error
+        }
         return daemon
     }
 
@@ -85,7 +92,13 @@ struct ClusterMembershipTests {
 
     @Test func aHostWhoseLeaseIsGoneRegistersAgainAndItsRecordFollowsDrainMode() async throws {
         let host = try await startHost("phoenix")
-        let peer = try await startHost("witness")
+        let peer: DaemonHarness
+        do {
+            peer = try await startHost("witness")
+        } catch {
+            await host.tearDown()
+            throw error
+        }
         do {
             let etcdClient = try EtcdClient(urls: etcd.clientURLs)
             let old = try #require(try await etcdClient.get("vmm/hosts/phoenix"))
