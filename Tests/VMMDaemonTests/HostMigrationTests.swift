@@ -135,12 +135,17 @@ extension DaemonTests {
 
                 // Copy-storage: the destination makes its own copy of the writable disk (the
                 // source's path is taken there: the file system is shared) and the VM uses it.
+                // The VM is a cold clone, so its disk is a copy daemon A made: A removes it
+                // once the VM left with its data; the user's image it was cloned from stays.
                 let image = "\(a.root)/disky.raw"
                 let pattern = Data((0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0 / 4096 &* 7 &+ 1) })
                 try pattern.write(to: URL(fileURLWithPath: image))
-                let disky = #"{"name":"disky","kernel":"\#(TestPaths.kernel("counter"))","memory":67108864,"disks":[{"path":"\#(image)"}]}"#
-                #expect(try await a.request("POST", "/v1/vms", body: disky).status == 201)
-                #expect(try await a.request("POST", "/v1/vms/disky/start").state == "running")
+                let template = #"{"name":"template","kernel":"\#(TestPaths.kernel("counter"))","memory":67108864,"disks":[{"path":"\#(image)"}]}"#
+                #expect(try await a.request("POST", "/v1/vms", body: template).status == 201)
+                #expect(try await a.request("POST", "/v1/vms/template/clone", body: #"{"name":"disky","start":true}"#).status == 201)
+                let original = "\(a.stateDirectory)/disks/disky/disk0.img"
+                #expect(FileManager.default.contents(atPath: original) == pattern, "the clone's own copy, made by daemon A")
+                #expect(try await a.state("disky") == "running")
                 let copied = try await a.request("POST", "/v1/vms/disky/migrate", body: #"{"to":"\#(hosts.address(1))","copyStorage":true}"#)
                 #expect(copied.status == 200, "\(copied.text)")
                 let copy = "\(b.stateDirectory)/disks/disky/disk0.img"
@@ -148,6 +153,8 @@ extension DaemonTests {
                 #expect((there?["disks"] as? [[String: Any]])?.first?["path"] as? String == copy)
                 #expect(FileManager.default.contents(atPath: copy) == pattern)
                 #expect(try await b.state("disky") == "running")
+                #expect(!FileManager.default.fileExists(atPath: "\(a.stateDirectory)/disks/disky"), "A's copy is no one's now")
+                #expect(FileManager.default.contents(atPath: image) == pattern, "the user's image is never touched")
 
                 let spec = DaemonTests.OpenAPIContractTests.spec
                 let problems = try await apiA.validate(against: spec) + apiB.validate(against: spec)

@@ -34,7 +34,7 @@ extension VMManager {
         let copyStorage = request.copyStorage ?? false
         let begin = ContinuousClock.now
         busy[name] = "migrating to \(target)"
-        outgoing[name] = OutgoingMigration(to: target)
+        outgoing[name] = OutgoingMigration(to: target, copyStorage: copyStorage)
         defer {
             busy[name] = nil
             outgoing[name] = nil
@@ -45,7 +45,7 @@ extension VMManager {
             let ticket = try await offer(vm.definition, to: target, copyStorage: copyStorage, peers)
             outgoing[name]?.id = ticket.id
             try? AtomicFile.write(
-                try JSONEncoder().encode(OutgoingMigrationFile(id: ticket.id, to: target.description)), to: directory.migrationFile)
+                try JSONEncoder().encode(OutgoingMigrationFile(id: ticket.id, to: target.description, copyStorage: copyStorage)), to: directory.migrationFile)
             defer { unlink(directory.migrationFile) }
             let tunnel: OutgoingTunnel
             do {
@@ -231,6 +231,7 @@ extension VMManager {
     /// snapshots go, its console log ends with where it went. Called from `processEnded`.
     func depart(_ name: String, to: String, _ run: ManagedVM.Run?) {
         guard let vm = vms[name] else { return }
+        let copiedStorage = outgoing[name]?.copyStorage ?? Self.migrationFile(runtimeDirectory(name))?.copyStorage ?? false
         let time = Date()
         vm.console.append(Array("\n[vmmd: VM \(name) migrated to \(to) at \(time.formatted(.iso8601))]\n".utf8))
         do {
@@ -241,7 +242,11 @@ extension VMManager {
         try? snapshots.removeAll(name)
         runtimeDirectory(name).remove()
         cgroups.release(vm: name, logger: logger)
-        markLentDisks(vm.definition, to: to)
+        if copiedStorage {
+            removeMovedDisks(vm.definition)
+        } else {
+            markLentDisks(vm.definition, to: to)
+        }
         vms[name] = nil
         departed[name] = Departure(to: to, time: time, console: vm.console)
         if departed.count > 64, let oldest = departed.min(by: { $0.value.time < $1.value.time })?.key {
@@ -260,6 +265,21 @@ extension VMManager {
         guard definition.disks.contains(where: { $0.path.hasPrefix(folder) }) else { return }
         let marker = Self.lentMarker(configuration.disksDirectory, definition.name)
         try? AtomicFile.write(Data("\(to)\n".utf8), to: marker)
+    }
+
+    /// After a copy-storage migration the destination runs on disks it created itself, with
+    /// O_EXCL while this host's images existed, so never on this host's files, whatever
+    /// storage the hosts share. The writable disks this daemon made (in its
+    /// `<state>/disks/NAME/`: a clone's copies, or a copy-storage arrival's) are then no
+    /// one's any more: removed, with the folder once empty. Read-only disks were not copied
+    /// (both hosts read the same image) and images elsewhere are the user's: both stay.
+    func removeMovedDisks(_ definition: VMDefinition) {
+        let folder = "\(configuration.disksDirectory)/\(definition.name)"
+        let moved = definition.disks.filter { !$0.readOnly && $0.path.hasPrefix(folder + "/") }.map(\.path)
+        guard !moved.isEmpty else { return }
+        Self.removeDisks(moved)
+        rmdir(folder)
+        logger.info("VM \(definition.name): removed this host's copies of its disks (\(moved.joined(separator: ", "))): they were copied to its new host")
     }
 
     /// A migration's failure as the API reports it; the VM runs on here in every case.
@@ -305,7 +325,8 @@ extension VMManager {
             return
         }
         busy[name] = "confirming its migration to \(target)"
-        outgoing[name] = OutgoingMigration(to: target)
+        // An older daemon's file does not say: keep the disks (the safe side).
+        outgoing[name] = OutgoingMigration(to: target, copyStorage: file.copyStorage ?? false)
         outgoing[name]?.id = file.id
         defer {
             busy[name] = nil

@@ -4,6 +4,8 @@ import VMMAPI
 /// A migration away from this host, while it runs.
 struct OutgoingMigration: Sendable {
     let to: HostAndPort
+    /// The disks are copied to the destination (else it uses the same images).
+    let copyStorage: Bool
     /// The destination's id for it, once it accepted.
     var id: String?
     var progress: VMMigrationProgress
@@ -14,8 +16,9 @@ struct OutgoingMigration: Sendable {
     /// The last `downtime_ms` the `vmm` reported.
     var downtimeMs: Double?
 
-    init(to: HostAndPort) {
+    init(to: HostAndPort, copyStorage: Bool) {
         self.to = to
+        self.copyStorage = copyStorage
         progress = VMMigrationProgress(to: to.description, phase: "setup")
     }
 }
@@ -25,6 +28,8 @@ struct OutgoingMigration: Sendable {
 struct OutgoingMigrationFile: Codable, Sendable {
     var id: String
     var to: String
+    /// Whether the disks are copied (absent in files of daemons before it was kept).
+    var copyStorage: Bool?
 }
 
 /// A VM that left this host by migration: kept a while so that `GET /v1/vms/NAME` can say
