@@ -6,14 +6,15 @@ import Testing
 /// one at a time: each boots VMs, and the machines have two cores.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct DaemonTests {
-    /// Runs `body` against a fresh daemon (started with `arguments` more, listening with
-    /// TLS too when `tls`) and always tears it down.
+    /// Runs `body` against a fresh daemon (started with `arguments` more, through
+    /// `wrapper`, listening with TLS too when `tls`) and always tears it down.
     func withDaemon(
-        group: String = "kvm", environment: [String: String] = [:], arguments: [String] = [], tls: Bool = false,
-        _ body: (DaemonHarness) async throws -> Void
+        group: String = "kvm", environment: [String: String] = [:], arguments: [String] = [], wrapper: [String] = [],
+        tls: Bool = false, _ body: (DaemonHarness) async throws -> Void
     ) async throws {
         let daemon = try DaemonHarness()
         daemon.arguments = arguments
+        daemon.wrapper = wrapper
         do {
             if tls { try await daemon.enableTLS() }
             try await daemon.start(group: group, environment: environment)
