@@ -10,8 +10,9 @@
  *   ranges ("balloon: touched report region", then, after another 'r', "balloon: reported
  *   <n> pages"; a third 'r' checks them: "balloon: reported pages read zero").
  * hostile: see hostile() below; ends with "balloon: hostile done" (canaries checked).
- * bench: inflates and deflates <pages> touched pages, then reports them, as fast as it
- *   can; prints TSC deltas ("bench: inflate <pages> pages <ticks> ticks"). */
+ * bench: touches <pages> pages ("bench: touched"), inflates them ("bench: inflated <n>
+ *   pages"), deflates and touches them again, reports them ("bench: reported <n> pages"),
+ *   each step as fast as it can once a 'g' arrives on the console; ends "bench: done". */
 #include "virtio_pci.h"
 
 #define F_STATS_VQ 1
@@ -179,19 +180,24 @@ static void follow(u32 pages)
     }
 }
 
+/* Each phase waits for a 'g' on the console, so the host can measure before and after. */
+static void await_go(void) { while (serial_byte() != 'g') poll_stats(); }
+
 static void bench(u32 pages)
 {
     touch(INFLATE_REGION, pages);
-    u64 t0 = rdtsc();
+    pstr("bench: touched\n");
+    await_go();
     send_pages(inflateq, INFLATE_REGION, 0, pages);
-    u64 t1 = rdtsc();
-    pstr("bench: inflate "); pdec(pages); pstr(" pages "); pdec((u32)((t1 - t0) >> 10)); pstr(" kticks\n");
+    pstr("bench: inflated "); pdec(pages); pstr(" pages\n");
+    await_go();
     send_pages(deflateq, INFLATE_REGION, 0, pages);
     touch(INFLATE_REGION, pages);
-    t0 = rdtsc();
+    pstr("bench: touched\n");
+    await_go();
     report(INFLATE_REGION, pages);
-    t1 = rdtsc();
-    pstr("bench: report "); pdec(pages); pstr(" pages "); pdec((u32)((t1 - t0) >> 10)); pstr(" kticks\n");
+    pstr("bench: reported "); pdec(pages); pstr(" pages\n");
+    await_go();
     pstr("bench: done\n");
 }
 

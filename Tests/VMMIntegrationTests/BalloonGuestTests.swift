@@ -64,30 +64,27 @@ struct BalloonGuestTests {
 
     /// A snapshot leaves the ballooned pages out; the restored VM has the same target and
     /// actual size, and its driver goes on: statistics keep coming on the buffer the
-    /// device held, and a deflate gives back pages that read as zeros.
-    @Test func snapshotCarriesTheBalloonAndLeavesItsPagesOut() throws {
+    /// device held, and a deflate gives back pages that read as zeros. A VM restored from
+    /// a snapshot that had the pages (mapped copy-on-write from it) gives them back too,
+    /// and its next snapshot leaves them out.
+    @Test func snapshotsLeaveBalloonedPagesOutAndCarryTheBalloon() throws {
         let work = try ScratchFolder()
-        let snapshot = work.file("snap")
-        let source = try SnapshotTestVM([
-            "run", "--kernel", try TestEnvironment.guest("balloon"), "--memory", "256M", "--balloon", "0,stats=1",
-            "--cmdline", "pages=\(Self.pages)",
-        ])
+        let touched = work.file("touched"), inflated = work.file("inflated"), again = work.file("again")
+        let source = try SnapshotTestVM(balloonRun)
         let control = try source.control()
         let console = try source.console()
         #expect(console.waitFor("balloon: touched \(Self.pages)"), "\(console.text)")
+        #expect(memoryBytes(control.request("snapshot \(touched)", timeout: 60)) >= Self.bytes, "the touched pages are saved")
         #expect(control.request("balloon 32M")?["ok"] as? Bool == true)
         #expect(console.waitFor("balloon: actual \(Self.pages)"))
         let before = try #require(waitForBalloon(control) {
             ($0["actual"] as? Int) == Self.bytes && (($0["stats"] as? [String: Any])?["minor_faults"] as? Int ?? 0) >= 2
         })
         let reportsBefore = (before["stats"] as? [String: Any])?["minor_faults"] as? Int ?? 0
-        let answer = try #require(control.request("snapshot \(snapshot)", timeout: 60))
-        #expect(answer["ok"] as? Bool == true, "\(answer)")
-        let memoryBytes = answer["memory_bytes"] as? Int ?? Int.max
-        #expect(memoryBytes < 8 << 20, "the 32 MiB in the balloon must not be copied: \(answer)")
+        #expect(memoryBytes(control.request("snapshot \(inflated)", timeout: 60)) < 8 << 20, "the 32 MiB in the balloon must not be copied")
         #expect(source.stop(control).status == 143)
 
-        let restored = try SnapshotTestVM(["restore", snapshot])
+        let restored = try SnapshotTestVM(["restore", inflated])
         #expect(restored.waitUntilStarted(), "\(restored.log)")
         let restoredControl = try restored.control()
         let restoredConsole = try restored.console()
@@ -102,6 +99,30 @@ struct BalloonGuestTests {
         #expect(restoredConsole.waitFor("balloon: actual 0"), "\(restoredConsole.text)")
         #expect(restoredConsole.waitFor("balloon: deflated pages read zero"))
         #expect(restored.stop(restoredControl).status == 143)
+
+        // Restored from the snapshot that holds the touched pages: inflating drops them.
+        let fromTouched = try SnapshotTestVM(["restore", touched])
+        #expect(fromTouched.waitUntilStarted(), "\(fromTouched.log)")
+        let touchedControl = try fromTouched.control()
+        let touchedConsole = try fromTouched.console()
+        #expect(touchedControl.request("balloon 32M")?["ok"] as? Bool == true)
+        #expect(touchedConsole.waitFor("balloon: actual \(Self.pages)"), "\(touchedConsole.text)")
+        #expect(waitForBalloon(touchedControl) { ($0["inflated"] as? Int) == Self.bytes } != nil)
+        #expect(memoryBytes(touchedControl.request("snapshot \(again)", timeout: 60)) < 8 << 20,
+                "pages given back after a restore must not be copied either")
+        #expect(fromTouched.stop(touchedControl).status == 143)
+    }
+
+    private var balloonRun: [String] {
+        get throws {
+            ["run", "--kernel", try TestEnvironment.guest("balloon"), "--memory", "256M", "--balloon", "0,stats=1",
+             "--cmdline", "pages=\(Self.pages)"]
+        }
+    }
+
+    private func memoryBytes(_ answer: [String: Any]?) -> Int {
+        #expect(answer?["ok"] as? Bool == true, "\(answer ?? [:])")
+        return answer?["memory_bytes"] as? Int ?? -1
     }
 
     @Test func aVMWithoutBalloonRefusesTheRequest() throws {

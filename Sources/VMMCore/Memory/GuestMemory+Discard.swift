@@ -10,6 +10,7 @@ extension GuestMemory {
     /// Frees the whole pages within `count` bytes at `guestAddress` on the host, so that
     /// vmm's resident memory shrinks; the guest reads them as zeros (a fresh VM's memfd)
     /// or as they were in the snapshot (a restored VM's private file mapping) afterwards.
+    /// Either way a later snapshot or migration leaves them out unless the guest writes them.
     ///
     /// Nothing happens unless all of the range is guest RAM in one region: the address
     /// comes from the guest. Returns the bytes freed.
@@ -30,6 +31,7 @@ extension GuestMemory {
             guard madvise(base + Int(start), Int(end - start), MADV_DONTNEED) == 0 else {
                 throw .system("madvise(MADV_DONTNEED) of guest memory at offset \(start)", errno)
             }
+            discardedFilePages?.insert(start..<end)
         }
         return end - start
     }

@@ -11,9 +11,11 @@ extension GuestMemory {
         case .anonymous:
             return try FileExtents.data(of: fileDescriptor, size: size, what: "guest memory")
         case .snapshotFile:
-            // The file's own data, plus the pages written since the restore: those are
-            // private anonymous copies that the file does not have.
-            return Self.merge(try FileExtents.data(of: fileDescriptor, size: size, what: "guest memory") + (try privatelyWrittenPages()))
+            // The file's own data but for the pages the guest gave back, plus the pages
+            // written since the restore: private anonymous copies the file does not have.
+            var fileData = try FileExtents.data(of: fileDescriptor, size: size, what: "guest memory")
+            if let discardedFilePages { fileData = discardedFilePages.removing(from: fileData) }
+            return Self.merge(fileData + (try privatelyWrittenPages()))
         }
     }
 

@@ -37,6 +37,8 @@ public final class GuestMemory: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     /// Pages device threads wrote, while a snapshot or migration copies memory.
     let deviceWrites: DeviceWriteLog
+    /// For a snapshot file's RAM: the pages the guest gave back since the restore.
+    let discardedFilePages: DiscardedPages?
 
     /// Creates `size` bytes of zeroed guest RAM. Untouched pages cost nothing.
     public convenience init(size: UInt64) throws(VMMError) {
@@ -81,6 +83,7 @@ public final class GuestMemory: @unchecked Sendable {
         self.regions = GuestMemoryMap.ramRegions(size: size)
         self.backing = backing
         self.deviceWrites = DeviceWriteLog(size: size)
+        self.discardedFilePages = backing == .snapshotFile ? DiscardedPages(size: size) : nil
     }
 
     deinit {
