@@ -24,13 +24,21 @@ extension LongGuestRuns {
         }
 
         /// Boots until the kernel hands over to /init, then stops the VM; returns the console log.
-        private func bootToInit(kernel: String, memory: String) throws -> String {
+        /// `whileBooting` runs every half second until then.
+        private func bootToInit(
+            kernel: String, memory: String, arguments: [String] = [], whileBooting: () -> Void = {}
+        ) throws -> String {
             let vmm = VMMProcess([
                 "run", "--kernel", try guestFile(kernel), "--initrd", try guestFile("initramfs.cpio"),
                 "--memory", memory, "--cmdline", Self.commandLine,
-            ])
+            ] + arguments)
             try vmm.start()
-            let reachedInit = vmm.waitForOutput("Run /init as init process", timeout: Self.bootTimeout)
+            let deadline = Date().addingTimeInterval(Self.bootTimeout)
+            var reachedInit = false
+            while !reachedInit && vmm.process.isRunning && Date() < deadline {
+                whileBooting()
+                reachedInit = vmm.waitForOutput("Run /init as init process", timeout: 0.5)
+            }
             vmm.signal(SIGKILL)
             let result = vmm.finish(timeout: 10)
             #expect(reachedInit, "the kernel did not reach /init; console:\n\(result.standardOutput.suffix(3000))\n\(result.standardError)")
@@ -62,10 +70,19 @@ extension LongGuestRuns {
             expectPVMWorkaroundsOnlyOnPVM(log)
         }
 
+        /// Also the balloon driver, in the same boot (kernel code only, so it works on PVM
+        /// hosts): it inflates to the target given at start, then to a new one set on the
+        /// running VM, reports free memory and sends statistics.
         @Test func bzImageBootsByTheLinuxBootProtocol() throws {
-            let log = try bootToInit(kernel: "bzImage", memory: "384M")
+            let control = "/tmp/vmm-lb-\(UUID().uuidString.prefix(8)).sock"
+            defer { unlink(control) }
+            var balloon = LinuxBalloonWatch(control: control, bootTarget: 2 << 20, runningTarget: 4 << 20)
+            let log = try bootToInit(
+                kernel: "bzImage", memory: "384M", arguments: ["--balloon", "2M,stats=2", "--control-socket", control]
+            ) { balloon.poll() }
             expectKernelFoundThePlatform(log, memoryMiB: 384)
             expectPVMWorkaroundsOnlyOnPVM(log)
+            balloon.expectFollowedBothTargets()
         }
 
         /// The bare command line boots on a PVM host because vmm added what the host needs.
