@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(name: "CKVM", path: "Modules/CKVM"),
         .systemLibrary(name: "CTap", path: "Modules/CTap"),
         .systemLibrary(name: "CLinux", path: "Modules/CLinux"),
+        .systemLibrary(name: "CSeccomp", path: "Modules/CSeccomp"),
+        // Per-thread seccomp filters, built as BPF here: no libseccomp at run time.
+        .target(name: "Seccomp", dependencies: ["CSeccomp", "CKVM", "CTap"]),
         .target(name: "KVM", dependencies: ["CKVM"]),
         .target(name: "Sizes"),
         .target(name: "DeviceOptions", dependencies: ["Sizes"]),
@@ -75,6 +78,7 @@ let package = Package(
         .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
         .testTarget(name: "SizesTests", dependencies: ["Sizes"]),
         .testTarget(name: "DeviceOptionsTests", dependencies: ["DeviceOptions", "Sizes"]),
+        .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
         .testTarget(name: "CommandLineOptionsTests", dependencies: ["CommandLineOptions"]),
         .testTarget(name: "vmmTests", dependencies: ["vmm", "CommandLineOptions"]),
         .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
