@@ -31,12 +31,12 @@ let package = Package(
         .target(name: "Sizes"),
         .target(name: "DeviceOptions", dependencies: ["Sizes"]),
         .target(name: "CommandLineOptions"),
-        .target(name: "VMMCore", dependencies: ["KVM", "CKVM", "CTap", "DeviceOptions"]),
+        .target(name: "VMMCore", dependencies: ["KVM", "CKVM", "CTap", "DeviceOptions", "Seccomp"]),
         .executableTarget(
             name: "vmm",
             // No swift-argument-parser, nor anything else that links Foundation: this is the
             // process every VM runs in, and its memory and start-up are the per-VM price.
-            dependencies: ["VMMCore", "Sizes", "CommandLineOptions"]
+            dependencies: ["VMMCore", "Seccomp", "Sizes", "CommandLineOptions"]
         ),
         .target(
             name: "VMMAPI",

@@ -15,7 +15,7 @@ struct ConsoleInput: Sendable {
     let quit: @Sendable () -> Void
 
     func start() {
-        HostThread.detach { [self] in readLoop() }
+        HostThread.detach(.consoleInput, name: "console input") { [self] in readLoop() }
     }
 
     private func readLoop() {

@@ -81,7 +81,8 @@ struct ReceiveCommand {
         let receiver = MigrationReceiver(listener: listener, builder: builder, connectTimeout: connectTimeout)
         let status = Session(
             builder: builder, configuration: nil, inputs: nil, log: log,
-            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,
+            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, seccomp: supervisor.seccomp,
+            supervision: supervision,
             start: .incoming(receiver, configure: { description throws(VMMError) in try overrides.apply(to: description.configuration) })
         ).run()
         listener.remove()

@@ -92,7 +92,8 @@ struct RestoreCommand {
         }
         Glibc.exit(Session(
             builder: builder, configuration: configuration, inputs: inputs, log: log,
-            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, supervision: supervision,
+            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, seccomp: supervisor.seccomp,
+            supervision: supervision,
             start: .restore(image, paused: paused, catchUpClock: catchUpClock)
         ).run())
     }

@@ -109,7 +109,7 @@ struct RunCommand {
         }
         Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
                            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout,
-                           supervision: supervision).run())
+                           seccomp: supervisor.seccomp, supervision: supervision).run())
     }
 
     private func parseConfiguration() throws(VMMError) -> MachineConfiguration {

@@ -31,7 +31,7 @@ extension Session {
         var described = description(memoryOnly: false)
         described.diskCopies = described.configuration.disks.map { _ in nil }
         let description = described
-        HostThread.detach { [self] in
+        HostThread.detach(.migrationSender, name: "migration") { [self] in
             let vcpus = SnapshotWriter.VCPUControl(
                 alreadyPaused: false,
                 pause: { () throws(VMMError) in
@@ -148,7 +148,7 @@ extension Session {
         let networks = currentGuest?.inputs.virtioDevices.compactMap { $0 as? VirtioNetworkDevice } ?? []
         guard !networks.isEmpty else { return }
         let log = self.log
-        HostThread.detach {
+        HostThread.detach(.announcer, name: "announce") {
             for round in 0..<5 {
                 if round > 0 {
                     var pause = timespec(tv_sec: 0, tv_nsec: (50 + 100 * (round - 1)) * 1_000_000)

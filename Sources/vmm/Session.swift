@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Seccomp
 import Synchronization
 import VMMCore
 
@@ -49,6 +50,7 @@ final class Session: Sendable {
     let log: Logger
     private let noReboot: Bool
     private let shutdownTimeout: Double
+    private let seccomp: SeccompMode
     private let supervision: Supervision
     let live = Mutex(Live())
     private let guest: Mutex<Guest?>
@@ -57,7 +59,7 @@ final class Session: Sendable {
 
     /// `configuration` and `inputs` are nil for `.incoming` only.
     init(builder: MachineBuilder, configuration: MachineConfiguration?, inputs: MachineBuilder.Inputs?,
-         log: Logger, noReboot: Bool, shutdownTimeout: Double, supervision: Supervision,
+         log: Logger, noReboot: Bool, shutdownTimeout: Double, seccomp: SeccompMode, supervision: Supervision,
          start: Start = .boot) {
         self.start = start
         self.builder = builder
@@ -70,6 +72,7 @@ final class Session: Sendable {
         self.log = log
         self.noReboot = noReboot
         self.shutdownTimeout = shutdownTimeout
+        self.seccomp = seccomp
         self.supervision = supervision
     }
 
@@ -80,6 +83,16 @@ final class Session: Sendable {
         SignalWatcher.blockTerminationSignals()
         let terminal = supervision.consoleSocket == nil ? Terminal.makeRawIfInteractive() : nil
         defer { terminal?.restore() }
+        // Before any thread starts: each inherits this filter and adds its own (docs/seccomp.md).
+        ThreadConfinement.enable(seccomp)
+        do {
+            try ThreadConfinement.enter(.main, name: "vmm")
+        } catch {
+            log.error(error.description)
+            let report = ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
+            supervision.finish(report)
+            return report.status
+        }
         SignalWatcher(timeout: shutdownTimeout, log: log,
                       pressPowerButton: { [self] in pressPowerButton() },
                       forceStop: { [self] in forceStop(.timeout) }).start()
@@ -87,7 +100,7 @@ final class Session: Sendable {
         do {
             let console = try startConsole(escapes: terminal != nil)
             if let listener = supervision.controlSocket {
-                try SocketServer(listener: listener, handler: ControlSocket(session: self), log: log).start()
+                try SocketServer(listener: listener, handler: ControlSocket(session: self), thread: .control, log: log).start()
             }
             report = runMachines(console: console)
         } catch {
@@ -104,7 +117,7 @@ final class Session: Sendable {
         }
         if let listener = supervision.consoleSocket {
             let console = ConsoleSocket(deliver: deliver)
-            try SocketServer(listener: listener, handler: console, log: log).start()
+            try SocketServer(listener: listener, handler: console, thread: .console, log: log).start()
             return console
         }
         ConsoleInput(escapes: escapes, log: log, deliver: deliver, quit: { [self] in forceStop(.quit) }).start()

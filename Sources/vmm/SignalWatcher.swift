@@ -30,7 +30,7 @@ struct SignalWatcher: Sendable {
     }
 
     func start() {
-        HostThread.detach { [self] in watch() }
+        HostThread.detach(.signals, name: "signals") { [self] in watch() }
     }
 
     private func watch() {

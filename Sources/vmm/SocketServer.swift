@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Seccomp
 import VMMCore
 
 /// Serves the clients of one Unix socket from one OS thread with poll(2).
@@ -29,11 +30,15 @@ final class SocketServer: Sendable {
     private let handler: any SocketServerHandler
     private let limits: Limits
     private let log: Logger
+    private let thread: ThreadKind
     /// Wakes poll(2) when another thread queued output, so the loop polls for POLLOUT.
     private let wakeUp: EventNotifier
 
-    init(listener: UnixListener, handler: any SocketServerHandler, limits: Limits = Limits(), log: Logger) throws(VMMError) {
+    init(
+        listener: UnixListener, handler: any SocketServerHandler, thread: ThreadKind, limits: Limits = Limits(), log: Logger
+    ) throws(VMMError) {
         self.listener = listener
+        self.thread = thread
         self.handler = handler
         self.limits = limits
         self.log = log
@@ -41,7 +46,7 @@ final class SocketServer: Sendable {
     }
 
     func start() {
-        HostThread.detach { [self] in serve() }
+        HostThread.detach(thread, name: thread == .control ? "control socket" : "console socket") { [self] in serve() }
     }
 
     private func serve() {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CommandLineOptions
 import KVM
+import Seccomp
 import VMMCore
 
 /// The options `vmm run` and `vmm restore` share: how a supervisor reaches this vmm, how
@@ -28,8 +29,14 @@ struct SupervisorOptions {
         static let exitFile = OptionDefinition.option(
             "exit-file", valueName: "path", help: "Write how vmm ended here, as one line of JSON.")
 
+        static let seccomp = OptionDefinition.option(
+            "seccomp", valueName: "on|log|off", default: "on",
+            help: "Per-thread system call filters (docs/seccomp.md). on: a call outside a thread's list ends vmm "
+                + "by SIGSYS, naming the call on standard error; log: the kernel logs such calls and lets them "
+                + "run, to find what a list misses; off: no filters.")
+
         /// In the order help lists them, after each command's own options.
-        static let all = [noReboot, shutdownTimeout, verbose, controlSocket, consoleSocket, pidFile, exitFile]
+        static let all = [noReboot, shutdownTimeout, verbose, controlSocket, consoleSocket, pidFile, exitFile, seccomp]
     }
 
     let noReboot: Bool
@@ -39,6 +46,7 @@ struct SupervisorOptions {
     let consoleSocket: String?
     let pidFile: String?
     let exitFile: String?
+    let seccomp: SeccompMode
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         noReboot = parsed.flag(Option.noReboot)
@@ -48,6 +56,11 @@ struct SupervisorOptions {
         consoleSocket = parsed.value(Option.consoleSocket)
         pidFile = parsed.value(Option.pidFile)
         exitFile = parsed.value(Option.exitFile)
+        let seccompValue = try parsed.value(Option.seccomp, as: String.self)
+        guard let seccomp = SeccompMode(rawValue: seccompValue) else {
+            throw UsageError("--seccomp must be on, log or off, not '\(seccompValue)'", commandName: parsed.commandName)
+        }
+        self.seccomp = seccomp
         guard shutdownTimeout >= 0 && shutdownTimeout.isFinite else {
             throw UsageError("--shutdown-timeout must be a number of seconds, 0 or more", commandName: parsed.commandName)
         }

@@ -10,13 +10,14 @@ final class SupervisedVMM {
     var pidPath: String { folder + "/vmm.pid" }
     var exitPath: String { folder + "/exit.json" }
 
-    init(kernel: String, arguments: [String] = []) throws {
+    init(kernel: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
         // Short: a socket path must fit in sun_path's 108 bytes.
         folder = "/tmp/vmm-ctl-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         process = VMMProcess(["run", "--kernel", try TestEnvironment.guest(kernel),
                               "--control-socket", folder + "/control.sock", "--console-socket", folder + "/console.sock",
-                              "--pid-file", folder + "/vmm.pid", "--exit-file", folder + "/exit.json"] + arguments)
+                              "--pid-file", folder + "/vmm.pid", "--exit-file", folder + "/exit.json"] + arguments,
+                             environment: environment)
         try process.start()
     }
 

@@ -15,9 +15,13 @@ final class VMMProcess: @unchecked Sendable {
     private let stderrPipe = Pipe()
     private let output = OutputCollector()
 
-    init(_ arguments: [String]) {
+    /// `environment` adds to (or overrides) the test's own.
+    init(_ arguments: [String], environment: [String: String] = [:]) {
         process.executableURL = URL(fileURLWithPath: TestEnvironment.vmmBinary)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe

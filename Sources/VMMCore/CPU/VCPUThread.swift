@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CKVM
 import KVM
+import Seccomp
 import Synchronization
 
 /// One vCPU on its own OS thread: the `KVM_RUN` loop and its run state.
@@ -84,6 +85,7 @@ public final class VCPUThread: @unchecked Sendable {
     }
 
     private func runLoop() {
+        ThreadConfinement.enterOrExit(.vcpu, name: "vcpu \(vcpu.id)")
         var blocked = sigset_t()
         sigemptyset(&blocked)
         sigaddset(&blocked, VCPUSignal.number)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Seccomp
 import Synchronization
 
 /// Auto-converge: holds the vCPUs out of the guest for `percent` of every 10 ms, so a
@@ -47,6 +48,7 @@ final class VCPUThrottle: Sendable {
     }
 
     private func loop() {
+        ThreadConfinement.enterOrExit(.throttle, name: "vcpu throttle")
         while running.load(ordering: .acquiring) {
             let held = Self.period * Double(percent.load(ordering: .relaxed)) / 100
             machine.pause()

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Seccomp
 import Synchronization
 
 /// A device's own thread: it sleeps in poll(2) on the file descriptors the device names
@@ -63,6 +64,7 @@ public final class DeviceWorker: Sendable {
         }
 
         func run() {
+            ThreadConfinement.enterOrExit(.deviceWorker, name: name)
             while true {
                 let watched = sources()
                 var descriptors = watched.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }

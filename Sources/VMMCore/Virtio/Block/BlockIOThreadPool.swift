@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CKVM
+import Seccomp
 import Synchronization
 
 /// A few threads that run blocking disk calls, so that one slow request does not hold up
@@ -14,8 +15,10 @@ final class BlockIOThreadPool: Sendable {
     private let jobs = Mutex<[(@Sendable () -> Void)?]>([])
     private let pending: Int32
     private let threads = Mutex<[pthread_t]>([])
+    private let name: String
 
     init(name: String, threads count: Int) throws(VMMError) {
+        self.name = name
         pending = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_SEMAPHORE))
         guard pending >= 0 else { throw .system("eventfd for \(name)", errno) }
         for _ in 0..<count {
@@ -62,6 +65,7 @@ final class BlockIOThreadPool: Sendable {
     }
 
     private func run() {
+        ThreadConfinement.enterOrExit(.blockIO, name: name)
         while true {
             var value: UInt64 = 0
             guard read(pending, &value, 8) == 8 else { continue }

@@ -37,7 +37,7 @@ final class VirtioBlockQueueService: Sendable {
         self.serial = serial
         self.configuration = configuration
         self.log = log
-        pool = try BlockIOThreadPool(name: "virtio-blk I/O", threads: ioThreads)
+        pool = try BlockIOThreadPool(name: "virtio-blk io", threads: ioThreads)
         let notifierDescriptor = notifier.fileDescriptor
         do throws(VMMError) {
             let worker = try DeviceWorker(
