@@ -127,6 +127,7 @@ def delta_threads(a, b):
 # ---------------------------------------------------------------- VMM commands
 def vmm_cmd(a, append, disk=None, tap=None):
     c = [a.vmm, "run", "--kernel", a.guest, "--cmdline", append, "--memory", "256M", "--no-rng"]
+    c += getattr(a, "vmm_args", [])
     if disk:
         c += ["--disk", disk]
     if tap:

@@ -23,6 +23,18 @@ extension DaemonTests {
         }
     }
 
+    @Test func aVMMKilledByItsSeccompFilterIsCrashedWithTheForbiddenCall() async throws {
+        // vmm's documented self-test: each vCPU thread makes one forbidden call (getppid).
+        try await withDaemon(environment: ["VMM_SECCOMP_SELF_TEST": "vcpu"]) { daemon in
+            try await daemon.create("filtered")
+            _ = try await daemon.request("POST", "/v1/vms/filtered/start")
+            #expect(try await eventually(seconds: 10) { try await daemon.state("filtered") == "crashed" })
+            let lastExit = try await daemon.request("GET", "/v1/vms/filtered").json["lastExit"] as? String
+            #expect(lastExit == "vmm killed by seccomp (SIGSYS): thread vcpu made forbidden system call getppid (110)",
+                    "\(lastExit ?? "no lastExit")")
+        }
+    }
+
     @Test func aGuestThatEndsItselfIsStoppedAndOneThatFaultsIsCrashed() async throws {
         try await withDaemon { daemon in
             try await daemon.create("brief", kernel: "hello")

@@ -31,7 +31,7 @@ extension VMManager {
         guard let vm = vms[name], let run = vm.run, run.process === process else { return }
         let directory = runtimeDirectory(name)
         let record = directory.readExitRecord()
-        let summary = record?.summary ?? "vmm \(ending), no exit file"
+        let summary = record?.summary ?? directory.summary(ofEnding: ending, pid: process.pid)
         if vm.state == .incoming {
             vms[name]?.run = nil
             incomingEnded(name, summary)
