@@ -39,7 +39,8 @@ extension ThreadKind {
                                 ctap_tunsetoffload()]))
         case .deviceWorker:
             // poll(2) on queue notifiers and taps; frames to and from the tap; entropy;
-            // a block queue runs the last request of a batch itself (see blockIO).
+            // a block queue runs the last request of a batch itself (see blockIO); the
+            // balloon punches holes into guest RAM (fallocate) and drops pages (madvise).
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter(
                 [.poll, .read, .write, .readv, .writev, .getrandom]))
         case .blockIO:
