@@ -31,18 +31,20 @@ extension ThreadKind {
         case .vcpu:
             // KVM_RUN and the exits: device registers, interrupts, the console's output,
             // and a guest driver configuring devices (MSI-X routes, ioeventfds, BARs, tap
-            // offloads) and starting or stopping their workers.
+            // offloads) and starting or stopping their workers (and the balloon's statistics timer).
             return Self.runtime.union(SeccompFilter(
-                [.read, .write, .writev, .sendto, .sendmsg, .shutdown, .eventfd2, .close],
+                [.read, .write, .writev, .sendto, .sendmsg, .shutdown, .eventfd2, .timerfd_create, .timerfd_settime,
+                 .close],
                 ioctlRequests: [ckvm_run(), ckvm_get_regs(), ckvm_get_sregs(), ckvm_irq_line(), ckvm_irqfd(),
                                 ckvm_ioeventfd(), ckvm_set_gsi_routing(), ckvm_set_user_memory_region(),
                                 ctap_tunsetoffload()]))
         case .deviceWorker:
             // poll(2) on queue notifiers and taps; frames to and from the tap; entropy;
             // a block queue runs the last request of a batch itself (see blockIO); the
-            // balloon punches holes into guest RAM (fallocate) and drops pages (madvise).
+            // balloon punches holes into guest RAM (fallocate) and drops pages (madvise), and
+            // closes its statistics timer when a driver breaks the rules.
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter(
-                [.poll, .read, .write, .readv, .writev, .getrandom]))
+                [.poll, .read, .write, .readv, .writev, .getrandom, .close]))
         case .blockIO:
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter([.read, .write]))
         case .control:
@@ -53,7 +55,7 @@ extension ThreadKind {
                 [.poll, .read, .write, .readv, .writev, .accept, .accept4, .recvfrom, .sendto, .sendmsg, .shutdown,
                  .close, .eventfd2, .fcntl, .openat, .mkdir, .rename, .unlink, .rmdir, .getdents64, .fstat,
                  .newfstatat, .lseek, .pread64, .pwrite64, .ftruncate, .fallocate, .fsync, .fdatasync, .flock,
-                 .socket, .connect, .setsockopt, .tgkill],
+                 .socket, .connect, .setsockopt, .tgkill, .timerfd_create, .timerfd_settime],
                 ioctlRequests: Self.kvmMachine.union(Self.kvmVCPUState).union(Self.kvmSystem).union([Self.ficlone])))
         case .console:
             // Serving the socket; input for the UART raises its interrupt line.
@@ -71,7 +73,7 @@ extension ThreadKind {
             // shared disks over (flushed and unlocked; locked again if the migration fails).
             return Self.runtime.union(SeccompFilter(
                 [.read, .write, .writev, .sendto, .sendmsg, .recvfrom, .poll, .pread64, .fstat, .lseek, .shutdown,
-                 .close, .eventfd2, .tgkill, .flock, .fsync, .fdatasync],
+                 .close, .eventfd2, .timerfd_create, .timerfd_settime, .tgkill, .flock, .fsync, .fdatasync],
                 ioctlRequests: Self.kvmMachine.union(Self.kvmVCPUState).union(Self.kvmSystem)))
         case .throttle:
             return Self.runtime.union(SeccompFilter([.tgkill]))

@@ -23,11 +23,13 @@ extension LongGuestRuns {
 
         static func runningVMM(_ arguments: [String]) throws -> (SupervisedVMM, Int32) {
             let vmm = try SupervisedVMM(kernel: "echo", arguments: arguments)
-            // The pid file appears once the machine runs, after every thread started.
+            let pid = vmm.process.process.processIdentifier
+            // The vCPU thread starts last, once the machine is built.
             let deadline = Date().addingTimeInterval(20)
-            while !vmm.fileExists(vmm.pidPath) && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            #expect(vmm.fileExists(vmm.pidPath), "\(vmm.process.standardOutput)")
-            return (vmm, vmm.process.process.processIdentifier)
+            while !threads(of: pid).contains(where: { $0.name == "vcpu 0" }) && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return (vmm, pid)
         }
 
         @Test func everyThreadOfARunningVMMIsFiltered() throws {
