@@ -60,6 +60,7 @@ let package = Package(
                 "CLinux",
                 "KVM",
                 "DeviceOptions",
+                "Sizes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),

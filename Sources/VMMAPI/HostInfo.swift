@@ -29,10 +29,12 @@ public struct HostInfo: Codable, Equatable, Sendable {
     public var drain: HostDrainReport?
     /// In cluster mode (`vmmd --cluster`): this host's name and the cluster's hosts.
     public var cluster: ClusterInfo?
+    /// Guest RAM and vCPUs promised to the VMs here, against what may be promised.
+    public var committed: HostCommitment?
 
     public init(
         kvm: KVM, cpus: Int, memory: UInt64, vms: [String: Int], version: String, availableMemory: UInt64? = nil,
-        mode: String? = nil, drain: HostDrainReport? = nil, cluster: ClusterInfo? = nil
+        mode: String? = nil, drain: HostDrainReport? = nil, cluster: ClusterInfo? = nil, committed: HostCommitment? = nil
     ) {
         self.kvm = kvm
         self.cpus = cpus
@@ -43,5 +45,6 @@ public struct HostInfo: Codable, Equatable, Sendable {
         self.mode = mode
         self.drain = drain
         self.cluster = cluster
+        self.committed = committed
     }
 }

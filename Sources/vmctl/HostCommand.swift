@@ -15,7 +15,7 @@ struct HostCommand: AsyncParsableCommand {
 struct HostShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show the host's CPUs, memory, KVM, VM counts and mode (normal or draining).",
+        abstract: "Show the host's CPUs, memory, KVM, VM counts, what its VMs are promised and its mode.",
         discussion: "--json prints the API's HostInfo object.")
 
     @OptionGroup var global: GlobalOptions
@@ -29,7 +29,7 @@ struct HostShowCommand: AsyncParsableCommand {
     }
 
     static func fields(_ host: HostInfo) -> String {
-        TextTable.fields([
+        var fields: [(String, String)] = [
             ("vmmd version", host.version),
             ("cpus", String(host.cpus)),
             ("memory", ByteSize.format(host.memory)),
@@ -38,7 +38,21 @@ struct HostShowCommand: AsyncParsableCommand {
             ("recommended vcpus", String(host.kvm.recommendedVCPUs)),
             ("pvm", host.kvm.pvm ? "yes (software virtualization, slow guest kernels)" : "no"),
             ("vms", VMState.allCases.map { "\(host.vms[$0.rawValue] ?? 0) \($0.rawValue)" }.joined(separator: ", ")),
-        ] + (host.availableMemory.map { [("available memory", ByteSize.format($0))] } ?? [])
-          + (host.mode.map { [("mode", $0 == "draining" ? "draining (VMs do not start here; vmctl host undrain)" : $0)] } ?? []))
+        ]
+        if let available = host.availableMemory { fields.append(("available memory", ByteSize.format(available))) }
+        if let committed = host.committed { fields += commitment(committed) }
+        if let mode = host.mode {
+            fields.append(("mode", mode == "draining" ? "draining (VMs do not start here; vmctl host undrain)" : mode))
+        }
+        return TextTable.fields(fields)
+    }
+
+    /// `committed memory  1.5G of 24.0G (overcommit 1.0)` and the same for vCPUs.
+    static func commitment(_ committed: HostCommitment) -> [(String, String)] {
+        [
+            ("committed memory",
+             "\(ByteSize.format(committed.memory)) of \(ByteSize.format(committed.memoryCapacity)) (overcommit \(committed.memoryOvercommit))"),
+            ("committed vcpus", "\(committed.vcpus) of \(committed.vcpuCapacity) (overcommit \(committed.cpuOvercommit))"),
+        ]
     }
 }

@@ -72,7 +72,20 @@ struct VMMD: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How often the lease is renewed, in seconds (at most half the TTL).", valueName: "seconds"))
     var keepaliveInterval: Double = 1
 
+    @Option(help: ArgumentHelp(
+        "Guest RAM the running VMs may be promised per byte of host memory; starts past it are refused (409).",
+        valueName: "ratio"))
+    var memoryOvercommit = AdmissionPolicy.defaultMemoryOvercommit
+
+    @Option(help: ArgumentHelp(
+        "vCPUs the running VMs may be promised per host CPU; starts past it are refused (409).", valueName: "ratio"))
+    var cpuOvercommit = AdmissionPolicy.defaultCPUOvercommit
+
     func validate() throws {
+        for (name, ratio) in [("--memory-overcommit", memoryOvercommit), ("--cpu-overcommit", cpuOvercommit)]
+        where !ratio.isFinite || ratio <= 0 {
+            throw ValidationError("\(name) must be a ratio above 0 (1 promises what the host has), not \(ratio)")
+        }
         _ = try clusterConfiguration(listener: try listener())
         for (name, value) in [
             ("--api-max-body", apiMaxBody), ("--api-max-header", apiMaxHeader), ("--api-max-connections", apiMaxConnections),
@@ -152,7 +165,8 @@ struct VMMD: AsyncParsableCommand {
         let configuration = DaemonConfiguration(
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
             vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener),
-            apiLimits: apiLimits)
+            apiLimits: apiLimits,
+            admission: AdmissionPolicy(memoryOvercommit: memoryOvercommit, cpuOvercommit: cpuOvercommit))
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
         try await Daemon(configuration: configuration, logger: logger).run()
     }

@@ -17,10 +17,13 @@ public struct DaemonConfiguration: Sendable {
     public var cluster: ClusterConfiguration?
     /// What API clients can make the daemon hold.
     public var apiLimits: APILimits
+    /// How much guest RAM and how many vCPUs the daemon may promise.
+    public var admission: AdmissionPolicy
 
     public init(
         socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String,
-        listener: TLSListener? = nil, cluster: ClusterConfiguration? = nil, apiLimits: APILimits = APILimits()
+        listener: TLSListener? = nil, cluster: ClusterConfiguration? = nil, apiLimits: APILimits = APILimits(),
+        admission: AdmissionPolicy = AdmissionPolicy()
     ) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
@@ -30,6 +33,7 @@ public struct DaemonConfiguration: Sendable {
         self.listener = listener
         self.cluster = cluster
         self.apiLimits = apiLimits
+        self.admission = admission
     }
 
     var definitionsDirectory: String { "\(stateDirectory)/vms" }

@@ -27,6 +27,7 @@ extension VMManager {
         guard definition.restoreFrom == nil else {
             throw APIError(code: .invalidDefinition, message: "VM \(name) is a clone that never started: there is nothing to migrate")
         }
+        try admit(definition, to: "take VM \(name)")
         let available = HostProbe.availableMemory
         guard definition.memory <= available else {
             throw APIError(

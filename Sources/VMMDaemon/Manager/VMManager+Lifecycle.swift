@@ -22,6 +22,7 @@ extension VMManager {
     /// answers on its control socket (the VM is then running, or paused if it says so).
     func launch(_ name: String, _ arguments: [String]) async throws -> VMInfo {
         try checkNotDraining("start VM \(name)")
+        if let definition = vms[name]?.definition { try admit(definition, to: "start VM \(name)") }
         let directory = runtimeDirectory(name)
         do {
             try directory.prepare()
