@@ -14,8 +14,8 @@ struct ConsoleInput: Sendable {
     let deliver: @Sendable ([UInt8]) -> Int
     let quit: @Sendable () -> Void
 
-    func start() {
-        HostThread.detach(.consoleInput, name: "console input") { [self] in readLoop() }
+    func start() throws(VMMError) {
+        try HostThread.detach(.consoleInput, name: "console input") { [self] in readLoop() }
     }
 
     private func readLoop() {

@@ -31,7 +31,17 @@ extension Session {
         var described = description(memoryOnly: false)
         described.diskCopies = described.configuration.disks.map { _ in nil }
         let description = described
-        HostThread.detach(.migrationSender, name: "migration") { [self] in
+        do throws(VMMError) {
+            try startSending(sender, machine, description)
+        } catch {
+            live.withLock { $0.migration = nil }
+            throw ControlError(.failed, error.description)
+        }
+        return .object([("ok", .bool(true)), ("state", .string("migrating"))])
+    }
+
+    private func startSending(_ sender: MigrationSender, _ machine: Machine, _ description: SnapshotDescription) throws(VMMError) {
+        try HostThread.detach(.migrationSender, name: "migration") { [self] in
             let vcpus = SnapshotWriter.VCPUControl(
                 alreadyPaused: false,
                 pause: { () throws(VMMError) in
@@ -50,7 +60,6 @@ extension Session {
                 forceStop(.migrated)
             }
         }
-        return .object([("ok", .bool(true)), ("state", .string("migrating"))])
     }
 
     func cancelMigration() throws(ControlError) {
@@ -148,7 +157,15 @@ extension Session {
         let networks = currentGuest?.inputs.virtioDevices.compactMap { $0 as? VirtioNetworkDevice } ?? []
         guard !networks.isEmpty else { return }
         let log = self.log
-        HostThread.detach(.announcer, name: "announce") {
+        do throws(VMMError) {
+            try announce(on: networks, log: log)
+        } catch {
+            log.warning("no self-announce on the taps: \(error)")
+        }
+    }
+
+    private func announce(on networks: [VirtioNetworkDevice], log: Logger) throws(VMMError) {
+        try HostThread.detach(.announcer, name: "announce") {
             for round in 0..<5 {
                 if round > 0 {
                     var pause = timespec(tv_sec: 0, tv_nsec: (50 + 100 * (round - 1)) * 1_000_000)

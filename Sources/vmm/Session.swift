@@ -93,11 +93,11 @@ final class Session: Sendable {
             supervision.finish(report)
             return report.status
         }
-        SignalWatcher(timeout: shutdownTimeout, log: log,
-                      pressPowerButton: { [self] in pressPowerButton() },
-                      forceStop: { [self] in forceStop(.timeout) }).start()
         let report: ExitReport
         do {
+            try SignalWatcher(timeout: shutdownTimeout, log: log,
+                              pressPowerButton: { [self] in pressPowerButton() },
+                              forceStop: { [self] in forceStop(.timeout) }).start()
             let console = try startConsole(escapes: terminal != nil)
             if let listener = supervision.controlSocket {
                 try SocketServer(listener: listener, handler: ControlSocket(session: self), thread: .control, log: log).start()
@@ -120,7 +120,7 @@ final class Session: Sendable {
             try SocketServer(listener: listener, handler: console, thread: .console, log: log).start()
             return console
         }
-        ConsoleInput(escapes: escapes, log: log, deliver: deliver, quit: { [self] in forceStop(.quit) }).start()
+        try ConsoleInput(escapes: escapes, log: log, deliver: deliver, quit: { [self] in forceStop(.quit) }).start()
         return StandardOutput()
     }
 

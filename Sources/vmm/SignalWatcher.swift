@@ -29,8 +29,8 @@ struct SignalWatcher: Sendable {
         return set
     }
 
-    func start() {
-        HostThread.detach(.signals, name: "signals") { [self] in watch() }
+    func start() throws(VMMError) {
+        try HostThread.detach(.signals, name: "signals") { [self] in watch() }
     }
 
     private func watch() {

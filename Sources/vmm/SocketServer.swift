@@ -45,8 +45,8 @@ final class SocketServer: Sendable {
         wakeUp = try EventNotifier()
     }
 
-    func start() {
-        HostThread.detach(thread, name: thread == .control ? "control socket" : "console socket") { [self] in serve() }
+    func start() throws(VMMError) {
+        try HostThread.detach(thread, name: thread == .control ? "control socket" : "console socket") { [self] in serve() }
     }
 
     private func serve() {

@@ -33,6 +33,9 @@ struct ResourceExhaustionTests {
             try limit.setMaximum(limit.current() + 2)
             let starved = try await daemon.request("POST", "/v1/vms/second/start")
             #expect(starved.status >= 500, "\(starved.text)")
+            // vmm says so and exits with status 6 (no trap, no missing exit file).
+            #expect(starved.text.contains("host-failure (status 6)"), "\(starved.text)")
+            #expect(starved.text.contains("out of threads or processes"), "\(starved.text)")
             #expect(ContinuousClock.now - begin < .seconds(50), "a failed start ends within the start timeout")
             #expect(try await eventually(seconds: 10) { ["stopped", "crashed"].contains(try await daemon.state("second")) })
             #expect(try await daemon.pid("second") == nil, "no vmm left behind")
