@@ -129,7 +129,9 @@ final class DaemonHarness {
     /// listen with TLS on 127.0.0.1 as well.
     @discardableResult
     func enableTLS() async throws -> DaemonTLS {
-        let tls = DaemonTLS(directory: "\(root)/tls", port: try freeTCPPort(), migrationPort: try freeTCPPort())
+        // The kernel may hand the same free port out twice in a row: avoid the first.
+        let port = try freeTCPPort()
+        let tls = DaemonTLS(directory: "\(root)/tls", port: port, migrationPort: try freeTCPPort(avoiding: [port]))
         try await DaemonTLS.makeCertificates(in: tls.directory, "localhost", "admin")
         self.tls = tls
         return tls
