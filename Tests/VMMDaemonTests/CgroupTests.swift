@@ -148,13 +148,20 @@ struct TestCgroup {
     /// Where the root of the cgroup v2 hierarchy is mounted (/sys/fs/cgroup, or
     /// /sys/fs/cgroup/unified on a hybrid host).
     static func mountPoint() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") {
+        rootMounts().first { $0.type == "cgroup2" }?.path
+    }
+
+    /// The cgroup hierarchies mounted at their root, from /proc/self/mountinfo: the file
+    /// system type (`cgroup2`, or `cgroup` for v1) with its super options (a v1 hierarchy's
+    /// controllers), and where it is mounted.
+    static func rootMounts() -> [(type: String, options: [Substring], path: String)] {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
             let halves = line.components(separatedBy: " - ")
-            guard halves.count == 2, halves[1].hasPrefix("cgroup2 ") else { continue }
-            let fields = halves[0].split(separator: " ")
-            if fields.count >= 5, fields[3] == "/" { return String(fields[4]) }
+            guard halves.count == 2 else { return nil }
+            let fields = halves[0].split(separator: " "), kind = halves[1].split(separator: " ")
+            guard fields.count >= 5, fields[3] == "/", kind.count >= 3, kind[0].hasPrefix("cgroup") else { return nil }
+            return (String(kind[0]), kind[2].split(separator: ","), String(fields[4]))
         }
-        return nil
     }
 }

@@ -108,20 +108,11 @@ struct PidsLimit {
 
     /// The cgroup v2 mount if its root offers pids to children, else the v1 pids mount.
     private static func controllerRoot() -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
-        var v1: String?
-        for line in text.split(separator: "\n") {
-            let halves = line.components(separatedBy: " - ")
-            guard halves.count == 2 else { continue }
-            let fields = halves[0].split(separator: " "), kind = halves[1].split(separator: " ")
-            guard fields.count >= 5, fields[3] == "/", kind.count >= 3 else { continue }
-            let mount = String(fields[4])
-            if kind[0] == "cgroup2",
-               (try? String(contentsOfFile: "\(mount)/cgroup.subtree_control", encoding: .utf8))?.contains("pids") == true {
-                return mount
-            }
-            if kind[0] == "cgroup", kind[2].split(separator: ",").contains("pids") { v1 = mount }
+        let mounts = TestCgroup.rootMounts()
+        if let v2 = mounts.first(where: { $0.type == "cgroup2" }),
+           (try? String(contentsOfFile: "\(v2.path)/cgroup.subtree_control", encoding: .utf8))?.contains("pids") == true {
+            return v2.path
         }
-        return v1
+        return mounts.first { $0.type == "cgroup" && $0.options.contains("pids") }?.path
     }
 }
