@@ -128,21 +128,27 @@ extension VMManager {
         _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
     }
 
-    /// Polls the control socket until it answers `status` (nil if the process ended or the
-    /// start timeout passed first).
     /// Polls `status` until the `vmm` answers (nil: it ended or the timeout passed); throws
-    /// when the daemon cannot even ask (no thread to ask from), rather than wait out the timeout.
+    /// when the daemon cannot even ask (no thread to ask from) for `starvedLimit`, rather
+    /// than wait out the timeout. A short starvation is waited out: the `vmm` competes for
+    /// the same tasks, and when it is the one that fails it ends with its own reason.
     private static func waitUntilReady(
         _ control: ControlChannel, _ run: ManagedVM.Run
     ) async throws(APIError) -> ControlChannel.Status? {
         let begin = ContinuousClock.now
         let deadline = begin + .seconds(startTimeout)
+        let starvedLimit = Duration.seconds(2)
+        var starvedSince: ContinuousClock.Instant?
         while ContinuousClock.now < deadline, !run.exited.hasFired {
             do {
                 return try await control.status()
             } catch let error as APIError where error.code == APIError.Code.unavailable.rawValue {
-                throw error
-            } catch {}
+                let since = starvedSince ?? ContinuousClock.now
+                if ContinuousClock.now - since >= starvedLimit { throw error }
+                starvedSince = since
+            } catch {
+                starvedSince = nil
+            }
             // A vmm answers within ~10 ms: poll finely at first (each ms here delays the
             // start call), then back off.
             try? await Task.sleep(for: .milliseconds(ContinuousClock.now - begin < .milliseconds(500) ? 2 : 20))
