@@ -12,6 +12,8 @@
 #include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 static inline int ckvm_ioctl(int fd, unsigned long request) {
@@ -29,6 +31,24 @@ static inline int ckvm_ioctl_pointer(int fd, unsigned long request, void *argume
 // memfd_create(2) is hidden behind _GNU_SOURCE in glibc's headers; guest RAM needs it.
 static inline int ckvm_memfd_create(const char *name, unsigned int flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+// POSIX timers by their kernel IDs: glibc's timer_t is that ID cast to a pointer, and the
+// first ID is 0, a null pointer that Swift's non-optional timer_t cannot hold. vmm's fence.
+/// A timer on CLOCK_BOOTTIME that sends `signal` to the process when it expires.
+static inline int ckvm_boottime_timer_create(int signal, int *id) {
+    struct sigevent event = {0};
+    event.sigev_notify = SIGEV_SIGNAL;
+    event.sigev_signo = signal;
+    return (int)syscall(SYS_timer_create, CLOCK_BOOTTIME, &event, id);
+}
+
+/// Arms timer `id` for `nanoseconds` of its clock (absolute); 0 disarms it.
+static inline int ckvm_timer_set_absolute(int id, long long nanoseconds) {
+    struct itimerspec setting = {0};
+    setting.it_value.tv_sec = nanoseconds / 1000000000LL;
+    setting.it_value.tv_nsec = nanoseconds % 1000000000LL;
+    return (int)syscall(SYS_timer_settime, id, TIMER_ABSTIME, &setting, (void *)0);
 }
 
 #define CKVM_REQUEST(name, macro) \

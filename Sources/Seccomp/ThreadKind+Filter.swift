@@ -50,12 +50,13 @@ extension ThreadKind {
         case .control:
             // Requests from the socket; pause and resume (kicking vCPUs); snapshots: a new
             // folder and files, disk copies (reflink or data), KVM state and dirty logs; the
-            // start of a migration (a connection to the destination's socket).
+            // start of a migration (a connection to the destination's socket); `fence` arms
+            // the fence timer (made by main before its filter).
             return Self.runtime.union(SeccompFilter(
                 [.poll, .read, .write, .readv, .writev, .accept, .accept4, .recvfrom, .sendto, .sendmsg, .shutdown,
                  .close, .eventfd2, .fcntl, .openat, .mkdir, .rename, .unlink, .rmdir, .getdents64, .fstat,
                  .newfstatat, .lseek, .pread64, .pwrite64, .ftruncate, .fallocate, .fsync, .fdatasync, .flock,
-                 .socket, .connect, .setsockopt, .tgkill, .timerfd_create, .timerfd_settime],
+                 .socket, .connect, .setsockopt, .tgkill, .timerfd_create, .timerfd_settime, .timer_settime],
                 ioctlRequests: Self.kvmMachine.union(Self.kvmVCPUState).union(Self.kvmSystem).union([Self.ficlone])))
         case .console:
             // Serving the socket; input for the UART raises its interrupt line.

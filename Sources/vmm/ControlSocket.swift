@@ -55,6 +55,8 @@ struct ControlSocket: SocketServerHandler {
                 answer(client, .object([("ok", .bool(true))]))
             case .balloon(let target):
                 answer(client, try session.setBalloonTarget(target))
+            case .fence(let request):
+                answer(client, try session.setFence(request))
             }
         } catch {
             answer(client, error.response)

@@ -15,6 +15,9 @@ struct ExitReport: Sendable {
         case migrated
         /// `vmm receive` got no runnable VM; the guest never ran here.
         case migrationFailed = "migration-failed"
+        /// The fence deadline passed: the host lost its cluster lease, so the VM may be
+        /// restarted elsewhere and must not run here.
+        case fenced
     }
 
     /// A report as an error, for code that returns a machine or why there is none.

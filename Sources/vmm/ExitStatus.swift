@@ -8,6 +8,8 @@ enum ExitStatus {
     static let migrationFailed: Int32 = 3
     static let guestCrashed: Int32 = 4
     static let hostFailure: Int32 = 6
+    /// The fence deadline passed (`fence` control request).
+    static let fenced: Int32 = 8
     static let forcedStop: Int32 = 143
 
     static func forExit(_ exit: MachineExit) -> Int32 {

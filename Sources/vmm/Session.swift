@@ -11,6 +11,8 @@ final class Session: Sendable {
     /// Why the host stopped the machine; decides whether it boots again and how vmm exits.
     enum StopRequest: Equatable {
         case reboot, quit, stop, timeout
+        /// The fence deadline passed (docs/cluster.md section 4).
+        case fenced
         /// The VM runs on the migration's destination now.
         case migrated
     }
@@ -53,6 +55,7 @@ final class Session: Sendable {
     private let seccomp: SeccompMode
     private let supervision: Supervision
     let live = Mutex(Live())
+    let fence = FenceTimer()
     private let guest: Mutex<Guest?>
     private let started = MonotonicClock.now
     private let start: Start
@@ -85,19 +88,16 @@ final class Session: Sendable {
         defer { terminal?.restore() }
         // Before any thread starts: each inherits this filter and adds its own (docs/seccomp.md).
         ThreadConfinement.enable(seccomp)
-        do {
-            try ThreadConfinement.enter(.main, name: "vmm")
-        } catch {
-            log.error(error.description)
-            let report = ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)
-            supervision.finish(report)
-            return report.status
+        if let failure = prepareMainThread() {
+            supervision.finish(failure)
+            return failure.status
         }
         let report: ExitReport
         do {
             try SignalWatcher(timeout: shutdownTimeout, log: log,
                               pressPowerButton: { [self] in pressPowerButton() },
-                              forceStop: { [self] in forceStop(.timeout) }).start()
+                              forceStop: { [self] in forceStop(.timeout) },
+                              fenceSignalled: { [self] in fenceIfPassed() }).start()
             let console = try startConsole(escapes: terminal != nil)
             if let listener = supervision.controlSocket {
                 try SocketServer(listener: listener, handler: ControlSocket(session: self), thread: .control, log: log).start()
@@ -109,6 +109,26 @@ final class Session: Sendable {
         }
         supervision.finish(report)
         return report.status
+    }
+
+    /// Makes the fence timer (the main filter allows no `timer_create` later), then enters
+    /// the main thread's filter; the report of what failed, if anything did.
+    private func prepareMainThread() -> ExitReport? {
+        let failure = { (message: String) -> ExitReport in
+            self.log.error(message)
+            return ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: message)
+        }
+        do {
+            try fence.create()
+        } catch {
+            return failure(error.description)
+        }
+        do {
+            try ThreadConfinement.enter(.main, name: "vmm")
+        } catch {
+            return failure(error.description)
+        }
+        return nil
     }
 
     private func startConsole(escapes: Bool) throws(VMMError) -> any ConsoleSink {
@@ -204,6 +224,11 @@ final class Session: Sendable {
                 return ExitReport(exit, forcedStatus: ExitStatus.success, forcedMessage: "quit from the console")
             case (.forcedStop, .stop):
                 return ExitReport(exit, forcedMessage: "stopped through the control socket")
+            case (.forcedStop, .fenced):
+                let message = "the fence deadline passed without being moved later (the host could not renew its "
+                    + "cluster lease in time); the VM was stopped so that it never runs on two hosts"
+                log.warning(message)
+                return ExitReport(reason: .fenced, status: ExitStatus.fenced, message: message)
             case (.forcedStop, .migrated):
                 return ExitReport(
                     reason: .migrated, status: ExitStatus.success, message: migratedMessage(),
@@ -338,7 +363,7 @@ final class Session: Sendable {
                 ("other", .integer(sum { $0.other.load(ordering: .relaxed) + $0.interrupted.load(ordering: .relaxed) })),
             ])),
             ("boots", .integer(boots)),
-        ] + (migration.map { [("migration", $0.progress.json)] } ?? [])
+        ] + fenceStatus + (migration.map { [("migration", $0.progress.json)] } ?? [])
             + (balloon.map { [("balloon", Self.json($0))] } ?? []))
     }
 

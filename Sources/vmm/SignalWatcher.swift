@@ -5,7 +5,8 @@ import VMMCore
 
 /// Turns SIGTERM (and SIGINT, SIGHUP) into a graceful shutdown: the first presses the
 /// guest's ACPI power button; if the guest has not powered off `timeout` seconds later,
-/// or another signal comes, the machine is stopped.
+/// or another signal comes, the machine is stopped. It also receives the fence timer's
+/// signal (`FenceTimer`), whatever it is doing.
 struct SignalWatcher: Sendable {
     static let signals = [SIGTERM, SIGINT, SIGHUP]
 
@@ -13,9 +14,11 @@ struct SignalWatcher: Sendable {
     let log: Logger
     let pressPowerButton: @Sendable () -> Void
     let forceStop: @Sendable () -> Void
+    /// Stops the VM if the fence deadline has passed; true if it had.
+    let fenceSignalled: @Sendable () -> Bool
 
-    /// Blocks the termination signals in the calling thread (and threads it starts later),
-    /// and ignores SIGPIPE so a closed console cannot kill the VM.
+    /// Blocks the termination signals and the fence's in the calling thread (and threads it
+    /// starts later), and ignores SIGPIPE so a closed console cannot kill the VM.
     static func blockTerminationSignals() {
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
@@ -25,7 +28,7 @@ struct SignalWatcher: Sendable {
     private static func signalSet() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
-        for number in signals { sigaddset(&set, number) }
+        for number in signals + [FenceTimer.signal] { sigaddset(&set, number) }
         return set
     }
 
@@ -36,26 +39,28 @@ struct SignalWatcher: Sendable {
     private func watch() {
         var set = Self.signalSet()
         var received: Int32 = 0
-        while sigwait(&set, &received) != 0 {}
+        repeat {
+            while sigwait(&set, &received) != 0 {}
+            // A fence signal whose deadline was moved later meanwhile is stale: wait on.
+            if received == FenceTimer.signal, fenceSignalled() { return }
+        } while received == FenceTimer.signal
         log.info("received signal \(received): pressing the power button, stopping in \(timeout) s otherwise")
         pressPowerButton()
-        var wait = timespec(tv_sec: Int(timeout), tv_nsec: Int((timeout - timeout.rounded(.down)) * 1e9))
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        deadline.tv_sec += wait.tv_sec
-        deadline.tv_nsec += wait.tv_nsec
+        let deadline = MonotonicClock.now + timeout
         while true {
+            let left = deadline - MonotonicClock.now
+            if left <= 0 { break }
+            var wait = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
             let result = sigtimedwait(&set, nil, &wait)
+            if result == FenceTimer.signal {
+                if fenceSignalled() { return }
+                continue
+            }
             if result > 0 {
                 log.info("received signal \(result) again: stopping the VM")
                 break
             }
             if errno != EINTR { break }
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let left = Double(deadline.tv_sec - now.tv_sec) + Double(deadline.tv_nsec - now.tv_nsec) / 1e9
-            if left <= 0 { break }
-            wait = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
         }
         forceStop()
     }

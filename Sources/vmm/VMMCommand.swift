@@ -11,7 +11,7 @@ enum VMMCommand {
         abstract: "Run one KVM virtual machine.",
         discussion: "Exit status: 0 the guest powered off; an odd number (V<<1)|1 the guest wrote V to "
             + "the debug-exit port 0xf4; 2 bad input (no VM was started); 4 the guest crashed "
-            + "(triple fault, emulation failure); 3 'vmm receive' got no VM to run (the migration failed); 6 vmm failed on the host; 143 the guest "
+            + "(triple fault, emulation failure); 3 'vmm receive' got no VM to run (the migration failed); 6 vmm failed on the host; 8 the fence deadline passed (vmm stopped the VM); 143 the guest "
             + "ignored the power button after SIGTERM and was stopped.",
         subcommands: [RunCommand.definition, RestoreCommand.definition, ReceiveCommand.definition],
         defaultSubcommand: RunCommand.definition.name)

@@ -1,6 +1,6 @@
 /* virtio: polled virtio 1.x PCI driver test (blk, net, rng) plus "hostile" modes
  * that misuse the blk device like a broken or malicious driver would.
- * Cmdline: test=all|blk|net|rng|blkseq (default all), hostile=<mode>|all, timeout=<s>
+ * Cmdline: test=all|blk|net|rng|blkseq|writer (default all), hostile=<mode>|all, timeout=<s>
  * (net receive wait, default 20). Output lines are documented in README.md. */
 #include "virtio_pci.h"
 
@@ -219,6 +219,45 @@ static void test_blkseq(u32 count, u32 delay_ms)
             if (words[k] != i) { pstr("FAIL blk: block "); pdec(i); pstr(" reads back "); pdec(words[k]); pchar('\n'); debug_exit(1); }
     }
     pstr("blk: sequence verified\n");
+}
+
+/* test=writer: the "one writer" probe of the HA tests. Sector 0 gets, every delay=<ms>
+ * (default 20), the text "writer ID SEQ\n": ID this boot's instance (from the TSC at
+ * boot), SEQ counting from 1; "writer: instance ID" first, then nothing more. Two
+ * instances writing the same disk at once show as IDs that alternate in sector 0. */
+static u32 put_dec(char *p, u32 v)
+{
+    char digits[10];
+    u32 n = 0;
+    do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    for (u32 i = 0; i < n; i++) p[i] = digits[n - 1 - i];
+    return n;
+}
+
+static void test_writer(u32 delay_ms) __attribute__((noreturn));
+static void test_writer(u32 delay_ms)
+{
+    struct vdev *d = virtio_find(devs, ndev, VIRTIO_ID_BLK);
+    if (!d) fail("blk: no device", 0);
+    const char *err = blk_init(d, 0);
+    if (err) fail("blk: init: ", err);
+    u32 id = (u32)(rdtsc() >> 4) | 1;
+    pstr("writer: instance "); pdec(id); pchar('\n');
+    for (u32 seq = 1;; seq++) {
+        memset(bbuf, 0, 512);
+        static const char text[] = "writer ";
+        char *p = (char *)bbuf;
+        memcpy(p, text, sizeof(text) - 1);
+        p += sizeof(text) - 1;
+        p += put_dec(p, id);
+        *p++ = ' ';
+        p += put_dec(p, seq);
+        *p = '\n';
+        int r = blk_req(d, BLK_T_OUT, 0, bbuf, 512);
+        if (r) blk_fail("writer", r);
+        u64 end = rdtsc() + (u64)delay_ms * TSC_MS;
+        while (rdtsc() < end) __asm__ volatile("pause");
+    }
 }
 
 /* ================= net ================= */
@@ -553,6 +592,7 @@ int kmain(u32 magic, const struct mb_info *mbi)
         }
     } else {
         int all = streq(test, "all");
+        if (streq(test, "writer")) test_writer(cmdline_uint(mbi, "delay", 20));
         if (streq(test, "blkseq")) {
             test_blkseq(cmdline_uint(mbi, "count", 1000), cmdline_uint(mbi, "delay", 0));
             pstr("virtio: done\n");

@@ -89,6 +89,44 @@ struct ControlSocketTests {
         #expect(vmm.process.finish(timeout: 10).status == 143)
     }
 
+    /// The fence (docs/cluster.md section 4): extended in time the VM runs on; once no
+    /// extension comes, vmm stops it by itself at the deadline, with no supervisor involved.
+    @Test func fenceStopsTheVMAtItsDeadlineUnlessExtended() throws {
+        let vmm = try SupervisedVMM(kernel: "echo")
+        let control = try vmm.control()
+        #expect(try vmm.console().waitFor("echo: ready"))
+        for bad in ["fence", "fence 0", "fence -5", "fence soon", "fence until=x", "fence 1 2", "fence 99999999999"] {
+            #expect(errorCode(control.request(bad)) == "bad_request", "\(bad)")
+        }
+        #expect(control.request("status")?["fence_ms"] == nil, "no fence until one is asked for")
+        let armed = try #require(control.request("fence 400"))
+        #expect((armed["fence_ms"] as? Int).map { (300...400).contains($0) } == true, "\(armed)")
+        // Extended every 100 ms for a second: it never fires.
+        for _ in 0..<10 {
+            Thread.sleep(forTimeInterval: 0.1)
+            #expect(control.request("fence 400")?["ok"] as? Bool == true)
+        }
+        #expect(control.request("fence off")?["ok"] as? Bool == true)
+        Thread.sleep(forTimeInterval: 0.6)
+        #expect(control.request("status")?["state"] as? String == "running", "a fence turned off never fires")
+
+        let deadline = Self.bootTimeNanoseconds() + 300_000_000
+        #expect(control.request("fence until=\(deadline)")?["ok"] as? Bool == true)
+        let result = vmm.process.finish(timeout: 10)
+        let ended = Self.bootTimeNanoseconds()
+        #expect(ended >= deadline, "fenced before its deadline")
+        #expect(ended - deadline < 2_000_000_000, "fenced \((ended - deadline) / 1_000_000) ms after its deadline")
+        #expect(result.status == 8)
+        #expect(vmm.exitReport?["reason"] as? String == "fenced")
+        #expect((vmm.exitReport?["message"] as? String)?.hasPrefix("the fence deadline passed") == true)
+    }
+
+    private static func bootTimeNanoseconds() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
     @Test func badSocketPathsAreBadInput() throws {
         let file = try TemporaryFile(contents: "not a socket")
         let result = try VMMProcess.run(["run", "--kernel", try TestEnvironment.guest("hello"), "--control-socket", file.path])

@@ -12,6 +12,8 @@ public enum ControlRequest: Equatable, Sendable {
     case migrateCancel
     /// `balloon SIZE`: ask the guest to give SIZE bytes of its RAM to the balloon.
     case balloon(target: UInt64)
+    /// `fence MS`, `fence until=NS` or `fence off`: stop the VM at a deadline unless extended.
+    case fence(FenceRequest)
 
     /// Longest line accepted, newline excluded; a client that sends more is cut off.
     public static let maximumLineLength = 4096
@@ -20,7 +22,7 @@ public enum ControlRequest: Equatable, Sendable {
         "status": .status, "pause": .pause, "resume": .resume, "shutdown": .shutdown, "stop": .stop,
         "reboot": .reboot, "migrate-cancel": .migrateCancel,
     ]
-    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon"
+    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon, fence"
 
     /// Parses one line without its newline; spaces, tabs and a CR around the words are
     /// ignored (a terminal or socat may send CRLF).
@@ -33,6 +35,7 @@ public enum ControlRequest: Equatable, Sendable {
         if word == "snapshot" { return parseSnapshot(Array(fields.dropFirst())) }
         if word == "migrate" { return parseMigrate(Array(fields.dropFirst())) }
         if word == "balloon" { return parseBalloon(Array(fields.dropFirst())) }
+        if word == "fence" { return FenceRequest.parse(Array(fields.dropFirst())).map { .fence($0) } }
         if fields.count == 1, let request = words[word] { return .success(request) }
         guard words[word] == nil else {
             return .failure(ControlError(.badRequest, "'\(word)' takes no arguments"))

@@ -1,7 +1,7 @@
 /// What `vmm` writes to `exit.json` as it ends.
 struct ExitRecord: Decodable, Sendable {
     /// "poweroff", "debug-exit", "reset", "crashed", "stopped", "host-failure", "bad-input",
-    /// "migrated" or "migration-failed".
+    /// "migrated", "migration-failed" or "fenced".
     var reason: String
     var status: Int
     var message: String?
