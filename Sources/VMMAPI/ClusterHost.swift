@@ -13,13 +13,19 @@ public struct ClusterHost: Codable, Equatable, Sendable {
     public var mode: String
     /// The daemon's version.
     public var version: String
+    /// Guest RAM and vCPUs promised to the VMs running there, against what may be
+    /// promised (`GET /v1/host`'s `committed`): placement picks the most free.
+    public var committed: HostCommitment?
 
-    public init(name: String, address: String, cpus: Int, memory: UInt64, mode: String, version: String) {
+    public init(
+        name: String, address: String, cpus: Int, memory: UInt64, mode: String, version: String, committed: HostCommitment? = nil
+    ) {
         self.name = name
         self.address = address
         self.cpus = cpus
         self.memory = memory
         self.mode = mode
         self.version = version
+        self.committed = committed
     }
 }

@@ -1,6 +1,6 @@
 extension VMDefinition {
     private enum Field: String, CodingKey {
-        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom
+        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom, ha, haPriority
     }
 
     /// Decodes a definition in which only `name` and `kernel` are required; the other fields
@@ -20,7 +20,9 @@ extension VMDefinition {
             networks: try container.decodeIfPresent([VMNetwork].self, forKey: .networks) ?? [],
             rng: try container.decodeIfPresent(Bool.self, forKey: .rng) ?? true,
             balloon: try container.decodeIfPresent(VMBalloon.self, forKey: .balloon),
-            restoreFrom: try container.decodeIfPresent(VMRestoreSource.self, forKey: .restoreFrom)
+            restoreFrom: try container.decodeIfPresent(VMRestoreSource.self, forKey: .restoreFrom),
+            ha: try container.decodeIfPresent(Bool.self, forKey: .ha) ?? false,
+            haPriority: try container.decodeIfPresent(Int.self, forKey: .haPriority) ?? 0
         )
     }
 }

@@ -21,14 +21,23 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     /// Set by the daemon on a clone made from a snapshot: its first start restores that
     /// snapshot instead of booting the kernel. Clients cannot set it.
     public var restoreFrom: VMRestoreSource?
+    /// In a cluster, the VM is restarted on another host when its host fails
+    /// (docs/cluster.md); stored and shown on a single host too.
+    public var ha: Bool
+    /// Among HA VMs, the ones with a higher priority restart first
+    /// (``haPriorityRange``).
+    public var haPriority: Int
 
     public static let defaultCPUs = 1
     public static let defaultMemory: UInt64 = 256 << 20
+    /// The priorities `haPriority` may take.
+    public static let haPriorityRange = -1000...1000
 
     public init(
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
         initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
-        networks: [VMNetwork] = [], rng: Bool = true, balloon: VMBalloon? = nil, restoreFrom: VMRestoreSource? = nil
+        networks: [VMNetwork] = [], rng: Bool = true, balloon: VMBalloon? = nil, restoreFrom: VMRestoreSource? = nil,
+        ha: Bool = false, haPriority: Int = 0
     ) {
         self.name = name
         self.cpus = cpus
@@ -42,6 +51,8 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.rng = rng
         self.balloon = balloon
         self.restoreFrom = restoreFrom
+        self.ha = ha
+        self.haPriority = haPriority
     }
 
     /// Whether `name` is a valid VM name.
@@ -68,11 +79,13 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
     public var rng: Bool?
     /// Adds a balloon or changes it; on a running VM only its `target`.
     public var balloon: VMBalloonPatch?
+    public var ha: Bool?
+    public var haPriority: Int?
 
     public init(
         cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
         cmdline: String? = nil, autostart: Bool? = nil, disks: [VMDisk]? = nil, networks: [VMNetwork]? = nil,
-        rng: Bool? = nil, balloon: VMBalloonPatch? = nil
+        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil
     ) {
         self.cpus = cpus
         self.memory = memory
@@ -84,6 +97,8 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
         self.networks = networks
         self.rng = rng
         self.balloon = balloon
+        self.ha = ha
+        self.haPriority = haPriority
     }
 
     /// Whether the patch changes nothing but the balloon's target: all a running VM takes.

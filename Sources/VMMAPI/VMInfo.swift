@@ -12,10 +12,12 @@ public struct VMInfo: Codable, Equatable, Sendable {
     public var operation: VMOperation?
     /// The balloon as the running VM's `vmm` reports it (`GET /v1/vms/{name}` only).
     public var balloon: VMBalloonStatus?
+    /// In a cluster: the host the VM runs on, or is defined on while it does not run.
+    public var host: String?
 
     public init(
         definition: VMDefinition, state: VMState, pid: Int32? = nil, uptime: Double? = nil, lastExit: String? = nil,
-        operation: VMOperation? = nil
+        operation: VMOperation? = nil, host: String? = nil
     ) {
         self.definition = definition
         self.state = state
@@ -23,6 +25,7 @@ public struct VMInfo: Codable, Equatable, Sendable {
         self.uptime = uptime
         self.lastExit = lastExit
         self.operation = operation
+        self.host = host
     }
 }
 

@@ -47,6 +47,7 @@ public struct Daemon: Sendable {
         router.add(middleware: APIErrorMiddleware(methods: methods))
         let access = AccessMiddleware(gid: gid)
         router.add(middleware: access)
+        if cluster != nil { router.add(middleware: ClusterForwardMiddleware(manager: manager, maxBodySize: limits.maxBodySize)) }
         VMRoutes(manager: manager, cluster: cluster, startedAt: startedAt, maxBodySize: limits.maxBodySize).register(on: router)
         methods.load(router.routes)
 

@@ -44,6 +44,16 @@ struct CreateCommand: AsyncParsableCommand {
         valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
     var net: [String] = []
 
+    @Flag(help: "In a cluster, restart the VM on another host when its host fails.")
+    var ha = false
+
+    @Option(help: ArgumentHelp("Restart priority among HA VMs: higher restarts first (-1000 to 1000).", valueName: "n"))
+    var haPriority = 0
+
+    @Option(help: ArgumentHelp(
+        "In a cluster, the host to define the VM on (default: the one with the most free capacity).", valueName: "name"))
+    var host: String?
+
     @Flag(help: "Leave out the virtio-rng entropy device.")
     var noRng = false
 
@@ -55,6 +65,7 @@ struct CreateCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard cpus >= 1 else { throw ValidationError("--cpus must be at least 1") }
+        guard VMDefinition.haPriorityRange.contains(haPriority) else { throw ValidationError("--ha-priority must be -1000 to 1000") }
         guard ByteSize.parse(memory) != nil else {
             throw ValidationError("--memory '\(memory)' is not a size: use bytes or a number with K, M, G or T, e.g. 512M")
         }
@@ -67,9 +78,10 @@ struct CreateCommand: AsyncParsableCommand {
         let definition = VMDefinition(
             name: vm.name, cpus: cpus, memory: ByteSize.parse(memory)!, kernel: PathResolution.absolute(kernel),
             initrd: initrd.map { PathResolution.absolute($0) }, cmdline: commandLine, autostart: autostart,
-            disks: try disks(), networks: try networks(), rng: !noRng, balloon: try balloonDevice())
-        try await global.client().post(Routes.vms, body: definition)
-        print("created \(vm.name)")
+            disks: try disks(), networks: try networks(), rng: !noRng, balloon: try balloonDevice(), ha: ha,
+            haPriority: haPriority)
+        let info = try await global.client().post(Routes.vms, body: VMCreateRequest(definition, host: host), as: VMInfo.self)
+        print("created \(vm.name)\(info.host.map { " on host \($0)" } ?? "")")
     }
 
     /// The `--disk` values, paths made absolute; a usage error for a value vmm would refuse.

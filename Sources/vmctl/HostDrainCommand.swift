@@ -10,15 +10,17 @@ struct HostDrainCommand: AsyncParsableCommand {
         discussion: """
             Each running VM migrates live to the destination with the most available memory \
             (--parallel at a time); a stopped VM's definition moves where its kernel and disks \
-            are at the same paths (shared storage). Until vmctl host undrain, starts here are \
+            are at the same paths (shared storage). In a cluster, without --to, the destinations \
+            are the cluster's other hosts that are not draining (the most free capacity first). Until vmctl host undrain, starts here are \
             refused. Prints each VM's outcome; a VM that could not move keeps running here, and \
             the exit status is then 1. --json prints the API's HostDrainReport object.
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Destination vmmds' TCP API addresses, comma-separated.", valueName: "host:port,..."))
-    var to: String
+    @Option(help: ArgumentHelp(
+        "Destination vmmds' TCP API addresses, comma-separated (in a cluster: default, its other hosts).", valueName: "host:port,..."))
+    var to: String?
 
     @Option(help: ArgumentHelp("Migrations at once (default 2).", valueName: "n"))
     var parallel: Int?
@@ -26,10 +28,10 @@ struct HostDrainCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON (pretty, sorted keys).")
     var json = false
 
-    var targets: [String] { to.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    var targets: [String] { (to ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
     func validate() throws {
-        if targets.isEmpty { throw ValidationError("--to needs at least one HOST:PORT") }
+        if to != nil, targets.isEmpty { throw ValidationError("--to needs at least one HOST:PORT") }
         if let parallel, !(1...16).contains(parallel) { throw ValidationError("--parallel must be 1 to 16") }
     }
 

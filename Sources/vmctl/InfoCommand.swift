@@ -25,6 +25,9 @@ struct InfoCommand: AsyncParsableCommand {
         var fields: [(key: String, value: String)] = [
             ("name", definition.name),
             ("state", info.state.rawValue),
+        ]
+        if let host = info.host { fields.append(("host", host)) }
+        fields += [
             ("cpus", String(definition.cpus)),
             ("memory", ByteSize.format(definition.memory)),
             ("kernel", definition.kernel),
@@ -35,6 +38,7 @@ struct InfoCommand: AsyncParsableCommand {
         fields += definition.disks.map { ("disk", $0.path + ($0.readOnly ? " (read-only)" : "")) }
         fields += definition.networks.map { ("net", "tap \($0.tap ?? "(named by the kernel)"), mac \($0.mac ?? "-")") }
         fields.append(("rng", definition.rng ? "yes" : "no"))
+        fields.append(("ha", definition.ha ? "yes, priority \(definition.haPriority)" : "no"))
         if let balloon = definition.balloon { fields.append(("balloon", balloonSettings(balloon))) }
         if let balloon = info.balloon { fields += balloonFields(balloon) }
         if let pid = info.pid { fields.append(("pid", String(pid))) }

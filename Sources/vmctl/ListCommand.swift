@@ -7,7 +7,8 @@ struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the VMs with their state, vCPUs, memory and autostart.",
-        discussion: "--json prints the API's object: {\"vms\": [VMInfo, ...]}.")
+        discussion: "In a cluster: every VM of the cluster, with the host it runs on or is defined on (HOST). "
+            + "--json prints the API's object: {\"vms\": [VMInfo, ...]}.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -20,12 +21,15 @@ struct ListCommand: AsyncParsableCommand {
         print(json ? try JSONOutput.document(list) : Self.table(list.vms))
     }
 
+    /// The table; a HOST column when the daemon is in a cluster (its entries name hosts).
     static func table(_ vms: [VMInfo]) -> String {
-        TextTable.columns(
-            header: ["NAME", "STATE", "CPUS", "MEMORY", "AUTOSTART"],
+        let clustered = vms.contains { $0.host != nil }
+        return TextTable.columns(
+            header: ["NAME"] + (clustered ? ["HOST"] : []) + ["STATE", "CPUS", "MEMORY", "AUTOSTART"],
             rows: vms.map { vm in
-                [vm.definition.name, vm.state.rawValue, String(vm.definition.cpus), ByteSize.format(vm.definition.memory),
-                 vm.definition.autostart ? "yes" : "no"]
+                [vm.definition.name] + (clustered ? [vm.host ?? "-"] : [])
+                    + [vm.state.rawValue, String(vm.definition.cpus), ByteSize.format(vm.definition.memory),
+                       vm.definition.autostart ? "yes" : "no"]
             })
     }
 }

@@ -120,4 +120,26 @@ struct DaemonTests {
             #expect(try await daemon.request("PATCH", "/v1/vms/vm", body: #"{"name":"other"}"#).status == 400)
         }
     }
+
+    @Test func haSettingsAreStoredOnASingleHostToo() async throws {
+        try await withDaemon { daemon in
+            let kernel = TestPaths.kernel("echo")
+            let created = try await daemon.request("POST", "/v1/vms", body: #"{"name":"vm","kernel":"\#(kernel)","ha":true,"haPriority":5}"#)
+            #expect(created.status == 201, "\(created.text)")
+            let definition = created.json["definition"] as? [String: Any]
+            #expect(definition?["ha"] as? Bool == true && definition?["haPriority"] as? Int == 5)
+            let patched = try await daemon.request("PATCH", "/v1/vms/vm", body: #"{"ha":false,"haPriority":-3}"#)
+            let after = patched.json["definition"] as? [String: Any]
+            #expect(after?["ha"] as? Bool == false && after?["haPriority"] as? Int == -3, "\(patched.text)")
+            let stored = try String(contentsOfFile: "\(daemon.stateDirectory)/vms/vm.json", encoding: .utf8)
+            #expect(stored.contains(#""haPriority" : -3"#), "\(stored)")
+            let tooHigh = try await daemon.request("PATCH", "/v1/vms/vm", body: #"{"haPriority":1001}"#)
+            #expect(tooHigh.status == 422)
+            #expect(tooHigh.text.contains("haPriority must be -1000 to 1000"), "\(tooHigh.text)")
+            // Placement on a host is a cluster's business.
+            let pinned = try await daemon.request("POST", "/v1/vms", body: #"{"name":"other","kernel":"\#(kernel)","host":"a"}"#)
+            #expect(pinned.status == 400)
+            #expect(pinned.text.contains("this vmmd is not in one"), "\(pinned.text)")
+        }
+    }
 }

@@ -21,6 +21,17 @@ actor ClusterMembership {
     private var registration: Task<Void, Never>?
     /// Why this host is not registered now, for `GET /v1/host`.
     private var problem: String?
+    /// Called after every registration with the new lease (the VM registry reconciles).
+    private var onRegistered: (@Sendable (Int64) async -> Void)?
+
+    /// The VM registry, written as this host.
+    nonisolated var registry: ClusterRegistry { ClusterRegistry(etcd: etcd, hostName: configuration.hostName) }
+
+    /// This host's lease while it is registered.
+    var lease: Int64? {
+        guard let keeper, !keeper.isLost else { return nil }
+        return keeper.id
+    }
 
     private var key: String { Self.hostsPrefix + record.name }
 
@@ -53,12 +64,31 @@ actor ClusterMembership {
         keeper = nil
     }
 
-    /// Records `mode` (`normal` or `draining`) in this host's record. Without a lease now,
-    /// the next registration writes it. Calls may overlap (the actor lets them in at each
-    /// await): each one writes until what etcd got is the latest mode.
+    /// Runs `body` with the lease after each registration, and now if registered.
+    func whenRegistered(_ body: @escaping @Sendable (Int64) async -> Void) async {
+        onRegistered = body
+        if let lease { await body(lease) }
+    }
+
+    /// Records `mode` (`normal` or `draining`) in this host's record.
     func setMode(_ mode: String) async {
         guard record.mode != mode else { return }
         record.mode = mode
+        await rewrite()
+        logger.info("cluster: \(record.name) is \(mode)")
+    }
+
+    /// Records what is promised to the VMs running here (placement reads it).
+    func setCommitment(_ committed: HostCommitment) async {
+        guard record.committed != committed else { return }
+        record.committed = committed
+        await rewrite()
+    }
+
+    /// Writes the record as it is now. Without a lease now, the next registration writes
+    /// it. Calls may overlap (the actor lets them in at each await): each one writes until
+    /// what etcd got is the latest record.
+    private func rewrite() async {
         while let keeper, !keeper.isLost {
             let written = record
             do {
@@ -67,13 +97,10 @@ actor ClusterMembership {
                     success: [.put(key, value: Array(try JSONEncoder().encode(written)), lease: keeper.id)])
                 if !result.succeeded { return }  // no longer ours: the next registration writes the mode
             } catch {
-                logger.warning("cluster: cannot record mode \(written.mode) for \(written.name) (\(error)); the next registration will")
+                logger.warning("cluster: cannot update the record of \(written.name) (\(error)); the next registration will")
                 return
             }
-            if record == written {
-                logger.info("cluster: \(written.name) is \(written.mode)")
-                return
-            }
+            if record == written { return }
         }
     }
 
@@ -111,7 +138,9 @@ actor ClusterMembership {
                 problem = "\(error)"
                 logger.warning("cluster: cannot register \(record.name): \(error)")
                 try? await Task.sleep(for: configuration.keepAliveInterval)
+                continue
             }
+            if let onRegistered, let lease { await onRegistered(lease) }
         }
     }
 

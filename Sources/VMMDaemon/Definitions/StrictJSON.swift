@@ -19,15 +19,22 @@ extension StrictlyDecodable {
 
 extension VMDefinition: StrictlyDecodable {
     static let fieldNames: Set<String> = [
-        "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon",
+        "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon", "ha",
+        "haPriority",
     ]
     static let objectArrayFieldNames: [String: Set<String>] = ["disks": ["path", "readOnly"], "networks": ["tap", "mac"]]
     static let objectFieldNames: [String: Set<String>] = ["balloon": ["target", "deflateOnOOM", "freePageReporting"]]
 }
 
+extension VMCreateRequest: StrictlyDecodable {
+    static let fieldNames = VMDefinition.fieldNames.union(["host"])
+    static let objectArrayFieldNames = VMDefinition.objectArrayFieldNames
+    static let objectFieldNames = VMDefinition.objectFieldNames
+}
+
 extension VMDefinitionPatch: StrictlyDecodable {
     static let fieldNames: Set<String> = [
-        "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon",
+        "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon", "ha", "haPriority",
     ]
     static let objectArrayFieldNames = VMDefinition.objectArrayFieldNames
     static let objectFieldNames = VMDefinition.objectFieldNames

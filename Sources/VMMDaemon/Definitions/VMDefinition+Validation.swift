@@ -15,6 +15,12 @@ extension VMDefinition {
         guard memory >= VMDefinition.minimumMemory else {
             throw APIError(code: .invalidDefinition, message: "memory must be at least 2 MiB (\(VMDefinition.minimumMemory) bytes), not \(memory)")
         }
+        guard VMDefinition.haPriorityRange.contains(haPriority) else {
+            throw APIError(
+                code: .invalidDefinition,
+                message: "haPriority must be \(VMDefinition.haPriorityRange.lowerBound) to \(VMDefinition.haPriorityRange.upperBound)"
+                    + " (higher restarts first), not \(haPriority)")
+        }
         try VMDefinition.validateFile(kernel, field: "kernel")
         if let initrd { try VMDefinition.validateFile(initrd, field: "initrd") }
         try validateDevices()
@@ -49,6 +55,8 @@ extension VMDefinition {
         if let disks = patch.disks { result.disks = disks }
         if let networks = patch.networks { result.networks = networks }
         if let rng = patch.rng { result.rng = rng }
+        if let ha = patch.ha { result.ha = ha }
+        if let haPriority = patch.haPriority { result.haPriority = haPriority }
         if let change = patch.balloon {
             var balloon = result.balloon ?? VMBalloon()
             if let target = change.target { balloon.target = target }

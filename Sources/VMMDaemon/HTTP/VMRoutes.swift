@@ -12,10 +12,10 @@ struct VMRoutes {
     let maxBodySize: Int
 
     func register(on router: Router<DaemonRequestContext>) {
-        router.get("/v1/vms") { _, _ in JSONResponse.make(await manager.list()) }
+        router.get("/v1/vms") { _, _ in JSONResponse.make(await manager.listing()) }
         router.post("/v1/vms") { request, context in
-            let definition = try await body(VMDefinition.self, request)
-            return JSONResponse.make(try await manager.create(definition), status: .created)
+            let creation = try await body(VMCreateRequest.self, request)
+            return JSONResponse.make(try await manager.create(creation), status: .created)
         }
         router.get("/v1/vms/:name") { _, context in
             JSONResponse.make(try await manager.liveInfo(try Self.name(context)))

@@ -17,10 +17,7 @@ extension VMManager {
         guard peers != nil else {
             throw APIError(code: .conflict, message: "this daemon cannot migrate VMs: start vmmd with --listen and --tls-*")
         }
-        guard !request.to.isEmpty else {
-            throw APIError(code: .badRequest, message: "to must name at least one daemon (HOST:PORT) to move the VMs to")
-        }
-        let targets = try request.to.map(HostAndPort.peer)
+        let targets = if request.to.isEmpty { try await clusterDrainTargets() } else { try request.to.map(HostAndPort.peer) }
         let parallel = request.parallel ?? 2
         guard (1...Self.maximumDrainParallelism).contains(parallel) else {
             throw APIError(code: .badRequest, message: "parallel must be 1 to \(Self.maximumDrainParallelism), not \(parallel)")
@@ -44,23 +41,25 @@ extension VMManager {
                 }
                 guard let memory = vms[name]?.definition.memory else { continue }
                 guard let target = await pickTarget(targets, memory: memory, promised: promised) else {
-                    record(name, to: nil, "failed", "no destination answered or had \(memory) bytes of memory available")
+                    recordDrain(name, to: nil, "failed", "no destination answered or had \(memory) bytes of memory available")
                     continue
                 }
                 promised[target, default: 0] += memory
-                record(name, to: target.description, "migrating", nil)
+                recordDrain(name, to: target.description, "migrating", nil)
                 inFlight += 1
                 group.addTask {
                     do {
                         _ = try await self.migrate(name, VMMigrateRequest(to: target.description))
-                        await self.record(name, to: target.description, "moved", nil)
+                        await self.recordDrain(name, to: target.description, "moved", nil)
                     } catch {
-                        await self.record(name, to: target.description, "failed", (error as? APIError)?.message ?? "\(error)")
+                        await self.recordDrain(name, to: target.description, "failed", (error as? APIError)?.message ?? "\(error)")
                     }
                 }
             }
         }
-        for name in resting { await moveDefinition(name, targets) }
+        for name in resting {
+            if cluster != nil { await moveDefinitionInCluster(name) } else { await moveDefinition(name, targets) }
+        }
         drain?.finished = true
         drain?.running = vms.values.filter { $0.state.hasProcess }.count
         logger.info("drain finished: \(drain?.running ?? 0) VM(s) still running here")
@@ -100,6 +99,7 @@ extension VMManager {
     func joined(_ membership: ClusterMembership) async {
         cluster = membership
         await membership.setMode(mode)
+        await membership.whenRegistered { lease in await self.reconcile(lease: lease) }
     }
 
     /// At start: a host drained before the restart stays in drain mode.
@@ -107,7 +107,7 @@ extension VMManager {
         if access(drainFile, F_OK) == 0 { drain = HostDrainReport(finished: true, vms: [], running: 0) }
     }
 
-    private func record(_ name: String, to: String?, _ outcome: String, _ reason: String?) {
+    func recordDrain(_ name: String, to: String?, _ outcome: String, _ reason: String?) {
         guard let index = drain?.vms.firstIndex(where: { $0.vm == name }) else { return }
         drain?.vms[index] = HostDrainReport.Entry(vm: name, to: to, outcome: outcome, reason: reason)
     }
@@ -121,7 +121,10 @@ extension VMManager {
             guard let host = try? await peers.call(target, .GET, "/v1/host", as: HostInfo.self), host.mode != "draining" else {
                 continue
             }
-            let available = (host.availableMemory ?? host.memory) &- min(promised[target] ?? 0, host.availableMemory ?? host.memory)
+            // A cluster host offers what its admission may still promise; others their free RAM.
+            let free = host.cluster != nil ? host.committed.map { $0.memoryCapacity &- min($0.memory, $0.memoryCapacity) } : nil
+            let offered = free ?? host.availableMemory ?? host.memory
+            let available = offered &- min(promised[target] ?? 0, offered)
             if available >= memory, available > best?.1 ?? 0 { best = (target, available) }
         }
         return best?.0
@@ -133,7 +136,7 @@ extension VMManager {
     private func moveDefinition(_ name: String, _ targets: [HostAndPort]) async {
         guard let peers, let vm = vms[name], !vm.state.hasProcess else { return }
         guard vm.definition.restoreFrom == nil else {
-            return record(name, to: nil, "failed", "a clone that never started needs its snapshot, which is here")
+            return recordDrain(name, to: nil, "failed", "a clone that never started needs its snapshot, which is here")
         }
         var reasons: [String] = []
         for target in targets {
@@ -146,7 +149,7 @@ extension VMManager {
             // It may have been started or changed meanwhile: then both hosts have it defined,
             // and this one keeps its VM running (never removed while it runs).
             guard let now = vms[name], !now.state.hasProcess, busy[name] == nil else {
-                return record(name, to: target.description, "failed", "it was started here during the drain")
+                return recordDrain(name, to: target.description, "failed", "it was started here during the drain")
             }
             try? saving { try store.remove(name) }
             vms[name] = nil
@@ -155,8 +158,8 @@ extension VMManager {
             markLentDisks(now.definition, to: target.description)
             departed[name] = Departure(to: target.description, time: Date(), console: now.console)
             publish(.migrated, name, snapshot: nil, peer: target.description, reason: "definition moved to \(target)", state: .stopped)
-            return record(name, to: target.description, "defined", nil)
+            return recordDrain(name, to: target.description, "defined", nil)
         }
-        record(name, to: nil, "failed", "no destination took its definition: \(reasons.joined(separator: "; "))")
+        recordDrain(name, to: nil, "failed", "no destination took its definition: \(reasons.joined(separator: "; "))")
     }
 }

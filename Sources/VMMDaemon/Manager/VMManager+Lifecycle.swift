@@ -23,6 +23,12 @@ extension VMManager {
     func launch(_ name: String, _ arguments: [String]) async throws -> VMInfo {
         try checkNotDraining("start VM \(name)")
         if let definition = vms[name]?.definition { try admit(definition, to: "start VM \(name)") }
+        if cluster != nil {
+            try await claimOwnership(name)
+            guard let state = vms[name]?.state, !state.hasProcess else {
+                throw APIError(code: .conflict, message: "VM \(name) was started or deleted meanwhile")
+            }
+        }
         let directory = runtimeDirectory(name)
         do {
             try directory.prepare()

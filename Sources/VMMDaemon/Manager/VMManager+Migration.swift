@@ -242,6 +242,7 @@ extension VMManager {
         try? snapshots.removeAll(name)
         runtimeDirectory(name).remove()
         cgroups.release(vm: name, logger: logger)
+        clusterWrite(.release(name))
         if copiedStorage {
             removeMovedDisks(vm.definition)
         } else {

@@ -51,6 +51,7 @@ extension VMManager {
         vms[name]?.run = nil
         vms[name]?.lastExit = summary
         transition(name, to: cleanEnd ? .stopped : .crashed, reason: summary)
+        clusterWrite(.release(name))
         run.exited.fire()
     }
 

@@ -40,6 +40,9 @@ public actor VMManager {
     }
     /// This host's membership in the cluster (`vmmd --cluster`); nil on a single host.
     var cluster: ClusterMembership?
+    /// Writes to etcd about this host's VMs, in order, and the task making them.
+    var pendingClusterWrites: [ClusterWrite] = []
+    var clusterWriter: Task<Void, Never>?
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -64,8 +67,9 @@ public actor VMManager {
 
     /// Adds what is under way for VM `name`, with the bytes a snapshot has written so far.
     private func withOperation(_ name: String, _ info: VMInfo) -> VMInfo {
-        guard let description = busy[name] else { return info }
         var info = info
+        info.host = clusterHostName
+        guard let description = busy[name] else { return info }
         info.operation = VMOperation(
             description: description, bytesWritten: snapshotsBeingWritten[name].map(SnapshotStore.diskUsage),
             migration: outgoing[name]?.progress)
@@ -103,6 +107,7 @@ public actor VMManager {
         try checkTapConflicts(definition)
         try saving { try store.save(definition) }
         vms[name]?.definition = definition
+        clusterWrite(.definition(name))
         logger.info("updated VM \(name)")
         return vms[name]!.info
     }
@@ -119,6 +124,7 @@ public actor VMManager {
         }
         try VMAction.delete.check(try lookup(name).state, vm: name)
         try checkIdle(name)
+        try await unregisterFromCluster(name)
         try saving { try store.remove(name) }
         vms[name] = nil
         do {
@@ -154,6 +160,8 @@ public actor VMManager {
         vms[name]?.state = state
         logger.info("VM \(name): \(previous.rawValue) → \(state.rawValue)\(reason.map { " (\($0))" } ?? "")")
         publish(name, state, previous: previous, reason: reason)
+        if previous == .incoming { clusterWrite(.arrived(name)) }
+        clusterWrite(.status(name, state, reason: reason))
     }
 
     func publish(_ name: String, _ state: VMState, previous: VMState?, reason: String?) {
