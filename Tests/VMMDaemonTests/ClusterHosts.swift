@@ -65,10 +65,13 @@ final class ClusterHosts: @unchecked Sendable {
 
     /// `POST /v1/vms` on host `index` for a VM booting test kernel `kernel`, on `host`
     /// (nil: placement's pick).
-    func create(_ name: String, via index: Int, on host: String? = nil, kernel: String = "idle", memory: Int = 16 << 20) async throws -> HTTPResult {
+    func create(
+        _ name: String, via index: Int, on host: String? = nil, kernel: String = "idle", memory: Int = 16 << 20, autostart: Bool = false
+    ) async throws -> HTTPResult {
         let pin = host.map { #","host":"\#($0)""# } ?? ""
         return try await hosts[index].request(
-            "POST", "/v1/vms", body: #"{"name":"\#(name)","kernel":"\#(TestPaths.kernel(kernel))","memory":\#(memory)\#(pin)}"#)
+            "POST", "/v1/vms",
+            body: #"{"name":"\#(name)","kernel":"\#(TestPaths.kernel(kernel))","memory":\#(memory),"autostart":\#(autostart)\#(pin)}"#)
     }
 
     /// `GET /v1/vms` on host `index`: each VM's name with its host and state.

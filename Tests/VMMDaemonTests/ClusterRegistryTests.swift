@@ -17,6 +17,13 @@ struct ClusterRegistryTests {
         return (value?["host"] as? String ?? "?", key.lease)
     }
 
+    /// The record `vmm/vms/NAME`: its `definition` and `host`.
+    private func record(_ name: String) async throws -> [String: [String: Any]]? {
+        guard let key = try await EtcdClient(urls: etcd.clientURLs).get("vmm/vms/\(name)") else { return nil }
+        let value = try JSONSerialization.jsonObject(with: Data(key.value)) as? [String: Any]
+        return ["definition": value?["definition"] as? [String: Any] ?? [:], "host": ["name": value?["host"] as Any]]
+    }
+
     private func hostLease(_ name: String) async throws -> Int64? {
         try await EtcdClient(urls: etcd.clientURLs).get("vmm/hosts/\(name)")?.lease
     }
@@ -74,6 +81,9 @@ struct ClusterRegistryTests {
             #expect(try await cluster[1].request("POST", "/v1/vms/alpha/kill").state == "stopped")
             #expect(try await owner("alpha") == nil)
             #expect(try await cluster.list(via: 2)["alpha"]?.state == "stopped")
+            // A change made through any host is the cluster's before it is answered.
+            #expect(try await cluster[2].request("PATCH", "/v1/vms/alpha", body: #"{"cpus":2}"#).status == 200)
+            #expect(try await record("alpha")?["definition"]?["cpus"] as? Int == 2)
 
             // Deleted through any host: gone everywhere.
             #expect(try await cluster[0].request("DELETE", "/v1/vms/beta").status == 204)
@@ -86,7 +96,7 @@ struct ClusterRegistryTests {
             let table = try await vmctl("list")
             let rows = table.output.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true) }
             #expect(rows.first == ["NAME", "HOST", "STATE", "CPUS", "MEMORY", "AUTOSTART"], "\(table)")
-            #expect(rows.dropFirst().first == ["alpha", "host0", "stopped", "1", "16M", "no"], "\(table)")
+            #expect(rows.dropFirst().first == ["alpha", "host0", "stopped", "2", "16M", "no"], "\(table)")
             let json = try await vmctl("list", "--json")
             #expect(json.output.contains(#""host" : "host0""#), "\(json)")
             let made = try await vmctl("create", "gamma", "--kernel", TestPaths.kernel("idle"), "--memory", "16M", "--host", "host2", "--ha",
@@ -144,10 +154,30 @@ struct ClusterRegistryTests {
         }
     }
 
+    @Test func aDrainWithoutTargetsMovesARunningVMAndItsOwnership() async throws {
+        try await ClusterHosts.with(2, etcd: etcd) { cluster in
+            #expect(try await cluster.create("mover", via: 1, on: "host0").status == 201)
+            #expect(try await cluster[1].request("POST", "/v1/vms/mover/start").state == "running")
+            let drain = try await Vmctl(cluster[0])("host", "drain")
+            #expect(drain.status == 0, "\(drain)")
+            #expect(drain.output.contains("mover: migrated to 127.0.0.1:"), "\(drain)")
+            #expect(try await cluster[1].pid("mover") != nil)
+            #expect(try await eventually(seconds: 5) { try await owner("mover")?.lease == hostLease("host1") })
+            #expect(try await record("mover")?["host"]?["name"] as? String == "host1")
+            for index in 0..<2 {
+                let list = try await cluster.list(via: index)
+                #expect(list["mover"]?.host == "host1" && list["mover"]?.state == "running", "host\(index): \(list)")
+            }
+            // Asked on the drained host, the VM's new host answers.
+            #expect(try await cluster[0].request("POST", "/v1/vms/mover/kill").state == "stopped")
+            #expect(try await owner("mover") == nil)
+        }
+    }
+
     @Test func aHostLeavingAndRejoiningKeepsTheClustersViewConsistent() async throws {
         try await ClusterHosts.with(3, etcd: etcd) { cluster in
-            for (name, host) in [("one", "host0"), ("two", "host1"), ("three", "host1"), ("four", "host2")] {
-                #expect(try await cluster.create(name, via: 0, on: host).status == 201)
+            for (name, host) in [("one", "host0"), ("two", "host1"), ("three", "host1"), ("four", "host2"), ("seven", "host1")] {
+                #expect(try await cluster.create(name, via: 0, on: host, autostart: ["three", "seven"].contains(name)).status == 201)
             }
             #expect(try await cluster[0].request("POST", "/v1/vms/two/start").status == 200)
             let pid = try #require(try await cluster[1].pid("two"))
@@ -171,25 +201,32 @@ struct ClusterRegistryTests {
             let six = #"{"definition":{"name":"six","kernel":"\#(TestPaths.kernel("idle"))","memory":16777216},"host":"host1"}"#
             try await client.put("vmm/vms/six", value: Array(six.utf8))
             try await client.delete("vmm/vms/three")
+            // An autostart VM of host1 that the cluster moved to host2 meanwhile.
+            let seven = try #require(try await client.get("vmm/vms/seven")).text.replacingOccurrences(of: #""host":"host1""#, with: #""host":"host2""#)
+            try await client.put("vmm/vms/seven", value: Array(seven.utf8))
             // Its lease ends: its VM shows as crashed (nobody owns it now).
             #expect(try await eventually(seconds: Double(ClusterHosts.leaseTTL) + 5) {
                 try await cluster.list(via: 2)["two"]?.state == "crashed"
             })
 
-            // host1 comes back: it re-owns its running VM, publishes what etcd lacked and
-            // defines what etcd assigned it.
+            // host1 comes back: it re-owns its running VM, publishes what etcd lacked (and
+            // autostarts it), defines what etcd assigned it and forgets what went elsewhere.
             try await cluster[1].start()
             #expect(try await eventually(seconds: 5) { try await owner("two")?.lease == hostLease("host1") })
             #expect(try await cluster[1].pid("two") == pid)
             #expect(try await eventually(seconds: 5) { try await cluster.list(via: 0)["three"]?.host == "host1" })
             #expect(try await cluster[1].state("six") == "stopped")
             #expect(FileManager.default.fileExists(atPath: "\(cluster[1].stateDirectory)/vms/six.json"))
-            let expected = ["one": "host0", "two": "host1", "three": "host1", "five": "host0", "six": "host1"]
+            #expect(!FileManager.default.fileExists(atPath: "\(cluster[1].stateDirectory)/vms/seven.json"))
+            #expect(try await eventually(seconds: 10) { try await owner("three")?.host == "host1" })
+            let expected = ["one": "host0", "two": "host1", "three": "host1", "five": "host0", "six": "host1", "seven": "host2"]
             for index in 0..<3 {
                 let list = try await cluster.list(via: index)
                 #expect(list.mapValues(\.host) == expected, "host\(index): \(list)")
-                #expect(list["two"]?.state == "running", "host\(index): \(list)")
+                #expect(list["two"]?.state == "running" && list["three"]?.state == "running", "host\(index): \(list)")
+                #expect(list["seven"]?.state == "stopped", "host\(index): \(list)")
             }
+            #expect(try await owner("seven") == nil)
             #expect(try await cluster[2].request("POST", "/v1/vms/two/stop", body: #"{"force":true}"#).state == "stopped")
             #expect(try await owner("two") == nil)
         }

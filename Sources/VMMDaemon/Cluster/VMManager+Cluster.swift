@@ -32,17 +32,21 @@ extension VMManager {
 
     /// `GET /v1/vms`: on a single host this host's VMs; in a cluster every VM of the
     /// cluster with its host (this host's own VMs as it knows them, the others as etcd has
-    /// them). Without etcd, this host's VMs only.
+    /// them; one etcd assigns here that this host does not know yet is defined here
+    /// first). Without etcd, this host's VMs only.
     func listing() async -> VMList {
-        let local = list()
-        guard let registry, let me = clusterHostName else { return local }
+        guard let registry, let me = clusterHostName else { return list() }
         let snapshot: ClusterRegistry.Snapshot
         do {
             snapshot = try await registry.snapshot()
         } catch {
             logger.warning("cluster: listing this host's VMs only: \(error)")
-            return local
+            return list()
         }
+        for (name, entry) in snapshot.vms.sorted(by: { $0.key < $1.key }) where entry.host == me && vms[name] == nil {
+            adoptAssigned(entry.record.definition)
+        }
+        let local = list()
         var entries = Dictionary(uniqueKeysWithValues: local.vms.map { ($0.definition.name, $0) })
         for (name, entry) in snapshot.vms where entries[name] == nil && entry.host != me {
             entries[name] = Self.remoteInfo(entry)
@@ -124,26 +128,39 @@ extension VMManager {
         try checkTapConflicts(definition)
         busy[name] = "being created"
         defer { busy[name] = nil }
-        let revision: Int64
-        do {
-            switch try await registry.define(definition, on: registry.hostName) {
-            case .defined(let defined): revision = defined
-            case .taken(let existing): throw Self.nameTaken(name, on: existing.host)
-            }
-        } catch {
-            throw Self.etcdUnavailable("create VM \(name)", error)
-        }
+        let revision = try await defineInCluster(definition)
         do {
             try saving { try store.save(definition) }
         } catch {
             // Nothing half-created: the cluster forgets it too.
-            _ = try? await registry.remove(name, revision: revision)
+            await forgetInCluster(name, revision: revision)
             throw error
         }
         vms[name] = ManagedVM(definition: definition)
         logger.info("created VM \(name) (cluster-wide)")
         publish(name, .stopped, previous: nil, reason: "created")
         return try info(name)
+    }
+
+    /// In a cluster, defines a VM made on this host in etcd (the create txn), before it is
+    /// stored here: a 409 when another host has the name. Returns the record's revision;
+    /// nil outside a cluster.
+    func defineInCluster(_ definition: VMDefinition) async throws -> Int64? {
+        guard let registry else { return nil }
+        do {
+            switch try await registry.define(definition, on: registry.hostName) {
+            case .defined(let revision): return revision
+            case .taken(let existing): throw Self.nameTaken(definition.name, on: existing.host)
+            }
+        } catch {
+            throw Self.etcdUnavailable("define VM \(definition.name)", error)
+        }
+    }
+
+    /// Undoes `defineInCluster` for a VM that could not be stored here after all.
+    func forgetInCluster(_ name: String, revision: Int64?) async {
+        guard let registry, let revision else { return }
+        _ = try? await registry.remove(name, revision: revision)
     }
 
     static func nameTaken(_ name: String, on host: String) -> APIError {
@@ -326,7 +343,9 @@ extension VMManager {
     // MARK: Reconciling
 
     /// After each registration (a new lease): etcd and this host agree on its VMs
-    /// (docs/cluster.md, section 2, "Joining and restarting").
+    /// (docs/cluster.md, section 8, "Joining and restarting"); after the first, the
+    /// autostart VMs start (each claims its ownership, so a VM that runs elsewhere now
+    /// does not start here).
     func reconcile(lease: Int64) async {
         guard let registry, let me = clusterHostName else { return }
         let snapshot: ClusterRegistry.Snapshot
@@ -352,6 +371,10 @@ extension VMManager {
                 success: [.delete(ClusterRegistry.ownerKey(name))])
         }
         if let cluster { await cluster.setCommitment(commitment()) }
+        if !autostarted {
+            autostarted = true
+            autostart()
+        }
     }
 
     private func reconcile(_ vm: ManagedVM, with entry: ClusterRegistry.Entry?, registry: ClusterRegistry, lease: Int64) async throws {

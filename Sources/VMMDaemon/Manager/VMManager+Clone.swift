@@ -35,7 +35,19 @@ extension VMManager {
                 (snapshot, automatic) = (taken.name, taken.name)
             }
             let definition = try await makeClone(of: name, as: newName, from: snapshot, automatic: automatic != nil)
-            info = try define(definition, cloneOf: name)
+            let revision: Int64?
+            do {
+                revision = try await defineInCluster(definition)
+            } catch {
+                try? removeDiskCopies(newName)
+                throw error
+            }
+            do {
+                info = try define(definition, cloneOf: name)
+            } catch {
+                await forgetInCluster(newName, revision: revision)
+                throw error
+            }
         } catch {
             busy[newName] = nil
             if let automatic { try? snapshots.remove(snapshots.folder(name, automatic)) }

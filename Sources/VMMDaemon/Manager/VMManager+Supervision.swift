@@ -69,6 +69,12 @@ extension VMManager {
         // What a daemon that died mid-snapshot or mid-clone left.
         snapshots.removePartials()
         removeOrphanedDiskCopies()
+        // In a cluster, only once etcd says which VMs are this host's (`reconcile`).
+        if configuration.cluster == nil { autostart() }
+    }
+
+    /// Starts the autostart VMs that are not running.
+    func autostart() {
         for (name, vm) in vms where vm.definition.autostart && !vm.state.hasProcess {
             Task {
                 do {

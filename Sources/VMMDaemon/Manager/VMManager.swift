@@ -43,6 +43,8 @@ public actor VMManager {
     /// Writes to etcd about this host's VMs, in order, and the task making them.
     var pendingClusterWrites: [ClusterWrite] = []
     var clusterWriter: Task<Void, Never>?
+    /// Whether the autostart VMs were started (in a cluster: after the first reconcile).
+    var autostarted = false
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
