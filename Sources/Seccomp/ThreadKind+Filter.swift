@@ -42,10 +42,9 @@ extension ThreadKind {
             // poll(2) on queue notifiers and taps; frames to and from the tap; entropy;
             // a block queue runs the last request of a batch itself (see blockIO); the
             // balloon punches holes into guest RAM (fallocate) and drops pages (madvise), and
-            // closes its statistics timer when a driver breaks the rules; a rate-limited queue
-            // arms its throttle timer.
+            // closes its statistics timer when a driver breaks the rules.
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter(
-                [.poll, .read, .write, .readv, .writev, .getrandom, .close, .timerfd_settime]))
+                [.poll, .read, .write, .readv, .writev, .getrandom, .close]))
         case .blockIO:
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter([.read, .write]))
         case .control:

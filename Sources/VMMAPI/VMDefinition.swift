@@ -27,8 +27,6 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     /// Among HA VMs, the ones with a higher priority restart first
     /// (``haPriorityRange``).
     public var haPriority: Int
-    /// The host kernel may merge the guest's pages with identical ones (KSM, `vmm --merge-pages`).
-    public var mergePages: Bool
 
     public static let defaultCPUs = 1
     public static let defaultMemory: UInt64 = 256 << 20
@@ -39,7 +37,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
         initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
         networks: [VMNetwork] = [], rng: Bool = true, balloon: VMBalloon? = nil, restoreFrom: VMRestoreSource? = nil,
-        ha: Bool = false, haPriority: Int = 0, mergePages: Bool = false
+        ha: Bool = false, haPriority: Int = 0
     ) {
         self.name = name
         self.cpus = cpus
@@ -55,7 +53,6 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.restoreFrom = restoreFrom
         self.ha = ha
         self.haPriority = haPriority
-        self.mergePages = mergePages
     }
 
     /// Whether `name` is a valid VM name.
@@ -84,12 +81,11 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
     public var balloon: VMBalloonPatch?
     public var ha: Bool?
     public var haPriority: Int?
-    public var mergePages: Bool?
 
     public init(
         cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
         cmdline: String? = nil, autostart: Bool? = nil, disks: [VMDisk]? = nil, networks: [VMNetwork]? = nil,
-        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil, mergePages: Bool? = nil
+        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil
     ) {
         self.cpus = cpus
         self.memory = memory
@@ -103,7 +99,6 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
         self.balloon = balloon
         self.ha = ha
         self.haPriority = haPriority
-        self.mergePages = mergePages
     }
 
     /// Whether the patch changes nothing but the balloon's target: all a running VM takes.

@@ -6,17 +6,14 @@ public struct VMDisk: Codable, Equatable, Sendable {
     /// The guest cannot write it; vmm opens the image read-only and shares it with other
     /// VMs that attach it read-only.
     public var readOnly: Bool
-    /// Bytes and requests per second; nil: unlimited. Changeable while the VM runs.
-    public var rateLimit: VMRateLimit?
 
-    public init(path: String, readOnly: Bool = false, rateLimit: VMRateLimit? = nil) {
+    public init(path: String, readOnly: Bool = false) {
         self.path = path
         self.readOnly = readOnly
-        self.rateLimit = rateLimit
     }
 
     private enum Field: String, CodingKey {
-        case path, readOnly, rateLimit
+        case path, readOnly
     }
 
     /// Decodes a disk in which only `path` is required (`readOnly` is false by default).
@@ -24,7 +21,6 @@ public struct VMDisk: Codable, Equatable, Sendable {
         let container = try decoder.container(keyedBy: Field.self)
         self.init(
             path: try container.decode(String.self, forKey: .path),
-            readOnly: try container.decodeIfPresent(Bool.self, forKey: .readOnly) ?? false,
-            rateLimit: try container.decodeIfPresent(VMRateLimit.self, forKey: .rateLimit))
+            readOnly: try container.decodeIfPresent(Bool.self, forKey: .readOnly) ?? false)
     }
 }

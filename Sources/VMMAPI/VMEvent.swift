@@ -12,6 +12,8 @@ public struct VMEvent: Codable, Equatable, Sendable {
         case migrated
         /// A migration to `peer` failed; the VM keeps running here (`reason` says why).
         case migrationFailed = "migration-failed"
+        /// The VM was restarted on this host because its host (`peer`) failed (cluster mode).
+        case failedOver = "failed-over"
     }
 
     /// Seconds since the Unix epoch.

@@ -73,6 +73,11 @@ struct VMMD: AsyncParsableCommand {
     var keepaliveInterval: Double = 1
 
     @Option(help: ArgumentHelp(
+        "Stop this host's HA VMs this long after the lease's last confirmed renewal when no renewal succeeds, in seconds "
+            + "(default 3, less if the TTL needs it; must leave 1 s before the lease can expire).", valueName: "seconds"))
+    var fenceAfter: Double?
+
+    @Option(help: ArgumentHelp(
         "Guest RAM the running VMs may be promised per byte of host memory; starts past it are refused (409).",
         valueName: "ratio"))
     var memoryOvercommit = AdmissionPolicy.defaultMemoryOvercommit
@@ -80,11 +85,6 @@ struct VMMD: AsyncParsableCommand {
     @Option(help: ArgumentHelp(
         "vCPUs the running VMs may be promised per host CPU; starts past it are refused (409).", valueName: "ratio"))
     var cpuOvercommit = AdmissionPolicy.defaultCPUOvercommit
-
-    @Flag(help: ArgumentHelp(
-        "Turn on the kernel's same-page merging for the host at start (writes 1 to /sys/kernel/mm/ksm/run): "
-            + "VMs defined with mergePages then share identical pages."))
-    var enableKsm = false
 
     func validate() throws {
         for (name, ratio) in [("--memory-overcommit", memoryOvercommit), ("--cpu-overcommit", cpuOvercommit)]
@@ -104,8 +104,8 @@ struct VMMD: AsyncParsableCommand {
     /// and --cluster without a name or a TLS listener (peers reach each other there).
     private func clusterConfiguration(listener: TLSListener?) throws -> ClusterConfiguration? {
         guard let cluster else {
-            guard hostName == nil, leaseTtl == ClusterConfiguration.defaultLeaseTTL, keepaliveInterval == 1 else {
-                throw ValidationError("--host-name, --lease-ttl and --keepalive-interval only apply with --cluster etcd=URL[,URL...]")
+            guard hostName == nil, leaseTtl == ClusterConfiguration.defaultLeaseTTL, keepaliveInterval == 1, fenceAfter == nil else {
+                throw ValidationError("--host-name, --lease-ttl, --keepalive-interval and --fence-after only apply with --cluster etcd=URL[,URL...]")
             }
             return nil
         }
@@ -114,10 +114,12 @@ struct VMMD: AsyncParsableCommand {
             throw ValidationError("--cluster needs --listen HOST:PORT with --tls-cert, --tls-key, --tls-ca: hosts reach each other there")
         }
         guard keepaliveInterval.isFinite, keepaliveInterval > 0 else { throw ValidationError("--keepalive-interval must be above 0") }
+        if let fenceAfter, !fenceAfter.isFinite || fenceAfter <= 0 { throw ValidationError("--fence-after must be above 0") }
         do {
             return try ClusterConfiguration(
                 cluster: cluster, hostName: hostName, etcdTLS: listener.files, leaseTTL: leaseTtl,
-                keepAliveInterval: .milliseconds(Int64(keepaliveInterval * 1000)))
+                keepAliveInterval: .milliseconds(Int64(keepaliveInterval * 1000)),
+                fenceAfter: fenceAfter.map { .milliseconds(Int64($0 * 1000)) })
         } catch {
             throw ValidationError(error.description)
         }
@@ -167,12 +169,11 @@ struct VMMD: AsyncParsableCommand {
         var logger = Logger(label: "vmmd")
         logger.logLevel = .info
         let listener = try listener()
-        var configuration = DaemonConfiguration(
+        let configuration = DaemonConfiguration(
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
             vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener),
             apiLimits: apiLimits,
             admission: AdmissionPolicy(memoryOvercommit: memoryOvercommit, cpuOvercommit: cpuOvercommit))
-        configuration.enablePageMerging = enableKsm
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
         try await Daemon(configuration: configuration, logger: logger).run()
     }

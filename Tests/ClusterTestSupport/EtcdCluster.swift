@@ -2,9 +2,10 @@ import Foundation
 import Glibc
 import VMMAPI
 
-/// A real etcd cluster for tests: 1 or 3 members of Debian's `etcd` on 127.0.0.1, each
-/// with free client and peer ports and a data folder under one temporary folder; with
-/// `tls`, clients must speak HTTPS with a certificate of the cluster's CA.
+/// A real etcd cluster for tests: 1 or 3 members of Debian's `etcd` on 127.0.0.1 (or on an
+/// address in a network namespace the test made), each with free client and peer ports and
+/// a data folder under one temporary folder; with `tls`, clients must speak HTTPS with a
+/// certificate of the cluster's CA.
 /// ``tearDown()`` kills them and removes the folder; ``EtcdClusterTrait`` does that for a
 /// suite, whatever its tests did.
 public final class EtcdCluster: @unchecked Sendable {
@@ -14,12 +15,15 @@ public final class EtcdCluster: @unchecked Sendable {
         public var clientPort: Int
         public var peerPort: Int
         public var tls: Bool
-        public var clientURL: String { "\(tls ? "https" : "http")://127.0.0.1:\(clientPort)" }
-        var peerURL: String { "http://127.0.0.1:\(peerPort)" }
+        public var address = "127.0.0.1"
+        public var clientURL: String { "\(tls ? "https" : "http")://\(address):\(clientPort)" }
+        var peerURL: String { "http://\(address):\(peerPort)" }
     }
 
     public let root: String
     public let members: [Member]
+    /// The network namespace the members run in (nil: the test's own).
+    public let namespace: String?
     /// How long ``start(members:)`` took until every member was healthy.
     public private(set) var startDuration: Duration = .zero
     private let lock = NSLock()
@@ -43,8 +47,12 @@ public final class EtcdCluster: @unchecked Sendable {
     /// The etcd binary: `ETCD_BINARY`, else Debian's.
     public static var binary: String { ProcessInfo.processInfo.environment["ETCD_BINARY"] ?? "/usr/bin/etcd" }
 
-    /// Starts `count` members and waits until each says it is healthy (has a leader).
-    public static func start(members count: Int = 3, tls: Bool = false) async throws -> EtcdCluster {
+    /// Starts `count` members and waits until each says it is healthy (has a leader); with
+    /// `namespace`, they run there and listen on `address` of it (the ports are then only
+    /// free in the test's namespace, which is fine for a namespace of the test's own).
+    public static func start(
+        members count: Int = 3, tls: Bool = false, namespace: String? = nil, address: String = "127.0.0.1"
+    ) async throws -> EtcdCluster {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ClusterTestError("\(binary) is missing: scripts/install-dependencies.sh installs etcd-server")
         }
@@ -55,11 +63,11 @@ public final class EtcdCluster: @unchecked Sendable {
             taken.insert(client)
             let peer = try freeTCPPort(avoiding: taken)
             taken.insert(peer)
-            members.append(Member(name: "member\(index)", clientPort: client, peerPort: peer, tls: tls))
+            members.append(Member(name: "member\(index)", clientPort: client, peerPort: peer, tls: tls, address: address))
         }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("etcd-test-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let cluster = EtcdCluster(root: root, members: members)
+        let cluster = EtcdCluster(root: root, members: members, namespace: namespace)
         let begin = ContinuousClock.now
         do {
             if tls { try cluster.makeCertificates() }
@@ -73,9 +81,10 @@ public final class EtcdCluster: @unchecked Sendable {
         return cluster
     }
 
-    private init(root: String, members: [Member]) {
+    private init(root: String, members: [Member], namespace: String?) {
         self.root = root
         self.members = members
+        self.namespace = namespace
     }
 
     /// A CA, a certificate per member (naming 127.0.0.1) and one for clients.
@@ -100,8 +109,9 @@ public final class EtcdCluster: @unchecked Sendable {
         let member = members[index]
         let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = [
+        process.executableURL = URL(fileURLWithPath: namespace == nil ? Self.binary : "/usr/sbin/ip")
+        // `ip netns exec` execs etcd: the process is etcd's own.
+        process.arguments = (namespace.map { ["netns", "exec", $0, Self.binary] } ?? []) + [
             "--name", member.name, "--data-dir", "\(root)/\(member.name)",
             "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
             "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
@@ -134,16 +144,30 @@ public final class EtcdCluster: @unchecked Sendable {
         let client = try HTTPClient(endpoint: .url(members[index].clientURL, tls: clientTLS))
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if isRunning(index),
-               let response = try? await client.send(.GET, "/health", timeout: .seconds(1)),
-               response.status == 200, response.text.contains(#""health":"true""#) {
-                return
-            }
+            if isRunning(index), try await isHealthy(index, client) { return }
             guard isRunning(index) else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         let log = (try? String(contentsOfFile: log(of: index), encoding: .utf8)) ?? ""
         throw ClusterTestError("etcd \(members[index].name) did not become healthy; its log ends:\n\(log.suffix(3000))")
+    }
+
+    /// Whether member `index` answers `/health` with `true`; in a namespace, asked with curl there.
+    private func isHealthy(_ index: Int, _ client: HTTPClient) async throws -> Bool {
+        guard let namespace else {
+            guard let response = try? await client.send(.GET, "/health", timeout: .seconds(1)) else { return false }
+            return response.status == 200 && response.text.contains(#""health":"true""#)
+        }
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        curl.arguments = ["netns", "exec", namespace, "/usr/bin/curl", "-s", "--max-time", "1", members[index].clientURL + "/health"]
+        let output = Pipe()
+        curl.standardOutput = output
+        curl.standardError = FileHandle.nullDevice
+        try curl.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        return text.contains(#""health":"true""#)
     }
 
     /// Whether member `index`'s process runs.

@@ -169,11 +169,13 @@ struct ClusterMembershipTests {
 
     @Test(arguments: [
         (["--cluster", "etcd=http://127.0.0.1:2379"], "--cluster needs --host-name NAME"),
-        (["--host-name", "a"], "--host-name, --lease-ttl and --keepalive-interval only apply with --cluster"),
+        (["--host-name", "a"], "--host-name, --lease-ttl, --keepalive-interval and --fence-after only apply with --cluster"),
         (["--cluster", "http://127.0.0.1:2379", "--host-name", "a"], "--cluster must be etcd=URL[,URL...]"),
         (["--cluster", "etcd=127.0.0.1:2379", "--host-name", "a"], "the address must start with http://"),
         (["--cluster", "etcd=http://127.0.0.1:2379", "--host-name", "A_1"], "--host-name \"A_1\": use 1-63 of a-z"),
         (["--cluster", "etcd=http://127.0.0.1:2379", "--host-name", "a", "--lease-ttl", "1"], "--lease-ttl must be at least 2"),
+        (["--cluster", "etcd=http://127.0.0.1:2379", "--host-name", "a", "--fence-after", "4.5"],
+         "--fence-after must be longer than --keepalive-interval and leave at least 1 s before the lease can expire"),
     ])
     func clusterOptionsThatCannotWorkAreRefused(_ options: [String], _ message: String) async throws {
         let daemon = try DaemonHarness()

@@ -81,10 +81,11 @@ final class DaemonHarness {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// SIGKILLs every process whose command line names this harness's folder: the VMs'
-    /// vmm processes, which outlive the daemon by design, when the API could not stop
-    /// them (a test that failed or timed out on a loaded machine).
-    private func killProcessesUsingRoot() {
+    /// SIGKILLs every process whose command line names this harness's folder: the daemon
+    /// and the VMs' vmm processes, which outlive the daemon by design, when the API could
+    /// not stop them (a test that failed or timed out on a loaded machine), or all at once
+    /// as a host that dies.
+    func killProcessesUsingRoot() {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return }
         for entry in entries {
             guard let pid = pid_t(entry), pid != getpid(),

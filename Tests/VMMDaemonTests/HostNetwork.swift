@@ -2,6 +2,8 @@ import Foundation
 
 /// Network namespaces standing for hosts, joined by one bridge (in a namespace of its own):
 /// host `i` has `eth0` with 10.77.0.(i+1)/24, the other end `h<i>` on the bridge. The
+/// bridge itself has `switchAddress`, for services every host reaches (etcd in the cluster
+/// tests) and that a host's link going down cuts it off from. The
 /// namespaces share the machine's file system, which is the "shared storage" of the tests.
 /// Needs root. `delete()` removes everything (the interfaces go with their namespaces).
 final class HostNetwork: @unchecked Sendable {
@@ -20,6 +22,9 @@ final class HostNetwork: @unchecked Sendable {
             created.append(bridgeNamespace)
             try await Self.ip(["-n", bridgeNamespace, "link", "add", "br0", "type", "bridge"])
             try await Self.ip(["-n", bridgeNamespace, "link", "set", "br0", "up"])
+            try await Self.ip(["-n", bridgeNamespace, "addr", "add", "\(switchAddress)/24", "dev", "br0"])
+            // Services on the switch reach each other through its loopback.
+            try await Self.ip(["-n", bridgeNamespace, "link", "set", "lo", "up"])
             for index in 0..<count {
                 let host = namespace(index)
                 try await Self.ip(["netns", "add", host])
@@ -39,6 +44,9 @@ final class HostNetwork: @unchecked Sendable {
     func namespace(_ index: Int) -> String { "\(prefix)-\(index)" }
 
     func address(_ index: Int) -> String { "10.77.0.\(index + 1)" }
+
+    /// The bridge's own address, in `bridgeNamespace`.
+    var switchAddress: String { "10.77.0.254" }
 
     /// `arguments` as run inside host `index`'s namespace.
     func command(_ index: Int, _ arguments: [String]) -> [String] {

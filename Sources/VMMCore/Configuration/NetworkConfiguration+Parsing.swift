@@ -5,9 +5,7 @@ extension NetworkConfiguration {
     public init(parsing text: String) throws(VMMError) {
         do {
             let option = try NetworkOption(parsing: text)
-            self.init(
-                tapName: option.tapName, macAddress: option.macAddress.map(MACAddress.init(bytes:)),
-                receiveLimit: option.receiveLimit, transmitLimit: option.transmitLimit)
+            self.init(tapName: option.tapName, macAddress: option.macAddress.map(MACAddress.init(bytes:)))
         } catch {
             throw .invalidConfiguration(error.message)
         }

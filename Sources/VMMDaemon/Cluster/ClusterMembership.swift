@@ -27,9 +27,10 @@ actor ClusterMembership {
     /// The VM registry, written as this host.
     nonisolated var registry: ClusterRegistry { ClusterRegistry(etcd: etcd, hostName: configuration.hostName) }
 
-    /// This host's lease while it is registered.
+    /// This host's lease while it is registered: not once etcd said it is gone, nor once
+    /// no renewal was confirmed for `fenceAfter` (this host fenced; section 4).
     var lease: Int64? {
-        guard let keeper, !keeper.isLost else { return nil }
+        guard let keeper, !keeper.isLost, !hasFenced(keeper) else { return nil }
         return keeper.id
     }
 
@@ -123,13 +124,33 @@ actor ClusterMembership {
         }
     }
 
+    /// The send time of the last renewal etcd confirmed for the lease this host holds now;
+    /// nil while it holds none. HA VMs are fenced `fenceAfter` after it (section 4).
+    var lastConfirmedRenewal: ContinuousClock.Instant? {
+        guard let keeper, !keeper.isLost, !hasFenced(keeper) else { return nil }
+        return keeper.lastRenewal
+    }
+
+    private func hasFenced(_ keeper: LeaseKeeper) -> Bool {
+        ContinuousClock.now - keeper.lastRenewal >= configuration.fenceAfter
+    }
+
     private func stayRegistered() async {
         while !Task.isCancelled {
             if let keeper {
-                await keeper.waitUntilLost()
+                while !keeper.isLost, !hasFenced(keeper), !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
                 guard !Task.isCancelled else { return }
-                logger.warning("cluster: lease \(String(keeper.id, radix: 16)) of \(record.name) is gone; registering again")
-                problem = "the lease was lost; registering again"
+                let lease = String(keeper.id, radix: 16)
+                if keeper.isLost {
+                    logger.warning("cluster: lease \(lease) of \(record.name) is gone; registering again")
+                    problem = "the lease was lost; registering again"
+                } else {
+                    logger.warning("cluster: no renewal of lease \(lease) for \(configuration.fenceAfter): HA VMs here are fenced; revoking the lease, then registering again")
+                    problem = "fenced: etcd did not renew the lease in time; registering again"
+                    await revokeWhenEtcdAnswers(keeper)
+                }
                 self.keeper = nil
             }
             do {
@@ -141,6 +162,21 @@ actor ClusterMembership {
                 continue
             }
             if let onRegistered, let lease { await onRegistered(lease) }
+        }
+    }
+
+    /// Ends the old lease of a host that fenced: without a quorum etcd expires nothing, and
+    /// a new etcd leader renews every lease, so it could outlive the outage with this host's
+    /// owner keys while its HA VMs are already gone (docs/cluster.md section 4).
+    private func revokeWhenEtcdAnswers(_ keeper: LeaseKeeper) async {
+        keeper.stop()
+        while !Task.isCancelled {
+            do {
+                try await keeper.revoke()
+                return
+            } catch {
+                try? await Task.sleep(for: configuration.keepAliveInterval)
+            }
         }
     }
 

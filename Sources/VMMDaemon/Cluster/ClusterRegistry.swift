@@ -225,7 +225,7 @@ struct ClusterRegistry: Sendable {
             success: [.put(Self.statusKey(name), value: try Self.json(status))])
     }
 
-    private static func json(_ value: some Encodable) throws -> [UInt8] {
+    static func json(_ value: some Encodable) throws -> [UInt8] {
         Array(try JSONEncoder().encode(value))
     }
 }

@@ -13,14 +13,23 @@ public struct ClusterConfiguration: Sendable {
     public var leaseTTL: Int64
     /// How often the lease is renewed.
     public var keepAliveInterval: Duration
+    /// How long after the send time of its last confirmed renewal this host's HA VMs are
+    /// stopped (fenced) when no renewal succeeds (docs/cluster.md, section 4); by default 3 s,
+    /// or less where the TTL needs it.
+    public var fenceAfter: Duration
 
     public static let defaultLeaseTTL: Int64 = 5
     public static let defaultKeepAliveInterval: Duration = .seconds(1)
+    public static let defaultFenceAfter: Duration = .seconds(3)
+    /// The least time a fence must leave before the lease can expire, to stop the VMs
+    /// (K in docs/cluster.md section 4), and the clock rate error allowed for (ρ).
+    static let minimumFenceMargin: Duration = .seconds(1)
+    static let clockRateError = 0.001
 
     /// Parses `--cluster`'s value; `etcdTLS` is used when a URL is `https://`.
     public init(
         cluster: String, hostName: String, etcdTLS: TLSFiles?, leaseTTL: Int64 = defaultLeaseTTL,
-        keepAliveInterval: Duration = defaultKeepAliveInterval
+        keepAliveInterval: Duration = defaultKeepAliveInterval, fenceAfter: Duration? = nil
     ) throws(ClusterConfigurationError) {
         let scheme = "etcd="
         guard cluster.hasPrefix(scheme), cluster.count > scheme.count else {
@@ -41,11 +50,28 @@ public struct ClusterConfiguration: Sendable {
         guard keepAliveInterval > .zero, keepAliveInterval * 2 <= .seconds(leaseTTL) else {
             throw ClusterConfigurationError("--keepalive-interval must be above 0 and at most half of --lease-ttl")
         }
+        let ttl = Duration.seconds(leaseTTL)
+        let longestFence = (ttl * (1 - Self.clockRateError) - Self.minimumFenceMargin) / (1 + Self.clockRateError)
+        let fenceAfter = fenceAfter ?? min(Self.defaultFenceAfter, longestFence)
+        guard fenceAfter > keepAliveInterval,
+              fenceAfter * (1 + Self.clockRateError) + Self.minimumFenceMargin <= ttl * (1 - Self.clockRateError) else {
+            throw ClusterConfigurationError(
+                "--fence-after must be longer than --keepalive-interval and leave at least 1 s before the lease can "
+                    + "expire (fence × 1.001 + 1 s ≤ TTL × 0.999; docs/cluster.md section 4): with --lease-ttl \(leaseTTL), "
+                    + "at most \(Self.seconds(longestFence)) s (a longer --lease-ttl or a shorter --keepalive-interval make room)")
+        }
         etcdURLs = urls
         self.hostName = hostName
         self.etcdTLS = etcdTLS
         self.leaseTTL = leaseTTL
         self.keepAliveInterval = keepAliveInterval
+        self.fenceAfter = fenceAfter
+    }
+
+    /// Seconds with two decimals, rounded down.
+    private static func seconds(_ duration: Duration) -> String {
+        let hundredths = Int(duration / .milliseconds(10))
+        return "\(hundredths / 100).\(String(format: "%02d", hundredths % 100))"
     }
 }
 

@@ -7,7 +7,10 @@ enum VMAction: String, Sendable {
     /// The states from which this action is legal; anything else is a 409.
     var legalStates: Set<VMState> {
         switch self {
-        case .start, .edit, .delete: return [.stopped, .crashed]
+        // A pending VM (cluster mode) waits for the manager to restart it; starting it
+        // by hand is the same restart.
+        case .start, .delete: return [.stopped, .crashed, .pending]
+        case .edit: return [.stopped, .crashed]
         case .stop: return [.running, .paused]
         case .pause, .reboot: return [.running]
         case .resume: return [.paused]

@@ -65,6 +65,13 @@ extension VMManager {
             _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
             throw APIError.internalError("vmm for \(name) did not answer on its control socket within \(Int(Self.startTimeout)) s")
         }
+        do {
+            try await fenceNewlyStarted(name)
+        } catch {
+            process.signal(SIGKILL)
+            _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
+            throw error
+        }
         current.console.record(from: directory.consoleSocket, monitor: monitor)
         transition(name, to: status.state == "paused" ? .paused : .running)
         return try info(name)

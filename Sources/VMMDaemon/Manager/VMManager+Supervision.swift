@@ -50,7 +50,10 @@ extension VMManager {
         let cleanEnd = run.endRequested || (vm.state != .starting && record?.isGuestInitiated == true)
         vms[name]?.run = nil
         vms[name]?.lastExit = summary
-        transition(name, to: cleanEnd ? .stopped : .crashed, reason: summary)
+        // A fenced HA VM is the cluster's to restart (docs/cluster.md section 4): pending,
+        // which this host publishes when etcd is back, and the manager acts on.
+        let fenced = record?.reason == "fenced" && cluster != nil
+        transition(name, to: fenced ? .pending : cleanEnd ? .stopped : .crashed, reason: summary)
         clusterWrite(.release(name))
         run.exited.fire()
     }

@@ -8,15 +8,7 @@ extension VirtioNetworkDataPath {
     func transmitAll() {
         guard let transmit else { return }
         let usedBefore = transmit.usedIndex
-        transmitThrottled = false
-        while true {
-            if let wait = transmitLimiter.delay() {
-                transmitTimer.arm(nanoseconds: wait)
-                transmitThrottled = true
-                break
-            }
-            guard let chain = nextChain(from: transmit, name: "transmit queue") else { break }
-            transmitLimiter.consume(bytes: max(chain.readableCount - TapDevice.headerSize, 0))
+        while let chain = nextChain(from: transmit, name: "transmit queue") {
             send(chain)
             transmit.addUsed(head: chain.head, written: 0)
         }
