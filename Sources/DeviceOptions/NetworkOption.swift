@@ -1,5 +1,7 @@
 /// One NIC as `vmm run --net`, `vmctl create --net` and the daemon's `vmm` command line
-/// spell it: `tap[=NAME][,mac=MAC]`, settings in any order.
+/// spell it: `tap[=NAME][,mac=MAC]`, settings in any order, plus rate limits for each
+/// direction (`rx-` what the guest receives, `tx-` what it sends): `bps`, `pps` (frames per
+/// second) and their `-burst`, e.g. `tap=vm0,tx-bps=10M,rx-pps=1000`.
 ///
 /// `tap=NAME` attaches to the tap NAME (vmm creates it, for its own lifetime, when it does
 /// not exist); `tap` alone makes vmm create a tap whose name the kernel chooses. Without
@@ -11,24 +13,46 @@ public struct NetworkOption: Equatable, Sendable {
     public var tapName: String?
     /// The guest's MAC address (six bytes); nil means a generated one.
     public var macAddress: [UInt8]?
+    /// Frames the guest receives; unlimited by default.
+    public var receiveLimit: RateLimitOption
+    /// Frames the guest sends; unlimited by default.
+    public var transmitLimit: RateLimitOption
 
     /// Linux interface names have at most IFNAMSIZ - 1 bytes.
     public static let maximumTapNameLength = 15
 
-    public init(tapName: String?, macAddress: [UInt8]? = nil) {
+    public init(
+        tapName: String?, macAddress: [UInt8]? = nil, receiveLimit: RateLimitOption = RateLimitOption(),
+        transmitLimit: RateLimitOption = RateLimitOption()
+    ) {
         self.tapName = tapName
         self.macAddress = macAddress
+        self.receiveLimit = receiveLimit
+        self.transmitLimit = transmitLimit
+    }
+
+    /// Creates the builder of one direction's limit: `rx` or `tx` (keys `rx-bps`, `rx-bps-burst`,
+    /// `rx-pps`, `rx-pps-burst`, and the same with `tx-`).
+    public static func rateLimitBuilder(direction: String) -> RateLimitOption.Builder {
+        RateLimitOption.Builder(prefix: "\(direction)-", operationsKey: "pps")
     }
 
     /// Parses `tap[=NAME][,mac=MAC]`; `option` names the option in messages.
     public init(parsing text: String, option: String = "--net") throws(DeviceOptionError) {
-        let usage = "write \(option) tap=NAME[,mac=MAC], or \(option) tap for a tap named by the kernel"
+        let usage = "write \(option) tap=NAME[,mac=MAC][,rx-bps=B][,rx-pps=N][,tx-bps=B][,tx-pps=N] (each limit "
+            + "with an optional -burst), or \(option) tap for a tap named by the kernel"
         var tap: String??
         var mac: [UInt8]?
+        var receive = Self.rateLimitBuilder(direction: "rx")
+        var transmit = Self.rateLimitBuilder(direction: "tx")
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = parts[0]
             let value = parts.count == 2 ? String(parts[1]) : nil
+            if let value {
+                if try receive.take(String(key), value, in: text, option: option) { continue }
+                if try transmit.take(String(key), value, in: text, option: option) { continue }
+            }
             switch (key, value) {
             case ("tap", _):
                 guard tap == nil else { throw DeviceOptionError("\(option) '\(text)': tap is given twice; \(usage)") }
@@ -44,12 +68,21 @@ public struct NetworkOption: Equatable, Sendable {
             }
         }
         guard let tap else { throw DeviceOptionError("\(option) '\(text)': no backend; \(usage)") }
-        self.init(tapName: tap, macAddress: mac)
+        self.init(
+            tapName: tap, macAddress: mac, receiveLimit: try receive.finish(in: text, option: option),
+            transmitLimit: try transmit.finish(in: text, option: option))
     }
 
     /// The text `--net` takes for this NIC.
     public var optionValue: String {
-        (tapName.map { "tap=\($0)" } ?? "tap") + (macAddress.map { ",mac=\(MACAddressSyntax.format($0))" } ?? "")
+        ([tapName.map { "tap=\($0)" } ?? "tap"] + (macAddress.map { ["mac=\(MACAddressSyntax.format($0))"] } ?? [])
+            + limitItems).joined(separator: ",")
+    }
+
+    /// The rate-limit settings of both directions, as `--net` takes them.
+    public var limitItems: [String] {
+        receiveLimit.optionItems(prefix: "rx-", operationsKey: "pps")
+            + transmitLimit.optionItems(prefix: "tx-", operationsKey: "pps")
     }
 
     /// The MAC address the guest sees: the given one, else one generated from the tap's

@@ -42,9 +42,10 @@ extension ThreadKind {
             // poll(2) on queue notifiers and taps; frames to and from the tap; entropy;
             // a block queue runs the last request of a batch itself (see blockIO); the
             // balloon punches holes into guest RAM (fallocate) and drops pages (madvise), and
-            // closes its statistics timer when a driver breaks the rules.
+            // closes its statistics timer when a driver breaks the rules; a rate-limited queue
+            // arms its throttle timer.
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter(
-                [.poll, .read, .write, .readv, .writev, .getrandom, .close]))
+                [.poll, .read, .write, .readv, .writev, .getrandom, .close, .timerfd_settime]))
         case .blockIO:
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter([.read, .write]))
         case .control:

@@ -31,10 +31,13 @@ public struct HostInfo: Codable, Equatable, Sendable {
     public var cluster: ClusterInfo?
     /// Guest RAM and vCPUs promised to the VMs here, against what may be promised.
     public var committed: HostCommitment?
+    /// Same-page merging (KSM); nil when the kernel has none.
+    public var ksm: HostPageMerging?
 
     public init(
         kvm: KVM, cpus: Int, memory: UInt64, vms: [String: Int], version: String, availableMemory: UInt64? = nil,
-        mode: String? = nil, drain: HostDrainReport? = nil, cluster: ClusterInfo? = nil, committed: HostCommitment? = nil
+        mode: String? = nil, drain: HostDrainReport? = nil, cluster: ClusterInfo? = nil, committed: HostCommitment? = nil,
+        ksm: HostPageMerging? = nil
     ) {
         self.kvm = kvm
         self.cpus = cpus
@@ -46,5 +49,6 @@ public struct HostInfo: Codable, Equatable, Sendable {
         self.drain = drain
         self.cluster = cluster
         self.committed = committed
+        self.ksm = ksm
     }
 }

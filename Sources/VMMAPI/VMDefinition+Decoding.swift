@@ -1,6 +1,6 @@
 extension VMDefinition {
     private enum Field: String, CodingKey {
-        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom, ha, haPriority
+        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom, ha, haPriority, mergePages
     }
 
     /// Decodes a definition in which only `name` and `kernel` are required; the other fields
@@ -22,7 +22,8 @@ extension VMDefinition {
             balloon: try container.decodeIfPresent(VMBalloon.self, forKey: .balloon),
             restoreFrom: try container.decodeIfPresent(VMRestoreSource.self, forKey: .restoreFrom),
             ha: try container.decodeIfPresent(Bool.self, forKey: .ha) ?? false,
-            haPriority: try container.decodeIfPresent(Int.self, forKey: .haPriority) ?? 0
+            haPriority: try container.decodeIfPresent(Int.self, forKey: .haPriority) ?? 0,
+            mergePages: try container.decodeIfPresent(Bool.self, forKey: .mergePages) ?? false
         )
     }
 }

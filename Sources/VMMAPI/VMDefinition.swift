@@ -27,6 +27,8 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     /// Among HA VMs, the ones with a higher priority restart first
     /// (``haPriorityRange``).
     public var haPriority: Int
+    /// The host kernel may merge the guest's pages with identical ones (KSM, `vmm --merge-pages`).
+    public var mergePages: Bool
 
     public static let defaultCPUs = 1
     public static let defaultMemory: UInt64 = 256 << 20
@@ -37,7 +39,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
         initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
         networks: [VMNetwork] = [], rng: Bool = true, balloon: VMBalloon? = nil, restoreFrom: VMRestoreSource? = nil,
-        ha: Bool = false, haPriority: Int = 0
+        ha: Bool = false, haPriority: Int = 0, mergePages: Bool = false
     ) {
         self.name = name
         self.cpus = cpus
@@ -53,6 +55,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.restoreFrom = restoreFrom
         self.ha = ha
         self.haPriority = haPriority
+        self.mergePages = mergePages
     }
 
     /// Whether `name` is a valid VM name.
@@ -81,11 +84,12 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
     public var balloon: VMBalloonPatch?
     public var ha: Bool?
     public var haPriority: Int?
+    public var mergePages: Bool?
 
     public init(
         cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
         cmdline: String? = nil, autostart: Bool? = nil, disks: [VMDisk]? = nil, networks: [VMNetwork]? = nil,
-        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil
+        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil, mergePages: Bool? = nil
     ) {
         self.cpus = cpus
         self.memory = memory
@@ -99,6 +103,7 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
         self.balloon = balloon
         self.ha = ha
         self.haPriority = haPriority
+        self.mergePages = mergePages
     }
 
     /// Whether the patch changes nothing but the balloon's target: all a running VM takes.

@@ -6,9 +6,15 @@ public struct VMNetwork: Codable, Equatable, Sendable {
     /// The guest's MAC address, `aa:bb:cc:dd:ee:ff`. The daemon fills in a generated one
     /// (stable, locally administered) when a definition has none.
     public var mac: String?
+    /// Bytes and frames per second the guest receives, and sends; nil: unlimited. Both are
+    /// changeable while the VM runs.
+    public var receiveLimit: VMRateLimit?
+    public var transmitLimit: VMRateLimit?
 
-    public init(tap: String? = nil, mac: String? = nil) {
+    public init(tap: String? = nil, mac: String? = nil, receiveLimit: VMRateLimit? = nil, transmitLimit: VMRateLimit? = nil) {
         self.tap = tap
         self.mac = mac
+        self.receiveLimit = receiveLimit
+        self.transmitLimit = transmitLimit
     }
 }

@@ -31,6 +31,13 @@ public struct Daemon: Sendable {
         if gid == nil {
             logger.warning("group \(configuration.group) does not exist; the API is open to root only")
         }
+        if configuration.enablePageMerging {
+            if let problem = HostProbe.enablePageMerging() {
+                logger.warning("same-page merging: \(problem); VMs with mergePages are not merged")
+            } else {
+                logger.info("same-page merging (KSM) is on for the host")
+            }
+        }
         let manager = try VMManager(configuration: configuration, logger: logger)
         // Before load: a VM adopted mid-migration may need to ask its destination.
         if let listener = configuration.listener {

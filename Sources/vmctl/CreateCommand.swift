@@ -33,15 +33,17 @@ struct CreateCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
-            + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.",
-        valueName: "path[,readonly]"))
+            + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','. bps (bytes, "
+            + "K/M/G suffixes) and iops (requests) per second limit it, each with a burst (bps-burst, iops-burst).",
+        valueName: "path[,readonly][,bps=B][,iops=N]"))
     var disk: [String] = []
 
     @Option(help: ArgumentHelp(
         "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created while the VM runs "
             + "if it does not exist); tap alone creates one named by the kernel. Without mac=, vmmd assigns "
-            + "a stable 02:xx:xx:xx:xx:xx address (vmctl info shows it).",
-        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]"))
+            + "a stable 02:xx:xx:xx:xx:xx address (vmctl info shows it). rx-bps, rx-pps, tx-bps and tx-pps limit "
+            + "bytes and frames per second the guest receives and sends, each with a -burst.",
+        valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff][,tx-bps=B]..."))
     var net: [String] = []
 
     @Flag(help: "In a cluster, restart the VM on another host when its host fails.")
@@ -56,6 +58,9 @@ struct CreateCommand: AsyncParsableCommand {
 
     @Flag(help: "Leave out the virtio-rng entropy device.")
     var noRng = false
+
+    @Flag(help: "Let the host merge the guest's pages with identical ones (KSM; vmmd --enable-ksm turns it on).")
+    var mergePages = false
 
     @Option(help: ArgumentHelp(
         "Add a virtio-balloon device holding SIZE of the guest's RAM (0 for none yet; vmctl set changes it "
@@ -79,7 +84,8 @@ struct CreateCommand: AsyncParsableCommand {
             name: vm.name, cpus: cpus, memory: ByteSize.parse(memory)!, kernel: PathResolution.absolute(kernel),
             initrd: initrd.map { PathResolution.absolute($0) }, cmdline: commandLine, autostart: autostart,
             disks: try disks(), networks: try networks(), rng: !noRng, balloon: try balloonDevice(), ha: ha,
-            haPriority: haPriority)
+            haPriority: haPriority,
+            mergePages: mergePages)
         let info = try await global.client().post(Routes.vms, body: VMCreateRequest(definition, host: host), as: VMInfo.self)
         print("created \(vm.name)\(info.host.map { " on host \($0)" } ?? "")")
     }
@@ -89,10 +95,11 @@ struct CreateCommand: AsyncParsableCommand {
         do {
             let options = try disk.map { (text) throws(DeviceOptionError) in
                 let option = try DiskOption(parsing: text)
-                return DiskOption(path: PathResolution.absolute(option.path), readOnly: option.readOnly)
+                return DiskOption(
+                    path: PathResolution.absolute(option.path), readOnly: option.readOnly, rateLimit: option.rateLimit)
             }
             try DiskOption.checkUnique(options)
-            return options.map { VMDisk(path: $0.path, readOnly: $0.readOnly) }
+            return options.map { VMDisk(path: $0.path, readOnly: $0.readOnly, rateLimit: VMRateLimit($0.rateLimit)) }
         } catch {
             throw ValidationError(error.message)
         }
@@ -118,7 +125,11 @@ struct CreateCommand: AsyncParsableCommand {
         do {
             let options = try net.map { (text) throws(DeviceOptionError) in try NetworkOption(parsing: text) }
             try NetworkOption.checkUnique(options)
-            return options.map { VMNetwork(tap: $0.tapName, mac: $0.macAddress.map(MACAddressSyntax.format)) }
+            return options.map {
+                VMNetwork(
+                    tap: $0.tapName, mac: $0.macAddress.map(MACAddressSyntax.format),
+                    receiveLimit: VMRateLimit($0.receiveLimit), transmitLimit: VMRateLimit($0.transmitLimit))
+            }
         } catch {
             throw ValidationError(error.message)
         }

@@ -41,10 +41,18 @@ struct HostShowCommand: AsyncParsableCommand {
         ]
         if let available = host.availableMemory { fields.append(("available memory", ByteSize.format(available))) }
         if let committed = host.committed { fields += commitment(committed) }
+        if let ksm = host.ksm { fields.append(("same-page merging", pageMerging(ksm))) }
         if let mode = host.mode {
             fields.append(("mode", mode == "draining" ? "draining (VMs do not start here; vmctl host undrain)" : mode))
         }
         return TextTable.fields(fields)
+    }
+
+    /// `on, 1200 pages shared, 5400 sharing: 21.1 MiB saved` (KSM's counters).
+    static func pageMerging(_ ksm: HostPageMerging) -> String {
+        let mebibytes = Double(ksm.savedBytes) / Double(1 << 20)
+        return "\(ksm.running ? "on" : "off (vmmd --enable-ksm turns it on)"), \(ksm.pagesShared) pages shared, "
+            + "\(ksm.pagesSharing) sharing: \((mebibytes * 10).rounded() / 10) MiB saved"
     }
 
     /// `committed memory  1.5G of 24.0G (overcommit 1.0)` and the same for vCPUs.

@@ -57,6 +57,10 @@ struct ControlSocket: SocketServerHandler {
                 answer(client, try session.setBalloonTarget(target))
             case .fence(let request):
                 answer(client, try session.setFence(request))
+            case .limitDisk(let index, let limit):
+                answer(client, try session.limitDisk(index, limit))
+            case .limitNetwork(let index, let receive, let transmit):
+                answer(client, try session.limitNetwork(index, receive: receive, transmit: transmit))
             }
         } catch {
             answer(client, error.response)

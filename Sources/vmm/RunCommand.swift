@@ -28,15 +28,23 @@ struct RunCommand {
             help: "On a PVM host, do not add the Linux kernel parameters that keep the guest off instructions "
                 + "the host cannot run.")
         static let disk = OptionDefinition.option(
-            "disk", valueName: "path[,readonly]", repeatable: true,
+            "disk", valueName: "path[,readonly][,bps=B][,iops=N]", repeatable: true,
             help: "Attach a raw disk image (or block device) as a virtio-blk disk; repeatable, in order. "
-                + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','.")
+                + "readonly (or readonly=on) attaches it read-only. The path cannot contain ','. bps (bytes, "
+                + "K/M/G suffixes) and iops (requests) per second limit the disk, each with a burst (bps-burst, "
+                + "iops-burst; default a tenth of a second's worth); the control request 'limit disk' changes them.")
         static let net = OptionDefinition.option(
             "net", valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]", repeatable: true,
             help: "Attach a virtio-net NIC to a tap; repeatable. tap=NAME uses the tap NAME (created for this run "
                 + "if it does not exist); tap alone creates one named by the kernel. Without mac=, the address is "
-                + "02:xx:xx:xx:xx:xx derived from the tap's name (the kernel's choice for tap alone).")
+                + "02:xx:xx:xx:xx:xx derived from the tap's name (the kernel's choice for tap alone). rx-bps, "
+                + "rx-pps, tx-bps and tx-pps limit bytes and frames per second the guest receives (rx) and sends "
+                + "(tx), each with a -burst; the control request 'limit net' changes them.")
         static let noRng = OptionDefinition.flag("no-rng", help: "Leave out the virtio-rng entropy device.")
+        static let mergePages = OptionDefinition.flag(
+            "merge-pages",
+            help: "Let the host kernel merge guest pages that are identical to other pages (KSM: guest RAM is "
+                + "private anonymous memory marked MADV_MERGEABLE; merging happens while /sys/kernel/mm/ksm/run is 1).")
         static let balloon = OptionDefinition.option(
             "balloon", valueName: "size[,deflate-on-oom=off][,free-page-reporting=off][,stats=seconds]",
             help: "Add a virtio-balloon device holding SIZE of the guest's RAM (0 for none yet; the control "
@@ -53,6 +61,7 @@ struct RunCommand {
         options: [
             Option.kernel, Option.initrd, Option.commandLine, Option.cpus, Option.memory, Option.cpuFeatures,
             Option.noPit, Option.noPvmWorkarounds, Option.disk, Option.net, Option.noRng, Option.balloon,
+            Option.mergePages,
         ] + SupervisorOptions.Option.all)
 
     let kernel: String
@@ -67,6 +76,7 @@ struct RunCommand {
     let net: [String]
     let noRng: Bool
     let balloon: String?
+    let mergePages: Bool
     let supervisor: SupervisorOptions
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
@@ -82,6 +92,7 @@ struct RunCommand {
         net = parsed.values(Option.net)
         noRng = parsed.flag(Option.noRng)
         balloon = parsed.value(Option.balloon)
+        mergePages = parsed.flag(Option.mergePages)
         supervisor = try SupervisorOptions(parsed)
     }
 
@@ -125,6 +136,7 @@ struct RunCommand {
             memorySize: memorySize, cpuFeatures: features, hasPIT: !noPit, disks: disks, networks: networks,
             hasEntropyDevice: !noRng)
         configuration.pvmWorkarounds = !noPvmWorkarounds
+        configuration.mergePages = mergePages
         if let balloon { configuration.balloon = try BalloonConfiguration.parsing(balloon) }
         return configuration
     }

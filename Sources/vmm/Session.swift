@@ -363,7 +363,7 @@ final class Session: Sendable {
                 ("other", .integer(sum { $0.other.load(ordering: .relaxed) + $0.interrupted.load(ordering: .relaxed) })),
             ])),
             ("boots", .integer(boots)),
-        ] + fenceStatus + (migration.map { [("migration", $0.progress.json)] } ?? [])
+        ] + fenceStatus + rateLimitStatus + (migration.map { [("migration", $0.progress.json)] } ?? [])
             + (balloon.map { [("balloon", Self.json($0))] } ?? []))
     }
 

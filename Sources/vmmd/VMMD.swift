@@ -86,6 +86,11 @@ struct VMMD: AsyncParsableCommand {
         "vCPUs the running VMs may be promised per host CPU; starts past it are refused (409).", valueName: "ratio"))
     var cpuOvercommit = AdmissionPolicy.defaultCPUOvercommit
 
+    @Flag(help: ArgumentHelp(
+        "Turn on the kernel's same-page merging for the host at start (writes 1 to /sys/kernel/mm/ksm/run): "
+            + "VMs defined with mergePages then share identical pages."))
+    var enableKsm = false
+
     func validate() throws {
         for (name, ratio) in [("--memory-overcommit", memoryOvercommit), ("--cpu-overcommit", cpuOvercommit)]
         where !ratio.isFinite || ratio <= 0 {
@@ -169,11 +174,12 @@ struct VMMD: AsyncParsableCommand {
         var logger = Logger(label: "vmmd")
         logger.logLevel = .info
         let listener = try listener()
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
             vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener),
             apiLimits: apiLimits,
             admission: AdmissionPolicy(memoryOvercommit: memoryOvercommit, cpuOvercommit: cpuOvercommit))
+        configuration.enablePageMerging = enableKsm
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
         try await Daemon(configuration: configuration, logger: logger).run()
     }

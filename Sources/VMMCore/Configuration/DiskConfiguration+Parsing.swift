@@ -1,11 +1,11 @@
 import DeviceOptions
 
 extension DiskConfiguration {
-    /// Parses one `--disk PATH[,readonly]` value (`readonly=on|off` too).
+    /// Parses one `--disk PATH[,readonly][,bps=..][,iops=..]` value (`readonly=on|off` too).
     public init(parsing text: String) throws(VMMError) {
         do {
             let option = try DiskOption(parsing: text)
-            self.init(path: option.path, readOnly: option.readOnly)
+            self.init(path: option.path, readOnly: option.readOnly, rateLimit: option.rateLimit)
         } catch {
             throw .invalidConfiguration(error.message)
         }

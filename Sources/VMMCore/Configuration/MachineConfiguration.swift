@@ -24,6 +24,8 @@ public struct MachineConfiguration: Sendable {
     /// On a PVM host, add the Linux kernel parameters that keep the guest kernel off what
     /// the host cannot run (see `PVMWorkarounds`).
     public var pvmWorkarounds = true
+    /// Guest RAM the host kernel may merge with identical pages (KSM, `MADV_MERGEABLE`).
+    public var mergePages = false
 
     public init(
         kernelPath: String, initrdPath: String? = nil, commandLine: String = "", cpuCount: Int = 1,

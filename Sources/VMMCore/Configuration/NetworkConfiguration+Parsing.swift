@@ -5,7 +5,9 @@ extension NetworkConfiguration {
     public init(parsing text: String) throws(VMMError) {
         do {
             let option = try NetworkOption(parsing: text)
-            self.init(tapName: option.tapName, macAddress: option.macAddress.map(MACAddress.init(bytes:)))
+            self.init(
+                tapName: option.tapName, macAddress: option.macAddress.map(MACAddress.init(bytes:)),
+                receiveLimit: option.receiveLimit, transmitLimit: option.transmitLimit)
         } catch {
             throw .invalidConfiguration(error.message)
         }

@@ -1,3 +1,5 @@
+import DeviceOptions
+
 /// A virtio-net interface backed by a host tap device.
 public struct NetworkConfiguration: Equatable, Sendable {
     /// Name of the tap: an existing (persistent) tap is attached to; a name that does not
@@ -6,10 +8,18 @@ public struct NetworkConfiguration: Equatable, Sendable {
     public var tapName: String?
     /// The guest's MAC address; nil means one generated from the tap name, stable across runs.
     public var macAddress: MACAddress?
+    /// Token buckets on what the guest receives and sends; unlimited by default.
+    public var receiveLimit: RateLimitOption
+    public var transmitLimit: RateLimitOption
 
-    public init(tapName: String?, macAddress: MACAddress? = nil) {
+    public init(
+        tapName: String?, macAddress: MACAddress? = nil, receiveLimit: RateLimitOption = RateLimitOption(),
+        transmitLimit: RateLimitOption = RateLimitOption()
+    ) {
         self.tapName = tapName
         self.macAddress = macAddress
+        self.receiveLimit = receiveLimit
+        self.transmitLimit = transmitLimit
     }
 }
 

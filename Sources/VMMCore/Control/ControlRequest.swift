@@ -14,6 +14,11 @@ public enum ControlRequest: Equatable, Sendable {
     case balloon(target: UInt64)
     /// `fence MS`, `fence until=NS` or `fence off`: stop the VM at a deadline unless extended.
     case fence(FenceRequest)
+    /// `limit disk INDEX SETTINGS`: replace disk INDEX's rate limit (`bps=..,iops=..`, `none`).
+    case limitDisk(index: Int, RateLimitOption)
+    /// `limit net INDEX SETTINGS`: replace both directions' limits of NIC INDEX
+    /// (`rx-bps=..,tx-pps=..`, `none`); a direction not named becomes unlimited.
+    case limitNetwork(index: Int, receive: RateLimitOption, transmit: RateLimitOption)
 
     /// Longest line accepted, newline excluded; a client that sends more is cut off.
     public static let maximumLineLength = 4096
@@ -22,7 +27,8 @@ public enum ControlRequest: Equatable, Sendable {
         "status": .status, "pause": .pause, "resume": .resume, "shutdown": .shutdown, "stop": .stop,
         "reboot": .reboot, "migrate-cancel": .migrateCancel,
     ]
-    private static let expected = "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon, fence"
+    private static let expected =
+        "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon, fence, limit"
 
     /// Parses one line without its newline; spaces, tabs and a CR around the words are
     /// ignored (a terminal or socat may send CRLF).
@@ -36,6 +42,7 @@ public enum ControlRequest: Equatable, Sendable {
         if word == "migrate" { return parseMigrate(Array(fields.dropFirst())) }
         if word == "balloon" { return parseBalloon(Array(fields.dropFirst())) }
         if word == "fence" { return FenceRequest.parse(Array(fields.dropFirst())).map { .fence($0) } }
+        if word == "limit" { return parseLimit(Array(fields.dropFirst())) }
         if fields.count == 1, let request = words[word] { return .success(request) }
         guard words[word] == nil else {
             return .failure(ControlError(.badRequest, "'\(word)' takes no arguments"))
@@ -67,6 +74,34 @@ public enum ControlRequest: Equatable, Sendable {
             return .failure(ControlError(.badRequest, "'\(arguments[0].prefix(40))' is not a size; \(usage)"))
         }
         return .success(.balloon(target: target))
+    }
+
+    private static func parseLimit(_ arguments: [String]) -> Result<ControlRequest, ControlError> {
+        let usage = "usage: limit disk INDEX bps=B,bps-burst=B,iops=N,iops-burst=N | "
+            + "limit net INDEX rx-bps=B,rx-pps=N,tx-bps=B,tx-pps=N (each with -burst), or none for no limit"
+        guard arguments.count == 3, ["disk", "net"].contains(arguments[0]), let index = Int(arguments[1]), index >= 0 else {
+            return .failure(ControlError(.badRequest, usage))
+        }
+        let items = arguments[2] == "none" ? [] : arguments[2].split(separator: ",").map(String.init)
+        let option = "limit \(arguments[0]) \(index)"
+        do throws(DeviceOptionError) {
+            var builders = arguments[0] == "disk"
+                ? [DiskOption.rateLimitBuilder()]
+                : [NetworkOption.rateLimitBuilder(direction: "rx"), NetworkOption.rateLimitBuilder(direction: "tx")]
+            for item in items {
+                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                var taken = false
+                for position in builders.indices where !taken && parts.count == 2 {
+                    taken = try builders[position].take(parts[0], parts[1], in: arguments[2], option: option)
+                }
+                guard taken else { throw DeviceOptionError("\(option): unknown setting '\(item.prefix(40))'; \(usage)") }
+            }
+            let limits = try builders.map { (builder) throws(DeviceOptionError) in try builder.finish(in: arguments[2], option: option) }
+            return .success(limits.count == 1
+                ? .limitDisk(index: index, limits[0]) : .limitNetwork(index: index, receive: limits[0], transmit: limits[1]))
+        } catch {
+            return .failure(ControlError(.badRequest, error.message))
+        }
     }
 
     private static func parseMigrate(_ arguments: [String]) -> Result<ControlRequest, ControlError> {

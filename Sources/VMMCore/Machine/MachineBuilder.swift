@@ -160,7 +160,7 @@ public struct MachineBuilder: Sendable {
             throw .invalidConfiguration(
                 "cannot boot \(configuration.kernelPath): the kernel file was missing when this VM was restored")
         }
-        let memory = try GuestMemory(size: configuration.memorySize)
+        let memory = try GuestMemory(size: configuration.memorySize, mergeable: configuration.mergePages)
         let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
         let platform = PlatformDevices.acpiPlatform(
             cpuCount: configuration.cpuCount, pciDeviceCount: inputs.virtioDevices.count)

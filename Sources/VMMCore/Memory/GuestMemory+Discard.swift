@@ -32,6 +32,11 @@ extension GuestMemory {
                 throw .system("madvise(MADV_DONTNEED) of guest memory at offset \(start)", errno)
             }
             discardedFilePages?.insert(start..<end)
+        case .mergeable:
+            // Private anonymous pages: dropped, they read as zeros again.
+            guard madvise(base + Int(start), Int(end - start), MADV_DONTNEED) == 0 else {
+                throw .system("madvise(MADV_DONTNEED) of guest memory at offset \(start)", errno)
+            }
         }
         return end - start
     }

@@ -16,6 +16,8 @@ extension GuestMemory {
             var fileData = try FileExtents.data(of: fileDescriptor, size: size, what: "guest memory")
             if let discardedFilePages { fileData = discardedFilePages.removing(from: fileData) }
             return Self.merge(fileData + (try privatelyWrittenPages()))
+        case .mergeable:
+            return try privatelyWrittenPages()
         }
     }
 

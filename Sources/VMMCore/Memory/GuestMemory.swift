@@ -26,12 +26,16 @@ public final class GuestMemory: @unchecked Sendable {
         /// A snapshot's memory file, mapped private (copy-on-write): pages the guest has not
         /// written since the restore are read from the file, so restoring costs no copy.
         case snapshotFile
+        /// Private anonymous memory marked `MADV_MERGEABLE` (`--merge-pages`): the kernel's
+        /// same-page merging (KSM) only merges private anonymous pages, never a memfd's.
+        case mergeable
     }
 
     public let size: UInt64
     public let regions: [Region]
     public let backing: Backing
-    /// The memfd holding the guest's RAM, or the snapshot memory file it was restored from.
+    /// The memfd holding the guest's RAM, or the snapshot memory file it was restored from;
+    /// -1 for mergeable RAM, which has no file.
     public let fileDescriptor: Int32
     /// Start of the mapping of the whole memfd in this process.
     public let base: UnsafeMutableRawPointer
@@ -40,12 +44,23 @@ public final class GuestMemory: @unchecked Sendable {
     /// For a snapshot file's RAM: the pages the guest gave back since the restore.
     let discardedFilePages: DiscardedPages?
 
-    /// Creates `size` bytes of zeroed guest RAM. Untouched pages cost nothing.
-    public convenience init(size: UInt64) throws(VMMError) {
+    /// Creates `size` bytes of zeroed guest RAM. Untouched pages cost nothing. `mergeable`
+    /// RAM is private anonymous memory the kernel may merge with identical pages elsewhere.
+    public convenience init(size: UInt64, mergeable: Bool = false) throws(VMMError) {
         guard size >= GuestMemoryMap.minimumSize else {
             throw .invalidConfiguration(
                 "memory size \(size) bytes is too small: vmm needs at least "
                     + "\(GuestMemoryMap.minimumSize >> 20) MiB")
+        }
+        if mergeable {
+            try self.init(mapping: -1, size: size, backing: .mergeable)
+            guard madvise(base, Int(size), MADV_MERGEABLE) == 0 else {
+                let code = errno
+                throw code == EINVAL
+                    ? .invalidConfiguration("--merge-pages: this kernel has no same-page merging (CONFIG_KSM)")
+                    : .system("madvise(MADV_MERGEABLE) of guest memory", code)
+            }
+            return
         }
         let fd = ckvm_memfd_create("vmm-guest-ram", UInt32(MFD_CLOEXEC))
         guard fd >= 0 else { throw .system("memfd_create", errno) }
@@ -65,14 +80,20 @@ public final class GuestMemory: @unchecked Sendable {
         try self.init(mapping: fd, size: size, backing: .snapshotFile)
     }
 
-    /// Maps `fd` whole, shared for a memfd, private for a snapshot file; closes `fd` on failure.
+    /// Maps `fd` whole, shared for a memfd, private for a snapshot file, or private anonymous
+    /// memory for mergeable RAM (`fd` -1); closes `fd` on failure.
     private init(mapping fd: Int32, size: UInt64, backing: Backing) throws(VMMError) {
-        let sharing = backing == .anonymous ? MAP_SHARED : MAP_PRIVATE
-        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, sharing | MAP_NORESERVE, fd, 0),
+        let flags: Int32
+        switch backing {
+        case .anonymous: flags = MAP_SHARED
+        case .snapshotFile: flags = MAP_PRIVATE
+        case .mergeable: flags = MAP_PRIVATE | MAP_ANONYMOUS
+        }
+        guard let mapping = mmap(nil, Int(size), PROT_READ | PROT_WRITE, flags | MAP_NORESERVE, fd, 0),
               mapping != MAP_FAILED
         else {
             let code = errno
-            close(fd)
+            if fd >= 0 { close(fd) }
             throw .system("mmap \(size) bytes of guest memory", code)
         }
         // A core dump of vmm should not carry the guest's memory.
@@ -88,7 +109,7 @@ public final class GuestMemory: @unchecked Sendable {
 
     deinit {
         munmap(base, Int(size))
-        close(fileDescriptor)
+        if fileDescriptor >= 0 { close(fileDescriptor) }
     }
 
     /// Host pointer for `count` bytes at `guestAddress`, or nil unless they lie in one RAM region.

@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable {
     public var apiLimits: APILimits
     /// How much guest RAM and how many vCPUs the daemon may promise.
     public var admission: AdmissionPolicy
+    /// Turn the host's same-page merging (KSM) on at start, for VMs with `mergePages`.
+    public var enablePageMerging = false
 
     public init(
         socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String,

@@ -20,9 +20,11 @@ extension StrictlyDecodable {
 extension VMDefinition: StrictlyDecodable {
     static let fieldNames: Set<String> = [
         "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon", "ha",
-        "haPriority",
+        "haPriority", "mergePages",
     ]
-    static let objectArrayFieldNames: [String: Set<String>] = ["disks": ["path", "readOnly"], "networks": ["tap", "mac"]]
+    static let objectArrayFieldNames: [String: Set<String>] = [
+        "disks": ["path", "readOnly", "rateLimit"], "networks": ["tap", "mac", "receiveLimit", "transmitLimit"],
+    ]
     static let objectFieldNames: [String: Set<String>] = ["balloon": ["target", "deflateOnOOM", "freePageReporting"]]
 }
 
@@ -35,6 +37,7 @@ extension VMCreateRequest: StrictlyDecodable {
 extension VMDefinitionPatch: StrictlyDecodable {
     static let fieldNames: Set<String> = [
         "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon", "ha", "haPriority",
+        "mergePages",
     ]
     static let objectArrayFieldNames = VMDefinition.objectArrayFieldNames
     static let objectFieldNames = VMDefinition.objectFieldNames

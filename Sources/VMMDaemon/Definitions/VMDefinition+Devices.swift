@@ -19,19 +19,29 @@ extension VMDefinition {
 
     private func checkDeviceSyntax() throws(DeviceOptionError) {
         for (index, disk) in disks.enumerated() { try DiskOption.checkPath(disk.path, field: "disks[\(index)].path") }
-        try DiskOption.checkUnique(disks.map { DiskOption(path: $0.path, readOnly: $0.readOnly) }, field: "disks")
+        try DiskOption.checkUnique(try diskOptions(), field: "disks")
         let networks = try networkOptions()
         try NetworkOption.checkUnique(networks, field: "networks")
     }
 
-    /// The NICs as `--net` options; throws for a tap name or MAC address vmm would refuse.
+    /// The disks as `--disk` options; throws for a rate limit vmm would refuse.
+    func diskOptions() throws(DeviceOptionError) -> [DiskOption] {
+        try disks.enumerated().map { (index, disk) throws(DeviceOptionError) in try disk.option(field: "disks[\(index)]") }
+    }
+
+    /// The NICs as `--net` options; throws for a tap name, MAC address or rate limit vmm
+    /// would refuse.
     func networkOptions() throws(DeviceOptionError) -> [NetworkOption] {
         try networks.enumerated().map { (index, network) throws(DeviceOptionError) in
-            if let tap = network.tap { try NetworkOption.checkTapName(tap, field: "networks[\(index)].tap") }
+            let field = "networks[\(index)]"
+            if let tap = network.tap { try NetworkOption.checkTapName(tap, field: "\(field).tap") }
             let mac = try network.mac.map { (mac) throws(DeviceOptionError) in
-                try MACAddressSyntax.parse(mac, field: "networks[\(index)].mac")
+                try MACAddressSyntax.parse(mac, field: "\(field).mac")
             }
-            return NetworkOption(tapName: network.tap, macAddress: mac)
+            return NetworkOption(
+                tapName: network.tap, macAddress: mac,
+                receiveLimit: try network.receiveLimit?.option(field: "\(field).receiveLimit") ?? RateLimitOption(),
+                transmitLimit: try network.transmitLimit?.option(field: "\(field).transmitLimit") ?? RateLimitOption())
         }
     }
 

@@ -57,6 +57,7 @@ extension VMDefinition {
         if let rng = patch.rng { result.rng = rng }
         if let ha = patch.ha { result.ha = ha }
         if let haPriority = patch.haPriority { result.haPriority = haPriority }
+        if let mergePages = patch.mergePages { result.mergePages = mergePages }
         if let change = patch.balloon {
             var balloon = result.balloon ?? VMBalloon()
             if let target = change.target { balloon.target = target }

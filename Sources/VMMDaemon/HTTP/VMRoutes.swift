@@ -47,7 +47,8 @@ struct VMRoutes {
                 kvm: HostProbe.kvm(), cpus: HostProbe.cpus, memory: HostProbe.memory,
                 vms: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) }),
                 version: DaemonVersion.current, availableMemory: HostProbe.availableMemory,
-                mode: await manager.mode, drain: drain, cluster: await cluster?.info(), committed: await manager.commitment()))
+                mode: await manager.mode, drain: drain, cluster: await cluster?.info(), committed: await manager.commitment(),
+                ksm: HostProbe.pageMerging()))
         }
         router.get("/metrics") { _, _ in
             let renderer = MetricsRenderer(

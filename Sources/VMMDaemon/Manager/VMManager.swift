@@ -100,6 +100,9 @@ public actor VMManager {
         if vm.state.hasProcess, patch.changesOnlyBalloonTarget, let target = patch.balloon?.target {
             return try await setBalloonTarget(name, target)
         }
+        if vm.state.hasProcess, Self.changesOnlyRateLimits(vm.definition, vm.definition.applying(patch)) {
+            return try await applyRateLimits(name, vm.definition.applying(patch))
+        }
         try VMAction.edit.check(vm.state, vm: name)
         try checkIdle(name)
         let patched = vm.definition.applying(patch)

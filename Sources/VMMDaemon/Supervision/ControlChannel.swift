@@ -20,6 +20,22 @@ struct ControlChannel: Sendable {
             var stats: [String: UInt64]?
         }
 
+        /// A rate limiter's counters in `disks` and `networks` (limits themselves are in the definition).
+        struct Limiter: Decodable, Sendable {
+            var waits: UInt64
+            var throttledMilliseconds: UInt64
+
+            private enum CodingKeys: String, CodingKey {
+                case waits
+                case throttledMilliseconds = "throttled_ms"
+            }
+        }
+
+        struct Network: Decodable, Sendable {
+            var rx: Limiter
+            var tx: Limiter
+        }
+
         var state: String
         var pid: Int32
         var vcpus: Int
@@ -28,9 +44,12 @@ struct ControlChannel: Sendable {
         var exits: Exits
         var boots: Int
         var balloon: Balloon?
+        /// Per disk and per NIC, in order (absent from a `vmm` older than rate limits).
+        var disks: [Limiter]?
+        var networks: [Network]?
 
         private enum CodingKeys: String, CodingKey {
-            case state, pid, vcpus, memory, exits, boots, balloon
+            case state, pid, vcpus, memory, exits, boots, balloon, disks, networks
             case uptimeMilliseconds = "uptime_ms"
         }
     }

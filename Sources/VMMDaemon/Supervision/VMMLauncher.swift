@@ -15,6 +15,7 @@ struct VMMLauncher: Sendable {
         if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
         arguments += try deviceArguments(definition)
         if !definition.rng { arguments.append("--no-rng") }
+        if definition.mergePages { arguments.append("--merge-pages") }
         if let balloon = definition.balloon {
             let option = BalloonOption(
                 target: balloon.target, deflateOnOOM: balloon.deflateOnOOM, freePageReporting: balloon.freePageReporting)
@@ -50,13 +51,11 @@ struct VMMLauncher: Sendable {
     /// `--disk` and `--net` for each of the definition's disks and NICs.
     private func deviceArguments(_ definition: VMDefinition) throws -> [String] {
         var arguments: [String] = []
-        for disk in definition.disks {
-            arguments += ["--disk", DiskOption(path: disk.path, readOnly: disk.readOnly).optionValue]
-        }
         do {
+            for disk in try definition.diskOptions() { arguments += ["--disk", disk.optionValue] }
             for network in try definition.networkOptions() { arguments += ["--net", network.optionValue] }
         } catch {
-            throw APIError.internalError("VM \(definition.name) has an invalid NIC: \(error.message)")
+            throw APIError.internalError("VM \(definition.name) has an invalid disk or NIC: \(error.message)")
         }
         return arguments
     }

@@ -1,3 +1,4 @@
+import DeviceOptions
 import Synchronization
 
 /// A virtio-blk disk (virtio 1.x §5.2) backed by a raw image: one request queue whose
@@ -17,20 +18,26 @@ public final class VirtioBlockDevice: VirtioDevice {
     private let ioThreads: Int
     private let log: Logger
     private let service = Mutex<VirtioBlockQueueService?>(nil)
+    /// Bytes and requests per second; changeable while the VM runs.
+    public let rateLimiter: RateLimiter
 
     /// Opens and locks the image now, so that a wrong path, a bad size or an image in use
     /// is reported before the VM is built.
     public convenience init(configuration: DiskConfiguration, log: Logger) throws(VMMError) {
         let image = try BlockImage(path: configuration.path, readOnly: configuration.readOnly)
-        self.init(storage: image, serial: image.serial, log: log)
+        self.init(storage: image, serial: image.serial, rateLimit: configuration.rateLimit, log: log)
     }
 
     /// A device over any storage; `serial` is what GET_ID returns (at most 20 bytes used).
     /// Four I/O threads: on a 2-CPU host, page-cached 4 KiB random reads at queue depth 32
     /// ran at 28k IOPS with 1 thread, 32k with 4, 20k with 8 and 15k with 16; more threads
     /// only pay off when the disk itself is slow.
-    init(storage: any BlockStorage, serial: [UInt8], ioThreads: Int = 4, log: Logger) {
+    init(
+        storage: any BlockStorage, serial: [UInt8], ioThreads: Int = 4, rateLimit: RateLimitOption = RateLimitOption(),
+        log: Logger
+    ) {
         self.storage = LoggedBlockStorage(base: storage, log: writeLog)
+        rateLimiter = RateLimiter(rateLimit)
         self.image = storage as? BlockImage
         self.serial = serial
         self.ioThreads = ioThreads
@@ -72,7 +79,7 @@ public final class VirtioBlockDevice: VirtioDevice {
         let service = try VirtioBlockQueueService(
             queue: queue, notifier: notifier, interrupt: activation.interrupt,
             deviceNeedsReset: activation.deviceNeedsReset, storage: storage, serial: serial,
-            configuration: configuration, ioThreads: ioThreads, log: log)
+            configuration: configuration, ioThreads: ioThreads, rateLimiter: rateLimiter, log: log)
         self.service.withLock { $0 = service }
     }
 

@@ -18,6 +18,10 @@ final class VirtioBlockQueueService: Sendable {
     private let log: Logger
     private let pool: BlockIOThreadPool
     private let worker = Mutex<DeviceWorker?>(nil)
+    private let rateLimiter: RateLimiter
+    /// Armed while the rate limiter makes the queue wait; the worker then polls only it.
+    private let throttleTimer: DeadlineTimer
+    private let throttled = Atomic<Bool>(false)
     // The guest chooses how often requests fail: only the first of each kind is a warning.
     private let warnedAboutRequest = Atomic<Bool>(false)
     private let warnedAboutStorage = Atomic<Bool>(false)
@@ -27,7 +31,7 @@ final class VirtioBlockQueueService: Sendable {
     init(
         queue: Virtqueue, notifier: EventNotifier, interrupt: any VirtioInterrupt,
         deviceNeedsReset: @escaping @Sendable (String) -> Void, storage: any BlockStorage, serial: [UInt8],
-        configuration: VirtioBlockConfiguration, ioThreads: Int, log: Logger
+        configuration: VirtioBlockConfiguration, ioThreads: Int, rateLimiter: RateLimiter, log: Logger
     ) throws(VMMError) {
         ring = Mutex(queue)
         self.notifier = notifier
@@ -37,17 +41,32 @@ final class VirtioBlockQueueService: Sendable {
         self.serial = serial
         self.configuration = configuration
         self.log = log
+        self.rateLimiter = rateLimiter
+        throttleTimer = try DeadlineTimer()
         pool = try BlockIOThreadPool(name: "virtio-blk io", threads: ioThreads)
-        let notifierDescriptor = notifier.fileDescriptor
         do throws(VMMError) {
-            let worker = try DeviceWorker(
-                name: "virtio-blk", sources: { [notifierDescriptor] }, handler: { [self] _ in serve() })
+            let worker = try DeviceWorker(name: "virtio-blk", sources: { [self] in sources() }, handler: { [self] in handle($0) })
             self.worker.withLock { $0 = worker }
         } catch {
             pool.shutdown()
             throw error
         }
+        rateLimiter.attach(throttleTimer)
         notifier.signal()
+    }
+
+    /// The notifier and the throttle timer; only the timer while the queue waits for tokens.
+    private func sources() -> [Int32] {
+        throttled.load(ordering: .relaxed)
+            ? [throttleTimer.fileDescriptor] : [notifier.fileDescriptor, throttleTimer.fileDescriptor]
+    }
+
+    private func handle(_ ready: [Int]) {
+        let waiting = throttled.load(ordering: .relaxed)
+        for index in ready {
+            if index == 0 && !waiting { notifier.wait() } else { throttleTimer.acknowledge() }
+        }
+        serve()
     }
 
     /// Stops taking requests, waits until every request in flight has completed, and
@@ -58,15 +77,24 @@ final class VirtioBlockQueueService: Sendable {
             return worker
         }?.stop()
         pool.shutdown()
+        rateLimiter.attach(nil)
     }
 
     /// Hands every request but the last of a batch to the I/O threads and runs the last
     /// one itself: a guest that submits one request at a time then costs no thread
-    /// hand-off, while a batch still runs in parallel.
+    /// hand-off, while a batch still runs in parallel. Stops taking requests while the
+    /// rate limiter says wait, and arms the timer for then.
     private func serve() {
-        notifier.wait()
         var last: VirtioBlockRequest?
-        while let request = nextRequest() {
+        var waiting = false
+        while true {
+            if let wait = rateLimiter.delay() {
+                throttleTimer.arm(nanoseconds: wait)
+                waiting = true
+                break
+            }
+            guard let request = nextRequest() else { break }
+            rateLimiter.consume(bytes: request.dataBytes)
             if case .reject(let status, let reason) = request.operation {
                 warn(warnedAboutRequest, "virtio-blk: rejected a request (\(status)): \(reason)")
                 complete(head: request.head, written: request.finish(status, dataWritten: 0))
@@ -75,6 +103,7 @@ final class VirtioBlockQueueService: Sendable {
             if let earlier = last { pool.submit { [self] in execute(earlier) } }
             last = request
         }
+        throttled.store(waiting, ordering: .relaxed)
         if let last { execute(last) }
     }
 

@@ -50,6 +50,14 @@ struct VirtioBlockRequest: Sendable {
     /// (then nothing can be reported and the request is only returned to the driver).
     let status: UnsafeMutableRawBufferPointer?
 
+    /// The data bytes a read or write moves (what a rate limit's bytes count); 0 for the rest.
+    var dataBytes: Int {
+        switch operation {
+        case .read(_, let buffers), .write(_, let buffers): return buffers.reduce(0) { $0 + $1.count }
+        default: return 0
+        }
+    }
+
     init(chain: DescriptorChain, configuration: VirtioBlockConfiguration, readOnly: Bool) {
         head = chain.head
         var incoming = chain.writable.map(\.bytes).filter { !$0.isEmpty }

@@ -9,7 +9,13 @@ extension VirtioNetworkDataPath {
         guard let receive, !tapFailed else { return }
         let usedBefore = receive.usedIndex
         defer { interruptIfNeeded(receive, index: Self.receiveQueue, usedBefore: usedBefore) }
+        receiveThrottled = false
         while !failed {
+            if let wait = receiveLimiter.delay() {
+                receiveTimer.arm(nanoseconds: wait)
+                receiveThrottled = true
+                return
+            }
             guard gatherReceiveBuffers(from: receive) else {
                 waitingForReceiveBuffers = !failed
                 return
@@ -25,6 +31,7 @@ extension VirtioNetworkDataPath {
                 tapFailed = true
                 return
             }
+            receiveLimiter.consume(bytes: max(count - TapDevice.headerSize, 0))
             deliver(frameLength: count, capacities: capacities, to: receive)
         }
     }

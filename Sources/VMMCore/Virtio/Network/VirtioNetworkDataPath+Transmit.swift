@@ -8,7 +8,15 @@ extension VirtioNetworkDataPath {
     func transmitAll() {
         guard let transmit else { return }
         let usedBefore = transmit.usedIndex
-        while let chain = nextChain(from: transmit, name: "transmit queue") {
+        transmitThrottled = false
+        while true {
+            if let wait = transmitLimiter.delay() {
+                transmitTimer.arm(nanoseconds: wait)
+                transmitThrottled = true
+                break
+            }
+            guard let chain = nextChain(from: transmit, name: "transmit queue") else { break }
+            transmitLimiter.consume(bytes: max(chain.readableCount - TapDevice.headerSize, 0))
             send(chain)
             transmit.addUsed(head: chain.head, written: 0)
         }

@@ -24,6 +24,11 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
     let deviceNeedsReset: @Sendable (String) -> Void
     let log: Logger
     let counterStore: VirtioNetworkCounterStore
+    let receiveLimiter: RateLimiter
+    let transmitLimiter: RateLimiter
+    /// Armed while a direction waits for its limiter's tokens.
+    let receiveTimer: DeadlineTimer
+    let transmitTimer: DeadlineTimer
     let mergeable: Bool
     /// The room (header included) the largest frame the tap may deliver needs.
     let receiveSpaceWanted: Int
@@ -35,7 +40,17 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
     var pendingReceiveBuffers = 0
     /// No receive buffers: the tap is left out of the poll set until the driver notifies.
     var waitingForReceiveBuffers = false
+    /// A direction whose limiter said wait: receiving leaves the tap out of the poll set,
+    /// transmitting its notifier, until the direction's timer fires.
+    var receiveThrottled = false
+    var transmitThrottled = false
     var tapFailed = false
+    /// What each descriptor of the last `sources()` is, in order.
+    private var polled: [Source] = []
+
+    enum Source {
+        case receiveNotifier, transmitNotifier, tap, receiveTimer, transmitTimer
+    }
     /// A broken ring (either queue) stops the whole device until reset.
     var failed: Bool { receive?.isBroken == true || transmit?.isBroken == true }
     /// Counts since the last hand-over to `counterStore`.
@@ -48,9 +63,13 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
 
     init(
         tap: TapDevice, activation: VirtioActivation, offloads: TapOffloads, log: Logger,
-        counterStore: VirtioNetworkCounterStore
-    ) {
+        counterStore: VirtioNetworkCounterStore, limiters: (receive: RateLimiter, transmit: RateLimiter)
+    ) throws(VMMError) {
         self.tap = tap
+        receiveLimiter = limiters.receive
+        transmitLimiter = limiters.transmit
+        receiveTimer = try DeadlineTimer()
+        transmitTimer = try DeadlineTimer()
         receive = activation.queues[Self.receiveQueue]
         transmit = activation.queues[Self.transmitQueue]
         receiveNotifier = activation.notifiers[Self.receiveQueue]
@@ -67,25 +86,39 @@ final class VirtioNetworkDataPath: @unchecked Sendable {
 
     deinit { overflowByte.deallocate() }
 
-    /// The descriptors the worker polls: both notifiers, and the tap while receive buffers wait.
+    /// The descriptors the worker polls: the receive notifier, the transmit notifier unless
+    /// transmitting waits for tokens, the tap while receive buffers wait and receiving does
+    /// not wait for tokens, and both throttle timers.
     func sources() -> [Int32] {
+        polled = []
         guard !failed else { return [] }
-        var sources = [receiveNotifier.fileDescriptor, transmitNotifier.fileDescriptor]
-        if receive != nil, !waitingForReceiveBuffers, !tapFailed { sources.append(tap.fileDescriptor) }
-        return sources
+        polled.append(.receiveNotifier)
+        if !transmitThrottled { polled.append(.transmitNotifier) }
+        if receive != nil, !waitingForReceiveBuffers, !tapFailed, !receiveThrottled { polled.append(.tap) }
+        polled += [.receiveTimer, .transmitTimer]
+        return polled.map { source in
+            switch source {
+            case .receiveNotifier: return receiveNotifier.fileDescriptor
+            case .transmitNotifier: return transmitNotifier.fileDescriptor
+            case .tap: return tap.fileDescriptor
+            case .receiveTimer: return receiveTimer.fileDescriptor
+            case .transmitTimer: return transmitTimer.fileDescriptor
+            }
+        }
     }
 
     func handle(ready: [Int]) {
-        let receiveNotified = ready.contains(0)
-        if ready.contains(1) {
-            transmitNotifier.wait()
-            transmitAll()
-        }
+        let sources = Set(ready.map { polled[$0] })
+        if sources.contains(.transmitTimer) { transmitTimer.acknowledge() }
+        if sources.contains(.receiveTimer) { receiveTimer.acknowledge() }
+        if sources.contains(.transmitNotifier) { transmitNotifier.wait() }
+        if sources.contains(.transmitNotifier) || sources.contains(.transmitTimer) { transmitAll() }
+        let receiveNotified = sources.contains(.receiveNotifier)
         if receiveNotified {
             receiveNotifier.wait()
             waitingForReceiveBuffers = false
         }
-        if receiveNotified || ready.contains(2) { receiveAll() }
+        if receiveNotified || sources.contains(.tap) || sources.contains(.receiveTimer) { receiveAll() }
         if counters != VirtioNetworkCounters() {
             counterStore.add(counters)
             counters = VirtioNetworkCounters()

@@ -20,6 +20,9 @@ public final class VirtioNetworkDevice: VirtioDevice {
     private let log: Logger
     private let counterStore = VirtioNetworkCounterStore()
     private let worker = Mutex<DeviceWorker?>(nil)
+    /// What the guest receives and sends, in bytes and frames per second; changeable while the VM runs.
+    public let receiveLimiter: RateLimiter
+    public let transmitLimiter: RateLimiter
 
     /// The layout of `struct virtio_net_config` up to `max_virtqueue_pairs`: mac, status
     /// (link up), one queue pair.
@@ -30,6 +33,8 @@ public final class VirtioNetworkDevice: VirtioDevice {
         self.tap = tap
         macAddress = configuration.macAddress ?? .generated(seed: tap.name)
         self.log = log
+        receiveLimiter = RateLimiter(configuration.receiveLimit)
+        transmitLimiter = RateLimiter(configuration.transmitLimit)
         let linkUp: UInt16 = 1
         let queuePairs: UInt16 = 1
         self.configuration = macAddress.array + [UInt8(linkUp), 0, UInt8(queuePairs), 0]
@@ -59,13 +64,18 @@ public final class VirtioNetworkDevice: VirtioDevice {
         reset()
         let offloads = TapOffloads(guestFeatures: activation.features)
         try tap.setOffloads(offloads)
-        let path = VirtioNetworkDataPath(
-            tap: tap, activation: activation, offloads: offloads, log: log, counterStore: counterStore)
+        let path = try VirtioNetworkDataPath(
+            tap: tap, activation: activation, offloads: offloads, log: log, counterStore: counterStore,
+            limiters: (receiveLimiter, transmitLimiter))
         let started = try DeviceWorker(name: "virtio-net \(tap.name)", sources: path.sources, handler: path.handle)
         worker.withLock { $0 = started }
+        receiveLimiter.attach(path.receiveTimer)
+        transmitLimiter.attach(path.transmitTimer)
     }
 
     public func reset() {
         worker.withLock { $0.take() }?.stop()
+        receiveLimiter.attach(nil)
+        transmitLimiter.attach(nil)
     }
 }
