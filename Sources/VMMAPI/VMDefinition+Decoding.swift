@@ -1,6 +1,6 @@
 extension VMDefinition {
     private enum Field: String, CodingKey {
-        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom, ha, haPriority, mergePages
+        case name, cpus, memory, kernel, initrd, cmdline, autostart, disks, networks, rng, balloon, restoreFrom, ha, haPriority, mergePages, limits
     }
 
     /// Decodes a definition in which only `name` and `kernel` are required; the other fields
@@ -23,7 +23,8 @@ extension VMDefinition {
             restoreFrom: try container.decodeIfPresent(VMRestoreSource.self, forKey: .restoreFrom),
             ha: try container.decodeIfPresent(Bool.self, forKey: .ha) ?? false,
             haPriority: try container.decodeIfPresent(Int.self, forKey: .haPriority) ?? 0,
-            mergePages: try container.decodeIfPresent(Bool.self, forKey: .mergePages) ?? false
+            mergePages: try container.decodeIfPresent(Bool.self, forKey: .mergePages) ?? false,
+            limits: try container.decodeIfPresent(VMLimits.self, forKey: .limits)
         )
     }
 }

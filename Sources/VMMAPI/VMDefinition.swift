@@ -29,6 +29,8 @@ public struct VMDefinition: Codable, Equatable, Sendable {
     public var haPriority: Int
     /// The host kernel may merge the guest's pages with identical ones (KSM, `vmm --merge-pages`).
     public var mergePages: Bool
+    /// CPU and memory limits on the VM's process; nil: none.
+    public var limits: VMLimits?
 
     public static let defaultCPUs = 1
     public static let defaultMemory: UInt64 = 256 << 20
@@ -39,7 +41,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         name: String, cpus: Int = defaultCPUs, memory: UInt64 = defaultMemory, kernel: String,
         initrd: String? = nil, cmdline: String = "", autostart: Bool = false, disks: [VMDisk] = [],
         networks: [VMNetwork] = [], rng: Bool = true, balloon: VMBalloon? = nil, restoreFrom: VMRestoreSource? = nil,
-        ha: Bool = false, haPriority: Int = 0, mergePages: Bool = false
+        ha: Bool = false, haPriority: Int = 0, mergePages: Bool = false, limits: VMLimits? = nil
     ) {
         self.name = name
         self.cpus = cpus
@@ -56,6 +58,7 @@ public struct VMDefinition: Codable, Equatable, Sendable {
         self.ha = ha
         self.haPriority = haPriority
         self.mergePages = mergePages
+        self.limits = limits
     }
 
     /// Whether `name` is a valid VM name.
@@ -85,11 +88,14 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
     public var ha: Bool?
     public var haPriority: Int?
     public var mergePages: Bool?
+    /// Replaces the limits (an empty object removes them); a running VM takes them at once.
+    public var limits: VMLimits?
 
     public init(
         cpus: Int? = nil, memory: UInt64? = nil, kernel: String? = nil, initrd: String? = nil,
         cmdline: String? = nil, autostart: Bool? = nil, disks: [VMDisk]? = nil, networks: [VMNetwork]? = nil,
-        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil, mergePages: Bool? = nil
+        rng: Bool? = nil, balloon: VMBalloonPatch? = nil, ha: Bool? = nil, haPriority: Int? = nil, mergePages: Bool? = nil,
+        limits: VMLimits? = nil
     ) {
         self.cpus = cpus
         self.memory = memory
@@ -104,6 +110,7 @@ public struct VMDefinitionPatch: Codable, Equatable, Sendable {
         self.ha = ha
         self.haPriority = haPriority
         self.mergePages = mergePages
+        self.limits = limits
     }
 
     /// Whether the patch changes nothing but the balloon's target: all a running VM takes.

@@ -20,12 +20,14 @@ extension StrictlyDecodable {
 extension VMDefinition: StrictlyDecodable {
     static let fieldNames: Set<String> = [
         "name", "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon", "ha",
-        "haPriority", "mergePages",
+        "haPriority", "mergePages", "limits",
     ]
     static let objectArrayFieldNames: [String: Set<String>] = [
         "disks": ["path", "readOnly", "rateLimit"], "networks": ["tap", "mac", "receiveLimit", "transmitLimit"],
     ]
-    static let objectFieldNames: [String: Set<String>] = ["balloon": ["target", "deflateOnOOM", "freePageReporting"]]
+    static let objectFieldNames: [String: Set<String>] = [
+        "balloon": ["target", "deflateOnOOM", "freePageReporting"], "limits": ["cpus", "cpuWeight", "memoryLimit"],
+    ]
 }
 
 extension VMCreateRequest: StrictlyDecodable {
@@ -37,7 +39,7 @@ extension VMCreateRequest: StrictlyDecodable {
 extension VMDefinitionPatch: StrictlyDecodable {
     static let fieldNames: Set<String> = [
         "cpus", "memory", "kernel", "initrd", "cmdline", "autostart", "disks", "networks", "rng", "balloon", "ha", "haPriority",
-        "mergePages",
+        "mergePages", "limits",
     ]
     static let objectArrayFieldNames = VMDefinition.objectArrayFieldNames
     static let objectFieldNames = VMDefinition.objectFieldNames

@@ -24,12 +24,26 @@ extension VMDefinition {
         try VMDefinition.validateFile(kernel, field: "kernel")
         if let initrd { try VMDefinition.validateFile(initrd, field: "initrd") }
         try validateDevices()
+        if let limits { try Self.validate(limits) }
         if let balloon {
             do {
                 try BalloonOption.checkTarget(balloon.target, memorySize: memory, field: "balloon.target")
             } catch {
                 throw APIError(code: .invalidDefinition, message: error.message)
             }
+        }
+    }
+
+    private static func validate(_ limits: VMLimits) throws {
+        if let cpus = limits.cpus, !(cpus.isFinite && cpus >= 0.01 && cpus <= VMLimits.maximumCPUs) {
+            throw APIError(
+                code: .invalidDefinition,
+                message: "limits.cpus must be a number of CPUs from 0.01 to \(Int(VMLimits.maximumCPUs)), not \(cpus); leave it out for no cap")
+        }
+        if let weight = limits.cpuWeight, !VMLimits.cpuWeightRange.contains(weight) {
+            throw APIError(
+                code: .invalidDefinition,
+                message: "limits.cpuWeight must be from 1 to 10000 (100 is the default share), not \(weight)")
         }
     }
 
@@ -58,6 +72,7 @@ extension VMDefinition {
         if let ha = patch.ha { result.ha = ha }
         if let haPriority = patch.haPriority { result.haPriority = haPriority }
         if let mergePages = patch.mergePages { result.mergePages = mergePages }
+        if let limits = patch.limits { result.limits = limits == VMLimits() ? nil : limits }
         if let change = patch.balloon {
             var balloon = result.balloon ?? VMBalloon()
             if let target = change.target { balloon.target = target }

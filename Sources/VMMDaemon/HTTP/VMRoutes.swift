@@ -51,9 +51,11 @@ struct VMRoutes {
                 ksm: HostProbe.pageMerging()))
         }
         router.get("/metrics") { _, _ in
-            let renderer = MetricsRenderer(
+            var renderer = MetricsRenderer(
                 counts: await manager.stateCounts(), vms: await manager.snapshot(),
                 uptime: (ContinuousClock.now - startedAt) / .seconds(1))
+            let resources = try? manager.cgroups.resources.get()
+            renderer.cpuThrottled = { resources?.throttledSeconds(vm: $0) }
             return JSONResponse.text(Array(renderer.render().utf8), contentType: "text/plain; version=0.0.4")
         }
     }

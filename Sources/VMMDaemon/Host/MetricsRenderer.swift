@@ -8,6 +8,8 @@ struct MetricsRenderer {
     var uptime: Double
     /// The host's same-page merging, if the kernel has it.
     var pageMerging: HostPageMerging? = HostProbe.pageMerging()
+    /// Seconds a VM's cgroup was held back by its CPU cap (`limits.cpus`); nil without one.
+    var cpuThrottled: (String) -> Double? = { _ in nil }
 
     func render() -> String {
         var lines: [String] = []
@@ -33,6 +35,11 @@ struct MetricsRenderer {
         let running = vms.compactMap { vm in vm.status.map { (name: vm.definition.name, status: $0) } }
         lines += memoryMetrics(running, family)
         lines += rateLimitMetrics(running, family)
+        family("vmm_vm_cpu_throttled_seconds_total", "counter", "Time each running VM's vmm was held back by its CPU cap (limits.cpus).")
+        for vm in running {
+            guard let seconds = cpuThrottled(vm.name) else { continue }
+            lines.append("vmm_vm_cpu_throttled_seconds_total{vm=\"\(vm.name)\"} \(seconds)")
+        }
         family("vmmd_uptime_seconds", "gauge", "Seconds since vmmd started.")
         lines.append("vmmd_uptime_seconds \(uptime)")
         return lines.joined(separator: "\n") + "\n"

@@ -60,6 +60,9 @@ extension VMManager {
             try directory.prepare()
             let process = try launcher.launch(try launcher.receiveArguments(for: definition, in: directory), in: directory)
             cgroups.place(process.pid, vm: name, logger: logger)
+            if let problem = cgroups.limit(process.pid, vm: name, limits: definition.limits, guestMemory: definition.memory) {
+                logger.warning("VM \(name): arriving without its limits: \(problem)")
+            }
             vms[name]?.run = ManagedVM.Run(process: process, startedAt: Date())
             record.pid = process.pid
             incoming[id]?.pid = process.pid

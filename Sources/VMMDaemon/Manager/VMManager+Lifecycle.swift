@@ -38,6 +38,15 @@ extension VMManager {
         let process = try launcher.launch(arguments, in: directory)
         // Its own cgroup, before it opens /dev/kvm and allocates guest memory.
         cgroups.place(process.pid, vm: name, logger: logger)
+        if let definition = vms[name]?.definition,
+            let problem = cgroups.limit(process.pid, vm: name, limits: definition.limits, guestMemory: definition.memory)
+        {
+            // A VM without the limits it was promised does not run.
+            process.killAndReap()
+            cgroups.release(vm: name, logger: logger)
+            directory.clean()
+            throw APIError(code: .conflict, message: "VM \(name) not started: \(problem)")
+        }
         let run = ManagedVM.Run(process: process, startedAt: Date())
         vms[name]?.run = run
         vms[name]?.console = ConsoleLog()

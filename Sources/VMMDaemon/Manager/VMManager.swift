@@ -53,7 +53,7 @@ public actor VMManager {
         snapshots = try SnapshotStore(directory: configuration.snapshotsDirectory)
         incomingStore = try IncomingMigrationStore(directory: configuration.migrationsDirectory)
         launcher = VMMLauncher(executable: configuration.vmmPath)
-        cgroups = CgroupPlacement.setUp(logger: logger)
+        cgroups = CgroupPlacement.setUp(instance: configuration.runtimeDirectory, logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.vmsRuntimeDirectory, withIntermediateDirectories: true)
     }
 
@@ -100,8 +100,8 @@ public actor VMManager {
         if vm.state.hasProcess, patch.changesOnlyBalloonTarget, let target = patch.balloon?.target {
             return try await setBalloonTarget(name, target)
         }
-        if vm.state.hasProcess, Self.changesOnlyRateLimits(vm.definition, vm.definition.applying(patch)) {
-            return try await applyRateLimits(name, vm.definition.applying(patch))
+        if vm.state.hasProcess, Self.changesOnlyLimits(vm.definition, vm.definition.applying(patch)) {
+            return try await applyLimits(name, vm.definition.applying(patch))
         }
         try VMAction.edit.check(vm.state, vm: name)
         try checkIdle(name)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Logging
+import VMMAPI
 
 /// One cgroup v2 node per `vmm`, the systemd way: with `Delegate=yes` the unit's cgroup is
 /// the daemon's to manage, and since a node with children may not hold processes once
@@ -18,6 +19,8 @@ struct CgroupPlacement: Sendable {
     let base: String?
     /// Why there is no base (for the log and tests).
     let fallbackReason: String?
+    /// Where VMs' CPU and memory limits go, or why they cannot.
+    var resources: Result<ResourceControllers, Reason> = .failure(Reason(message: "not looked for"))
 
     var vmsDirectory: String? { base.map { "\($0)/vms" } }
 
@@ -28,14 +31,35 @@ struct CgroupPlacement: Sendable {
 
     /// Finds the daemon's cgroup, claims it if it is delegated (moving the daemon into
     /// `daemon/`), and logs what it did once.
-    static func setUp(logger: Logger) -> CgroupPlacement {
+    /// `instance` (the runtime directory) tells this daemon's v1 folders from another's.
+    static func setUp(instance: String, logger: Logger) -> CgroupPlacement {
+        var placement: CgroupPlacement
         switch claim() {
         case .success(let base):
             logger.info("cgroups: VMs go to \(base)/vms/NAME, the daemon is in \(base)/daemon")
-            return CgroupPlacement(base: base, fallbackReason: nil)
+            placement = CgroupPlacement(base: base, fallbackReason: nil)
         case .failure(let reason):
             logger.notice("cgroups: not delegated (\(reason.message)), VMs share the daemon's cgroup")
-            return CgroupPlacement(base: nil, fallbackReason: reason.message)
+            placement = CgroupPlacement(base: nil, fallbackReason: reason.message)
+        }
+        placement.resources = ResourceControllers.find(vmsDirectory: placement.vmsDirectory, instance: instance)
+        switch placement.resources {
+        case .success(let controllers): logger.info("cgroups: VM limits (cpus, cpuWeight, memoryLimit) go to \(controllers.layout)")
+        case .failure(let reason): logger.notice("cgroups: VM limits cannot be set: \(reason.message)")
+        }
+        return placement
+    }
+
+    /// Puts VM `name`'s `vmm` (`pid`, right after `place`; nil for a running VM whose limits
+    /// change) under `limits`; nil limits for a new process need nothing. A message saying
+    /// why when they cannot hold.
+    func limit(_ pid: pid_t?, vm name: String, limits: VMLimits?, guestMemory: UInt64) -> String? {
+        guard limits != nil || pid == nil else { return nil }
+        switch resources {
+        case .success(let controllers):
+            return controllers.apply(limits ?? VMLimits(), guestMemory: guestMemory, pid: pid, vm: name)
+        case .failure(let reason):
+            return limits == nil ? nil : "limits need the cpu and memory cgroup controllers: \(reason.message)"
         }
     }
 
@@ -59,6 +83,7 @@ struct CgroupPlacement: Sendable {
     /// Removes the VM's cgroup once its `vmm` has ended (it fails, harmlessly, while a
     /// process is still inside).
     func release(vm name: String, logger: Logger) {
+        if case .success(let controllers) = resources { controllers.release(vm: name) }
         guard let cgroup = path(forVM: name) else { return }
         if rmdir(cgroup) != 0, errno != ENOENT {
             logger.warning("cgroups: cannot remove \(cgroup): \(Linux.errorMessage)")
@@ -146,7 +171,7 @@ struct CgroupPlacement: Sendable {
     }
 
     /// Writes `text` to a cgroup control file in one write; an error message, or nil.
-    private static func write(_ text: String, to file: String) -> String? {
+    static func write(_ text: String, to file: String) -> String? {
         let fd = open(file, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return Linux.errorMessage }
         defer { close(fd) }

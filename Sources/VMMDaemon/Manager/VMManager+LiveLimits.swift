@@ -1,14 +1,16 @@
 import DeviceOptions
 import VMMAPI
 
-/// Rate limits changed on a running VM: `PATCH` with `disks` or `networks` that differ from
-/// the definition only in their limits reaches the VM's `vmm` at once (`limit` requests).
+/// Limits changed on a running VM: `PATCH` with `disks` or `networks` that differ from the
+/// definition only in their rate limits reaches the VM's `vmm` at once (`limit` requests),
+/// and new `limits` its cgroup.
 extension VMManager {
-    /// Whether `patched` differs from `current` in disk and NIC rate limits only (a NIC
-    /// without `mac` keeps its address).
-    static func changesOnlyRateLimits(_ current: VMDefinition, _ patched: VMDefinition) -> Bool {
+    /// Whether `patched` differs from `current` in disk and NIC rate limits and `limits` only
+    /// (a NIC without `mac` keeps its address).
+    static func changesOnlyLimits(_ current: VMDefinition, _ patched: VMDefinition) -> Bool {
         func unlimited(_ definition: VMDefinition) -> VMDefinition {
             var result = definition
+            result.limits = nil
             for index in result.disks.indices { result.disks[index].rateLimit = nil }
             for index in result.networks.indices {
                 result.networks[index].receiveLimit = nil
@@ -22,8 +24,9 @@ extension VMManager {
         return current != patched && unlimited(current) == unlimited(patched)
     }
 
-    /// Sends each changed limit to the running VM's `vmm`, then keeps the definition.
-    func applyRateLimits(_ name: String, _ change: VMDefinition) async throws -> VMInfo {
+    /// Sends each changed rate limit to the running VM's `vmm`, writes changed `limits` to
+    /// its cgroup, then keeps the definition.
+    func applyLimits(_ name: String, _ change: VMDefinition) async throws -> VMInfo {
         let current = try lookup(name).definition
         var change = change
         for index in change.networks.indices where change.networks[index].mac == nil {
@@ -49,13 +52,19 @@ extension VMManager {
         {
             try await channel.send("limit net \(index) \(Self.settings(network.limitItems))")
         }
+        if current.limits != patched.limits,
+            let problem = cgroups.limit(nil, vm: name, limits: patched.limits, guestMemory: current.memory)
+        {
+            throw APIError(code: .conflict, message: "VM \(name): \(problem)")
+        }
         // The VM may have changed meanwhile (the actor is reentrant at the awaits).
         var definition = try lookup(name).definition
         definition.disks = patched.disks
         definition.networks = patched.networks
+        definition.limits = patched.limits
         try saving { try store.save(definition) }
         vms[name]?.definition = definition
-        logger.info("VM \(name): rate limits changed")
+        logger.info("VM \(name): limits changed")
         return try await liveInfo(name)
     }
 
