@@ -178,11 +178,14 @@ extension VMManager {
             }
             definition.restoreFrom = VMRestoreSource(vm: name, snapshot: snapshot, automatic: automatic)
         } else {
-            definition.networks = sourceDefinition.networks.map { _ in VMNetwork() }
+            // New taps and disk files; the rate limits stay.
+            definition.networks = sourceDefinition.networks.map {
+                VMNetwork(receiveLimit: $0.receiveLimit, transmitLimit: $0.transmitLimit)
+            }
             definition.disks = sourceDefinition.disks.enumerated().map { index, disk in
                 if disk.readOnly { return disk }
                 copies.append((disk.path, target(index)))
-                return VMDisk(path: target(index))
+                return VMDisk(path: target(index), rateLimit: disk.rateLimit)
             }
         }
         definition = try definition.withMACAddresses()
