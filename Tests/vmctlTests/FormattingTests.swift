@@ -30,6 +30,7 @@ import VMMAPI
             cmdline:   console=ttyS0
             autostart: no
             rng:       yes
+            ha:        no
             pid:       42
             uptime:    1h 2m
             """)
@@ -53,6 +54,7 @@ import VMMAPI
             net:       tap vmtap0, mac 02:00:00:00:00:01
             net:       tap (named by the kernel), mac 02:00:00:00:00:02
             rng:       no
+            ha:        no
             """)
     }
 
