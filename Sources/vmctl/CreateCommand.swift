@@ -12,6 +12,7 @@ struct CreateCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var vm: VMNameArgument
+    @OptionGroup var limits: LimitOptions
 
     @Option(help: "Kernel to boot: a Linux bzImage, an ELF vmlinux with a PVH note, or a Multiboot ELF.")
     var kernel: String
@@ -85,7 +86,7 @@ struct CreateCommand: AsyncParsableCommand {
             initrd: initrd.map { PathResolution.absolute($0) }, cmdline: commandLine, autostart: autostart,
             disks: try disks(), networks: try networks(), rng: !noRng, balloon: try balloonDevice(), ha: ha,
             haPriority: haPriority,
-            mergePages: mergePages)
+            mergePages: mergePages, limits: limits.applied(to: nil))
         let info = try await global.client().post(Routes.vms, body: VMCreateRequest(definition, host: host), as: VMInfo.self)
         print("created \(vm.name)\(info.host.map { " on host \($0)" } ?? "")")
     }

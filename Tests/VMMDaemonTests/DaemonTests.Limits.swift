@@ -72,6 +72,11 @@ extension DaemonTests {
             let metrics = try await daemon.request("GET", "/metrics").text
             #expect(metrics.contains(#"vmm_vm_cpu_throttled_seconds_total{vm="spin"} "#), "\(metrics)")
             #expect(try await daemon.request("PATCH", "/v1/vms/spin", body: #"{"limits":{"cpus":2000}}"#).status == 422)
+            let vmctl = Vmctl(daemon)
+            let set = try await vmctl("set", "spin", "--cpu-limit", "0.05", "--cpu-weight", "50")
+            #expect(set.status == 0 && set.output.contains("spin: cpu 0.05 CPUs, weight 50, memory limit on"), "\(set)")
+            #expect(try await vmctl("set", "spin", "--cpu-limit", "-1").status == 2)
+            #expect(try await vmctl("set", "spin", "--balloon", "1M", "--cpu-weight", "5").status == 2)
             #expect(try await daemon.request("POST", "/v1/vms/spin/kill").status == 200)
         }
     }

@@ -61,12 +61,13 @@ extension DaemonTests {
             let vmctl = Vmctl(daemon)
             let fromCLI = try await vmctl(
                 "create", "cli", "--kernel", TestPaths.kernel("echo"), "--disk", "\(image),readonly,iops=50",
-                "--net", "tap,tx-bps=1M", "--merge-pages")
+                "--net", "tap,tx-bps=1M", "--merge-pages", "--cpu-limit", "0.5", "--memory-limit", "on")
             #expect(fromCLI.status == 0, "\(fromCLI)")
             let cli = try JSONDecoder().decode(VMInfo.self, from: try await daemon.request("GET", "/v1/vms/cli").body).definition
             #expect(cli.disks[0].rateLimit == VMRateLimit(opsPerSecond: 50, opsBurst: 5))
             #expect(cli.networks[0].transmitLimit == VMRateLimit(bytesPerSecond: 1 << 20, bytesBurst: 104857))
             #expect(cli.mergePages)
+            #expect(cli.limits == VMLimits(cpus: 0.5, memoryLimit: true))
             #expect(try await vmctl("create", "cli2", "--kernel", TestPaths.kernel("echo"), "--disk", "\(image),iops=0").status == 2)
         }
     }
