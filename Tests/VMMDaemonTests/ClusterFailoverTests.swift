@@ -72,6 +72,30 @@ struct ClusterFailoverTests {
             #expect(writers.violations.isEmpty, "two writers at once: \(writers.violations)")
         }
     }
+
+    /// The manager dies after marking a dead host's HA VM `pending` and before placing it
+    /// (a test pause holds every manager there for 4 s): the next manager finds the
+    /// pending VM in etcd and places it, once.
+    @Test func aManagerThatDiesMidFailoverLeavesTheRestToTheNext() async throws {
+        try await FailoverCluster.with(environment: ["VMMD_TEST_MANAGER_PAUSE_MS": "4000"]) { cluster in
+            let manager = try await cluster.manager()
+            let (victim, successor) = manager == 0 ? (1, 2) : (0, 3 - manager)
+            try await cluster.createAndStart("ha", on: victim, ha: true)
+            let writers = WriterWatch(image: cluster.image("ha"))
+            defer { writers.stop() }
+            #expect(try await eventually(seconds: 20) { writers.instances.count == 1 })
+            cluster.hosts.hosts[victim].killProcessesUsingRoot()
+            #expect(try await eventually(seconds: 15) { try await cluster.view("ha", from: successor)?.state == "pending" })
+            cluster.hosts.hosts[manager].killProcessesUsingRoot()
+            _ = try await cluster.waitUntilRunning("ha", from: successor, elsewhere: [victim, manager], seconds: 30)
+            #expect(cluster.hosts.hosts[successor].log.contains("cluster: VM ha restarts on host\(successor)"),
+                    "the next manager did not place it")
+            #expect(try await eventually(seconds: 10) { writers.instances.count == 2 })
+            try await Task.sleep(for: .seconds(2))
+            #expect(writers.instances.count == 2, "started twice")
+            #expect(writers.violations.isEmpty, "two writers at once: \(writers.violations)")
+        }
+    }
 }
 
 /// Three cluster hosts in namespaces (`MultiHostHarness`), etcd on their switch, and a
@@ -87,7 +111,8 @@ final class FailoverCluster: @unchecked Sendable {
         self.shared = shared
     }
 
-    static func with(_ body: (FailoverCluster) async throws -> Void) async throws {
+    /// Runs `body` on a started cluster, its daemons with `environment` added.
+    static func with(environment: [String: String] = [:], _ body: (FailoverCluster) async throws -> Void) async throws {
         let harness = try await MultiHostHarness(hosts: 3)
         let shared = FileManager.default.temporaryDirectory.appendingPathComponent("vmm-shared-\(UUID().uuidString.prefix(8))").path
         var etcd: EtcdCluster?
@@ -99,10 +124,15 @@ final class FailoverCluster: @unchecked Sendable {
             for (index, host) in harness.hosts.enumerated() {
                 host.arguments += ["--cluster", "etcd=" + started.clientURLs.joined(separator: ","), "--host-name", "host\(index)"]
             }
-            for host in harness.hosts { try await host.start() }
+            for host in harness.hosts { try await host.start(environment: environment) }
             try await body(FailoverCluster(hosts: harness, etcd: started, shared: shared))
         } catch {
-            for (index, host) in harness.hosts.enumerated() { Issue.record("host\(index) vmmd log:\n\(host.log.suffix(6000))") }
+            for (index, host) in harness.hosts.enumerated() {
+                // A crash's backtrace is long: its first lines say what happened.
+                let log = host.log
+                let crash = log.range(of: "Fatal error").map { String(log[$0.lowerBound...].prefix(1500)) } ?? ""
+                Issue.record("host\(index) vmmd log:\n\(crash)\n...\n\(log.suffix(6000))")
+            }
             await harness.tearDown()
             etcd?.tearDown()
             try? FileManager.default.removeItem(atPath: shared)
@@ -167,6 +197,16 @@ final class FailoverCluster: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// The index of the host whose vmmd says last that it is the manager.
+    func manager() async throws -> Int {
+        var found: Int?
+        guard try await eventually(seconds: 15, {
+            found = (0..<3).first { self.hosts.hosts[$0].log.contains("host\($0) is the manager") }
+            return found != nil
+        }), let found else { throw HarnessError("no host became the manager") }
+        return found
     }
 
     /// Whether host `index` says it is registered (`GET /v1/host`).

@@ -15,6 +15,9 @@ actor ClusterManager {
     static let electionName = "vmm/manager"
     /// How often the leader reads the registry when no watch event wakes it.
     static let period: Duration = .milliseconds(500)
+    /// Test switch (documented in docs/cluster.md): a pause between marking failed hosts'
+    /// VMs and placing them, so a test can kill the manager in the middle of a failover.
+    static let testPause = ProcessInfo.processInfo.environment["VMMD_TEST_MANAGER_PAUSE_MS"].flatMap(Int.init).map(Duration.milliseconds)
 
     private let membership: ClusterMembership
     private let registry: ClusterRegistry
@@ -133,6 +136,7 @@ actor ClusterManager {
             snapshot.vms[name]?.status = status
             logger.warning("cluster: VM \(name) of \(host): \(ha ? "pending restart elsewhere" : "crashed") (\(reason))")
         }
+        if !failures.isEmpty, let pause = Self.testPause { try await Task.sleep(for: pause) }
         let pending = snapshot.vms.values.filter { $0.owner == nil && $0.record.definition.ha && $0.status?.state == .pending }
             .sorted { ($0.record.definition.haPriority, $1.record.definition.name) > ($1.record.definition.haPriority, $0.record.definition.name) }
         for entry in pending { try await place(entry, in: &snapshot, leadership) }
