@@ -16,9 +16,18 @@ final class VCPUExitHandler: Sendable {
         self.mmioBus = mmioBus
         self.exitLatch = exitLatch
         self.mappingSize = UInt64(mappingSize)
+        precondition(Self.mmioDataOffset == Int(ckvm_run_mmio_data_offset()), "kvm_run.mmio.data moved")
+        singleAccessOffset = mappingSize >= Self.pioPageOffset + 4 ? UInt64(Self.pioPageOffset) : .max
     }
 
-    private let mmioDataOffset = Int(ckvm_run_mmio_data_offset())
+    /// Where `kvm_run.mmio.data` is: a literal, so the exit path uses it as an immediate
+    /// (the layout is kernel ABI; `init` checks it against the header).
+    private static let mmioDataOffset = 40
+    /// x86 KVM puts port I/O data `KVM_PIO_PAGE_OFFSET` (1) pages into the `kvm_run` mapping.
+    private static let pioPageOffset = 4096
+    /// `pioPageOffset` if a single access there (4 bytes at most) fits in the mapping, else
+    /// an offset KVM never reports, which sends every access down the checked path.
+    private let singleAccessOffset: UInt64
 
     func fail(_ exit: MachineExit) { exitLatch.report(exit) }
 
@@ -76,10 +85,22 @@ final class VCPUExitHandler: Sendable {
         }
     }
 
-    /// One access (`in`/`out`) is the common case and takes a straight path; string I/O
-    /// (`rep outsb`, several items) loops.
+    /// One access (`in`/`out`) at the offset where x86 KVM puts port data is the common
+    /// case and takes a straight path; string I/O (`rep outsb`, several items) and any other
+    /// offset go through the checked one. `kvm_run`'s fields are read once.
     @inline(__always)
     private func handlePortIO(_ run: UnsafeMutablePointer<kvm_run>) {
+        let io = run.pointee.io
+        if io.count == 1 && io.data_offset == singleAccessOffset {
+            transfer(UnsafeMutableRawPointer(run) + Self.pioPageOffset, port: io.port, size: Int(io.size),
+                     isOut: io.direction == UInt8(KVM_EXIT_IO_OUT))
+            return
+        }
+        handleCheckedPortIO(run)
+    }
+
+    @inline(never)
+    private func handleCheckedPortIO(_ run: UnsafeMutablePointer<kvm_run>) {
         let io = run.pointee.io
         let size = Int(io.size), count = Int(io.count)
         // KVM wrote these; checked anyway so that a wrong value cannot reach outside the mapping.
@@ -88,65 +109,43 @@ final class VCPUExitHandler: Sendable {
         else { return }
         let data = UnsafeMutableRawPointer(run) + Int(truncatingIfNeeded: io.data_offset)
         let isOut = io.direction == UInt8(KVM_EXIT_IO_OUT)
-        if count == 1 {
-            transfer(data, port: io.port, size: size, isOut: isOut)
-            return
-        }
         for index in 0..<count { transfer(data + index &* size, port: io.port, size: size, isOut: isOut) }
     }
 
+    /// The device sees only sizes 1, 2 and 4; the data stays within the 4 bytes `item` has.
     @inline(__always)
     private func transfer(_ item: UnsafeMutableRawPointer, port: UInt16, size: Int, isOut: Bool) {
         if isOut {
-            let value: UInt32
             switch size {
-            case 1: value = UInt32(item.load(as: UInt8.self))
-            case 2: value = UInt32(item.loadUnaligned(as: UInt16.self))
-            default: value = item.loadUnaligned(as: UInt32.self)
+            case 1: portBus.write(port: port, size: 1, value: UInt32(item.load(as: UInt8.self)))
+            case 2: portBus.write(port: port, size: 2, value: UInt32(item.loadUnaligned(as: UInt16.self)))
+            default: portBus.write(port: port, size: 4, value: item.loadUnaligned(as: UInt32.self))
             }
-            portBus.write(port: port, size: size, value: value)
         } else {
-            let value = portBus.read(port: port, size: size)
             switch size {
-            case 1: item.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-            case 2: item.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
-            default: item.storeBytes(of: value, as: UInt32.self)
+            case 1: item.storeBytes(of: UInt8(truncatingIfNeeded: portBus.read(port: port, size: 1)), as: UInt8.self)
+            case 2: item.storeBytes(of: UInt16(truncatingIfNeeded: portBus.read(port: port, size: 2)), as: UInt16.self)
+            default: item.storeBytes(of: portBus.read(port: port, size: 4), as: UInt32.self)
             }
         }
     }
 
-    /// Accesses of 1, 2, 4 and 8 bytes load and store whole; other lengths (which x86
-    /// instructions do not make) go byte by byte.
+    /// `kvm_run`'s fields are read once. The data field has 8 bytes whatever the access's
+    /// length, so a write is one 8-byte load cut to the length (1, 2, 4 or 8 for x86
+    /// instructions) and a read one 8-byte store, of which KVM gives the guest the length.
     @inline(__always)
     private func handleMMIO(_ run: UnsafeMutablePointer<kvm_run>) {
-        let address = run.pointee.mmio.phys_addr
-        let size = Int(min(run.pointee.mmio.len, 8))
-        let data = UnsafeMutableRawPointer(run) + mmioDataOffset
-        if run.pointee.mmio.is_write != 0 {
-            let value: UInt64
-            switch size {
-            case 1: value = UInt64(data.load(as: UInt8.self))
-            case 2: value = UInt64(data.loadUnaligned(as: UInt16.self))
-            case 4: value = UInt64(data.loadUnaligned(as: UInt32.self))
-            case 8: value = data.loadUnaligned(as: UInt64.self)
-            default:
-                var bytes: UInt64 = 0
-                for index in 0..<size { bytes |= UInt64(data.load(fromByteOffset: index, as: UInt8.self)) << (8 * UInt64(index)) }
-                value = bytes
-            }
-            mmioBus.write(address: address, size: size, value: value)
+        let mmio = run.pointee.mmio
+        // KVM reports no more than its 8-byte data field; anything else is ignored.
+        guard mmio.len <= 8 else { return }
+        let size = Int(mmio.len)
+        let data = UnsafeMutableRawPointer(run) + Self.mmioDataOffset
+        if mmio.is_write != 0 {
+            // A shift by 56 (1 byte) down to 0 (8 bytes); `&>>` keeps it in range whatever the size.
+            let mask = UInt64.max &>> (64 &- 8 &* UInt64(truncatingIfNeeded: size))
+            mmioBus.write(address: mmio.phys_addr, size: size, value: data.loadUnaligned(as: UInt64.self) & mask)
         } else {
-            let value = mmioBus.read(address: address, size: size)
-            switch size {
-            case 1: data.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
-            case 2: data.storeBytes(of: UInt16(truncatingIfNeeded: value), as: UInt16.self)
-            case 4: data.storeBytes(of: UInt32(truncatingIfNeeded: value), as: UInt32.self)
-            case 8: data.storeBytes(of: value, as: UInt64.self)
-            default:
-                for index in 0..<size {
-                    data.storeBytes(of: UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))), toByteOffset: index, as: UInt8.self)
-                }
-            }
+            data.storeBytes(of: mmioBus.read(address: mmio.phys_addr, size: size), as: UInt64.self)
         }
     }
 }

@@ -27,7 +27,7 @@ public final class VCPUThread: @unchecked Sendable {
     /// The CPUID table the guest was given (what a snapshot carries).
     public let offeredCPUID: [kvm_cpuid_entry2]
     public let counters = ExitCounters()
-    /// Read on every exit, so it is a lone atomic rather than part of `control`.
+    /// Read before each stretch of guest runs, without the lock: a lone atomic rather than part of `control`.
     private let wanted = Atomic<Request>(.run)
     private let control = Mutex(Control())
     private let wakeUp: EventNotifier
@@ -96,6 +96,10 @@ public final class VCPUThread: @unchecked Sendable {
         var paused = false
         while true {
             vcpu.requestImmediateExit(false)
+            // A request stores `wanted`, then sets immediate_exit. The fence orders the clear
+            // above before the load below: either the load sees the request, or the request's
+            // immediate_exit lands after the clear and the next KVM_RUN returns at once.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
             switch wanted.load(ordering: .sequentiallyConsistent) {
             case .stop:
                 control.withLock { $0.state = .stopped }
@@ -109,10 +113,10 @@ public final class VCPUThread: @unchecked Sendable {
                 if paused { control.withLock { $0.state = .running } }
                 paused = false
             }
-            // The guest runs here until someone steers the vCPU: a request sets `wanted`
-            // before `immediate_exit` and the signal, so either this check sees it or the
-            // next KVM_RUN returns at once and the loop above takes over.
-            while wanted.load(ordering: .sequentiallyConsistent) == .run {
+            // The guest runs here until someone steers the vCPU: KVM_RUN then returns early
+            // (immediate_exit, or the signal interrupting it) and the loop above takes over,
+            // so the exit path itself reads no shared state.
+            while true {
                 do throws(KVMError) {
                     guard try vcpu.run() else {
                         counters.count(counters.interrupted)

@@ -28,11 +28,21 @@ public final class UnhandledAccessLog: Sendable {
         }
     }
 
+    /// The check for a repeated address is inline (the exit path of a guest hammering one
+    /// address); the rest is not, so it does not weigh on the callers' code.
     @inline(__always)
     func note(_ access: Access, address: UInt64) {
         // Guest-physical addresses stay below 2^52, so the top bits can carry the kind.
         let key = address ^ (access.rawValue << 60)
-        guard lastKey.exchange(key, ordering: .relaxed) != key else { return }
+        // A plain load and store, not an exchange (a locked instruction): two vCPUs racing
+        // here at worst both go on to the set, which decides alone what is logged.
+        guard lastKey.load(ordering: .relaxed) != key else { return }
+        noteNew(access, address: address, key: key)
+    }
+
+    @inline(never)
+    private func noteNew(_ access: Access, address: UInt64, key: UInt64) {
+        lastKey.store(key, ordering: .relaxed)
         let isNew = seen.withLock { seen -> Bool in
             guard seen.count < limit, !seen.contains(key) else { return false }
             seen.insert(key)
