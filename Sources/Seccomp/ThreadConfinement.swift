@@ -9,8 +9,10 @@ import Synchronization
 /// `vmm` chooses the mode once, at start-up (`enable`); until then, and in any other
 /// process that links VMMCore (the tests), `enter` only names the thread. Every thread
 /// calls `enter` first thing, before it touches guest data; the main thread's filter
-/// is installed before it starts any thread, so every thread carries the main filter
-/// and its own, and the kernel applies the stricter answer: its own list.
+/// is installed before it starts any thread, so a thread carries the main filter and its
+/// own, and the kernel applies the stricter answer: its own list. vCPU threads are the
+/// exception: a launcher thread that entered the vCPU filter before the main filter
+/// existed starts them, so they carry that one filter alone (`Entry.inherited`).
 ///
 /// Where a jail (uid/gid drop, namespaces, pivot_root) would go: in `vmm`, after the
 /// machine's files are open and before `enable`, since seccomp blocks the calls it needs.
@@ -38,9 +40,20 @@ public enum ThreadConfinement {
 
     public static var currentMode: SeccompMode { modes[Int(mode.load(ordering: .acquiring))] }
 
+    /// How a thread comes by its kind's filter.
+    public enum Entry: Sendable {
+        /// It installs the filter (on top of whatever it inherited).
+        case own
+        /// It installs the filter to start threads that inherit it alone (`ThreadLauncher`);
+        /// it does none of the kind's work, so the self-test leaves it alone.
+        case launcher
+        /// It carries the filter already, from a launcher of its kind.
+        case inherited
+    }
+
     /// Names the calling thread (`top` and /proc show it; at most 15 bytes are kept) and
     /// installs its kind's filter. Throws only if the kernel refuses the filter.
-    public static func enter(_ kind: ThreadKind, name: String) throws(SeccompError) {
+    public static func enter(_ kind: ThreadKind, name: String, as entry: Entry = .own) throws(SeccompError) {
         _ = cseccomp_set_thread_name(name)
         let denial: UInt32
         switch currentMode {
@@ -48,16 +61,18 @@ public enum ThreadConfinement {
         case .on: denial = SECCOMP_RET_TRAP | UInt32(kind.rawValue)
         case .log: denial = SECCOMP_RET_LOG
         }
-        if kind == .main { try SeccompFilter.forbidNewPrivileges() }
-        try kind.filter.install(denial: denial, hot: kind.hotIoctlRequests, what: "the \(kind.label) thread's seccomp filter")
-        if selfTest.load(ordering: .relaxed) == kind.rawValue + 1 { _ = getppid() }
+        if entry != .inherited {
+            if kind == .main { try SeccompFilter.forbidNewPrivileges() }
+            try kind.filter.install(denial: denial, hot: kind.hotIoctlRequests, what: "the \(kind.label) thread's seccomp filter")
+        }
+        if entry != .launcher && selfTest.load(ordering: .relaxed) == kind.rawValue + 1 { _ = getppid() }
     }
 
     /// `enter` for threads that cannot report an error: a thread that should be filtered
     /// and cannot be must not run unfiltered, so vmm ends.
-    public static func enterOrExit(_ kind: ThreadKind, name: String) {
+    public static func enterOrExit(_ kind: ThreadKind, name: String, as entry: Entry = .own) {
         do {
-            try enter(kind, name: name)
+            try enter(kind, name: name, as: entry)
         } catch {
             let line = "vmm: error: \(error)\n"
             _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }

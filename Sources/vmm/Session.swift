@@ -86,7 +86,6 @@ final class Session: Sendable {
         SignalWatcher.blockTerminationSignals()
         let terminal = supervision.consoleSocket == nil ? Terminal.makeRawIfInteractive() : nil
         defer { terminal?.restore() }
-        // Before any thread starts: each inherits this filter and adds its own (docs/seccomp.md).
         ThreadConfinement.enable(seccomp)
         if let failure = prepareMainThread() {
             supervision.finish(failure)
@@ -111,8 +110,8 @@ final class Session: Sendable {
         return report.status
     }
 
-    /// Makes the fence timer (the main filter allows no `timer_create` later), then enters
-    /// the main thread's filter; the report of what failed, if anything did.
+    /// Makes the fence timer (the main filter allows no `timer_create` later) and the vCPU
+    /// launcher, then enters the main thread's filter; the report of what failed, if anything did.
     private func prepareMainThread() -> ExitReport? {
         let failure = { (message: String) -> ExitReport in
             self.log.error(message)
@@ -124,6 +123,15 @@ final class Session: Sendable {
             return failure(error.description)
         }
         do {
+            // vCPU threads start from a launcher that enters the vCPU filter before the main
+            // filter exists, so a vCPU's system calls run one filter, not two.
+            if seccomp != .off { VCPUThread.useLauncher(try ThreadLauncher(kind: .vcpu, name: "vcpu launcher")) }
+        } catch {
+            return failure(error.description)
+        }
+        do {
+            // Before any other thread starts: each inherits this filter and adds its own
+            // (docs/seccomp.md).
             try ThreadConfinement.enter(.main, name: "vmm")
         } catch {
             return failure(error.description)

@@ -42,15 +42,31 @@ public final class VCPUThread: @unchecked Sendable {
 
     public var state: State { control.withLock { $0.state } }
 
+    /// Where vCPU threads start from, if set (`useLauncher`); else from the caller of `start`.
+    private static let launcher = Mutex<ThreadLauncher?>(nil)
+
+    /// Starts every later vCPU thread from `launcher`, a launcher of the vCPU kind: such a
+    /// thread carries the vCPU filter alone (see `ThreadLauncher`).
+    public static func useLauncher(_ launcher: ThreadLauncher) {
+        precondition(launcher.kind == .vcpu, "vCPU threads need a launcher of the vCPU kind")
+        Self.launcher.withLock { $0 = launcher }
+    }
+
     func start() throws(VMMError) {
         VCPUSignal.install()
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            let vcpuThread = Unmanaged<VCPUThread>.fromOpaque(context!).takeRetainedValue()
-            vcpuThread.runLoop()
-            return nil
-        }, context)
+        let result: Int32
+        if let launcher = Self.launcher.withLock({ $0 }) {
+            do {
+                result = try launcher.create(&thread, Self.launchedRoutine, context)
+            } catch {
+                Unmanaged<VCPUThread>.fromOpaque(context).release()
+                throw error
+            }
+        } else {
+            result = pthread_create(&thread, nil, Self.routine, context)
+        }
         guard result == 0 else {
             Unmanaged<VCPUThread>.fromOpaque(context).release()
             throw .system("pthread_create for vCPU \(vcpu.id)", result)
@@ -84,8 +100,18 @@ public final class VCPUThread: @unchecked Sendable {
         if let thread { pthread_kill(thread, VCPUSignal.number) }
     }
 
-    private func runLoop() {
-        ThreadConfinement.enterOrExit(.vcpu, name: "vcpu \(vcpu.id)")
+    private static let routine: ThreadLauncher.Routine = { context in
+        Unmanaged<VCPUThread>.fromOpaque(context!).takeRetainedValue().runLoop(launched: false)
+        return nil
+    }
+
+    private static let launchedRoutine: ThreadLauncher.Routine = { context in
+        Unmanaged<VCPUThread>.fromOpaque(context!).takeRetainedValue().runLoop(launched: true)
+        return nil
+    }
+
+    private func runLoop(launched: Bool) {
+        ThreadConfinement.enterOrExit(.vcpu, name: "vcpu \(vcpu.id)", as: launched ? .inherited : .own)
         var blocked = sigset_t()
         sigemptyset(&blocked)
         sigaddset(&blocked, VCPUSignal.number)
