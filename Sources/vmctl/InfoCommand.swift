@@ -35,11 +35,24 @@ struct InfoCommand: AsyncParsableCommand {
             ("cmdline", definition.cmdline),
             ("autostart", definition.autostart ? "yes" : "no"),
         ]
-        fields += definition.disks.map { ("disk", $0.path + ($0.readOnly ? " (read-only)" : "")) }
-        fields += definition.networks.map { ("net", "tap \($0.tap ?? "(named by the kernel)"), mac \($0.mac ?? "-")") }
+        fields += definition.disks.map {
+            ("disk", $0.path + ($0.readOnly ? " (read-only)" : "") + rateLimit($0.rateLimit, "", ops: "iops"))
+        }
+        fields += definition.networks.map {
+            ("net", "tap \($0.tap ?? "(named by the kernel)"), mac \($0.mac ?? "-")"
+                + rateLimit($0.receiveLimit, "rx ", ops: "pps") + rateLimit($0.transmitLimit, "tx ", ops: "pps"))
+        }
         fields.append(("rng", definition.rng ? "yes" : "no"))
         fields.append(("ha", definition.ha ? "yes, priority \(definition.haPriority)" : "no"))
         if let balloon = definition.balloon { fields.append(("balloon", balloonSettings(balloon))) }
+        if definition.mergePages { fields.append(("merge pages", "yes (KSM)")) }
+        if let limits = definition.limits {
+            let settings = [
+                limits.cpus.map { "cpu \($0) CPUs" }, limits.cpuWeight.map { "weight \($0)" },
+                limits.memoryLimit == true ? "memory limit on" : nil,
+            ].compactMap { $0 }
+            fields.append(("limits", settings.joined(separator: ", ")))
+        }
         if let balloon = info.balloon { fields += balloonFields(balloon) }
         if let pid = info.pid { fields.append(("pid", String(pid))) }
         if let uptime = info.uptime { fields.append(("uptime", Uptime.format(uptime))) }
@@ -51,6 +64,13 @@ struct InfoCommand: AsyncParsableCommand {
     }
 
     private static func size(_ bytes: UInt64) -> String { bytes == 0 ? "0" : ByteSize.format(bytes) }
+
+    /// `, 10M/s 500 iops` for a rate limit (bursts left out); empty without one.
+    private static func rateLimit(_ limit: VMRateLimit?, _ prefix: String, ops: String) -> String {
+        guard let limit else { return "" }
+        let parts = [limit.bytesPerSecond.map { "\(ByteSize.format($0))/s" }, limit.opsPerSecond.map { "\($0) \(ops)" }]
+        return ", \(prefix)limit " + parts.compactMap { $0 }.joined(separator: " ")
+    }
 
     private static func balloonSettings(_ balloon: VMBalloon) -> String {
         var settings = ["target \(size(balloon.target))"]

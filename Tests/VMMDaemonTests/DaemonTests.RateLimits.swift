@@ -68,6 +68,10 @@ extension DaemonTests {
             #expect(cli.networks[0].transmitLimit == VMRateLimit(bytesPerSecond: 1 << 20, bytesBurst: 104857))
             #expect(cli.mergePages)
             #expect(cli.limits == VMLimits(cpus: 0.5, memoryLimit: true))
+            let info = try await vmctl("info", "cli").output
+            for shown in ["(read-only), limit 50 iops", "tx limit 1M/s", "yes (KSM)", "cpu 0.5 CPUs, memory limit on"] {
+                #expect(info.contains(shown), "vmctl info lacks '\(shown)':\n\(info)")
+            }
             #expect(try await vmctl("create", "cli2", "--kernel", TestPaths.kernel("echo"), "--disk", "\(image),iops=0").status == 2)
         }
     }
