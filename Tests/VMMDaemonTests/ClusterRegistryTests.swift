@@ -176,7 +176,8 @@ struct ClusterRegistryTests {
 
     @Test func aHostLeavingAndRejoiningKeepsTheClustersViewConsistent() async throws {
         try await ClusterHosts.with(3, etcd: etcd) { cluster in
-            for (name, host) in [("one", "host0"), ("two", "host1"), ("three", "host1"), ("four", "host2"), ("seven", "host1")] {
+            for (name, host) in [("one", "host0"), ("two", "host1"), ("three", "host1"), ("four", "host2"), ("seven", "host1"),
+                                 ("eight", "host1")] {
                 #expect(try await cluster.create(name, via: 0, on: host, autostart: ["three", "seven"].contains(name)).status == 201)
             }
             #expect(try await cluster[0].request("POST", "/v1/vms/two/start").status == 200)
@@ -208,6 +209,18 @@ struct ClusterRegistryTests {
             #expect(try await eventually(seconds: Double(ClusterHosts.leaseTTL) + 5) {
                 try await cluster.list(via: 2)["two"]?.state == "crashed"
             })
+            // host1's VM eight is placed on host2 (owner key under host2's lease, as a
+            // manager's txn writes it, with a reason that is not a failover's, which host2
+            // would start by itself): host2 starts it when asked through any host.
+            let eight = try #require(try await client.get("vmm/vms/eight")).text.replacingOccurrences(of: #""host":"host1""#, with: #""host":"host2""#)
+            let placed = try await client.txn(
+                compare: [.absent("vmm/owners/eight")],
+                success: [.put("vmm/vms/eight", value: Array(eight.utf8)),
+                          .put("vmm/owners/eight", value: Array(#"{"host":"host2","since":"now","reason":"placed"}"#.utf8),
+                               lease: try #require(try await hostLease("host2")))])
+            #expect(placed.succeeded)
+            let started = try await cluster[0].request("POST", "/v1/vms/eight/start")
+            #expect(started.state == "running" && started.json["host"] as? String == "host2", "\(started.text)")
 
             // host1 comes back: it re-owns its running VM, publishes what etcd lacked (and
             // autostarts it), defines what etcd assigned it and forgets what went elsewhere.
@@ -218,12 +231,20 @@ struct ClusterRegistryTests {
             #expect(try await cluster[1].state("six") == "stopped")
             #expect(FileManager.default.fileExists(atPath: "\(cluster[1].stateDirectory)/vms/six.json"))
             #expect(!FileManager.default.fileExists(atPath: "\(cluster[1].stateDirectory)/vms/seven.json"))
-            #expect(try await eventually(seconds: 10) { try await owner("three")?.host == "host1" })
-            let expected = ["one": "host0", "two": "host1", "three": "host1", "five": "host0", "six": "host1", "seven": "host2"]
+            // Each host lists it running once host1 published that.
+            #expect(try await eventually(seconds: 10) {
+                for index in 0..<3 where try await cluster.list(via: index)["three"]?.state != "running" { return false }
+                return try await owner("three")?.host == "host1"
+            })
+            #expect(!FileManager.default.fileExists(atPath: "\(cluster[1].stateDirectory)/vms/eight.json"))
+            let expected = [
+                "one": "host0", "two": "host1", "three": "host1", "five": "host0", "six": "host1", "seven": "host2", "eight": "host2",
+            ]
             for index in 0..<3 {
                 let list = try await cluster.list(via: index)
                 #expect(list.mapValues(\.host) == expected, "host\(index): \(list)")
                 #expect(list["two"]?.state == "running" && list["three"]?.state == "running", "host\(index): \(list)")
+                #expect(list["eight"]?.state == "running", "host\(index): \(list)")
                 #expect(list["seven"]?.state == "stopped", "host\(index): \(list)")
             }
             #expect(try await owner("seven") == nil)

@@ -280,26 +280,51 @@ extension VMManager {
         guard cluster != nil else { return }
         pendingClusterWrites.append(write)
         guard clusterWriter == nil else { return }
-        clusterWriter = Task { await self.writeToCluster() }
+        startClusterWriter()
     }
 
-    /// Waits until every queued write was made (or failed).
+    private func startClusterWriter() {
+        let done = ExitSignal()
+        clusterWritesDone = done
+        clusterWriter = Task {
+            await self.writeToCluster()
+            done.fire()
+        }
+    }
+
+    /// Waits until every queued write was made (or given up on).
     func flushClusterWrites() async {
         while let writer = clusterWriter { await writer.value }
     }
 
+    /// As `flushClusterWrites`, for at most `seconds` (an answer should not wait long for
+    /// an etcd that is away).
+    func flushClusterWrites(within seconds: Double) async {
+        guard clusterWriter != nil, let done = clusterWritesDone else { return }
+        _ = await done.wait(seconds: seconds)
+    }
+
+    /// Makes the queued writes, each tried 3 times half a second apart, then given up
+    /// (logged: the reconcile after the next registration puts etcd right).
     private func writeToCluster() async {
         while !pendingClusterWrites.isEmpty {
             let write = pendingClusterWrites.removeFirst()
-            do {
-                try await perform(write)
-            } catch {
-                logger.warning("cluster: cannot record \(write) in etcd: \(error)")
+            for attempt in 1...3 {
+                do {
+                    try await perform(write)
+                    break
+                } catch {
+                    guard attempt < 3 else {
+                        logger.warning("cluster: cannot record \(write) in etcd, giving up: \(error)")
+                        break
+                    }
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
             }
         }
         if let cluster { await cluster.setCommitment(commitment()) }
         clusterWriter = nil
-        if !pendingClusterWrites.isEmpty { clusterWriter = Task { await self.writeToCluster() } }
+        if !pendingClusterWrites.isEmpty { startClusterWriter() }
     }
 
     private func perform(_ write: ClusterWrite) async throws {

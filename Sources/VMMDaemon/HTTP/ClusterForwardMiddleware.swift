@@ -7,7 +7,7 @@ import VMMAPI
 /// by that host: sent there over the peers' mutual TLS as it came, its answer returned as
 /// it is. While that host is not registered, `GET /v1/vms/NAME` answers etcd's view and
 /// anything else is a 503 naming the host. A change made here is published to etcd
-/// before it is answered.
+/// before it is answered (if etcd answers within 3 s).
 struct ClusterForwardMiddleware: RouterMiddleware {
     typealias Context = DaemonRequestContext
     let manager: VMManager
@@ -18,8 +18,9 @@ struct ClusterForwardMiddleware: RouterMiddleware {
         switch try await manager.locate(name) {
         case .here:
             let response = try await next(request, context)
-            // What the request changed is in etcd before the answer: any host lists it.
-            if request.method != .get { await manager.flushClusterWrites() }
+            // What the request changed is in etcd before the answer (any host lists it),
+            // unless etcd does not answer within 3 s.
+            if request.method != .get { await manager.flushClusterWrites(within: 3) }
             return response
         case .away(let entry):
             guard request.method == .get, request.uri.path == "/v1/vms/\(name)" else {

@@ -43,6 +43,8 @@ public actor VMManager {
     /// Writes to etcd about this host's VMs, in order, and the task making them.
     var pendingClusterWrites: [ClusterWrite] = []
     var clusterWriter: Task<Void, Never>?
+    /// Fires when the current writer has made every queued write.
+    var clusterWritesDone: ExitSignal?
     /// Whether the autostart VMs were started (in a cluster: after the first reconcile).
     var autostarted = false
 
