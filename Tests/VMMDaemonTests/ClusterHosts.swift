@@ -7,7 +7,8 @@ import Testing
 /// own `--listen` and migration ports, state and runtime folders, all with certificates of
 /// one CA naming 127.0.0.1 (so a host can forward to another), registered in `etcd`.
 final class ClusterHosts: @unchecked Sendable {
-    static let leaseTTL = 3
+    /// 5 s, so the fence time (3 s without a renewal) rides out a loaded machine's stalls.
+    static let leaseTTL = 5
 
     let etcd: EtcdCluster
     let certificates: String

@@ -248,7 +248,7 @@ extension VMManager {
     func claimOwnership(_ name: String) async throws {
         guard let registry, let cluster else { return }
         await flushClusterWrites()
-        guard let lease = await cluster.lease else {
+        guard let lease = await registeredLease(cluster, within: .seconds(2)) else {
             throw APIError(
                 code: .unavailable,
                 message: "cannot start VM \(name): this host is not registered in the cluster now (`vmctl host` says why)")
@@ -272,6 +272,17 @@ extension VMManager {
             throw APIError(code: .conflict, message: "cannot start VM \(name) here: the cluster has it on host \(host)")
         case .owned(let host):
             throw APIError(code: .conflict, message: "cannot start VM \(name) here: it runs on host \(host)")
+        }
+    }
+
+    /// This host's lease, waiting up to `limit` for a registration under way (a lease that
+    /// was just lost is replaced within about a keep-alive interval).
+    private func registeredLease(_ cluster: ClusterMembership, within limit: Duration) async -> Int64? {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if let lease = await cluster.lease { return lease }
+            guard ContinuousClock.now < deadline else { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 
