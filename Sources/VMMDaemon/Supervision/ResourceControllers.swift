@@ -49,10 +49,13 @@ struct ResourceControllers: Sendable {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in instance.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let folder = "vmmd-\(String(hash, radix: 16))"
+        // Made when a VM first needs them and removed with the last VM's folder, so a daemon
+        // whose VMs have no limits leaves nothing in the hierarchies.
         let folders = (cpu: "\(cpu)\(own["cpu"].map { $0 == "/" ? "" : $0 } ?? "")/\(folder)",
                        memory: "\(memory)\(own["memory"].map { $0 == "/" ? "" : $0 } ?? "")/\(folder)")
-        for folder in [folders.cpu, folders.memory] where mkdir(folder, 0o755) != 0 && errno != EEXIST {
-            return .failure(.init(message: "cannot create \(folder): \(Linux.errorMessage)"))
+        for parent in [folders.cpu, folders.memory].map({ ($0 as NSString).deletingLastPathComponent })
+        where access(parent, W_OK) != 0 {
+            return .failure(.init(message: "\(parent) is not writable"))
         }
         return .success(ResourceControllers(layout: .legacy(cpu: folders.cpu, memory: folders.memory)))
     }
@@ -75,7 +78,7 @@ struct ResourceControllers: Sendable {
                 ("\(node)/memory.max", memory.map(String.init) ?? "max"),
             ]
         case .legacy(let cpu, let memoryRoot):
-            folders = ["\(cpu)/\(name)", "\(memoryRoot)/\(name)"]
+            folders = [cpu, "\(cpu)/\(name)", memoryRoot, "\(memoryRoot)/\(name)"]
             files = [
                 ("\(cpu)/\(name)/cpu.cfs_period_us", "\(Self.cpuPeriodMicroseconds)"),
                 ("\(cpu)/\(name)/cpu.cfs_quota_us", quota.map(String.init) ?? "-1"),
@@ -83,7 +86,7 @@ struct ResourceControllers: Sendable {
                 ("\(cpu)/\(name)/cpu.shares", "\(max(2, weight * 1024 / 100))"),
                 ("\(memoryRoot)/\(name)/memory.limit_in_bytes", memory.map(String.init) ?? "-1"),
             ]
-            if let pid { files += folders.map { ("\($0)/cgroup.procs", "\(pid)") } }
+            if let pid { files += ["\(cpu)/\(name)", "\(memoryRoot)/\(name)"].map { ("\($0)/cgroup.procs", "\(pid)") } }
         }
         for folder in folders where mkdir(folder, 0o755) != 0 && errno != EEXIST {
             return "cannot create \(folder): \(Linux.errorMessage)"
@@ -94,10 +97,11 @@ struct ResourceControllers: Sendable {
         return nil
     }
 
-    /// Removes the VM's v1 folders once its `vmm` has ended (the v2 node is `CgroupPlacement`'s).
+    /// Removes the VM's v1 folders once its `vmm` has ended (the v2 node is `CgroupPlacement`'s),
+    /// and the daemon's folder with its last VM (while others remain, that rmdir fails).
     func release(vm name: String) {
         guard case .legacy(let cpu, let memory) = layout else { return }
-        for folder in ["\(cpu)/\(name)", "\(memory)/\(name)"] { rmdir(folder) }
+        for folder in ["\(cpu)/\(name)", "\(memory)/\(name)", cpu, memory] { rmdir(folder) }
     }
 
     /// CPU time the VM's cgroup was held back by its cap, in seconds; nil without a cgroup.
