@@ -3,6 +3,7 @@ import Etcd
 import Foundation
 import Glibc
 import Testing
+import VMMAPI
 
 /// The cluster-wide VM registry (docs/cluster.md, section 8): three real vmmd on loopback
 /// in a real three-member etcd; VMs are created, listed and driven through any host.
@@ -31,7 +32,7 @@ struct ClusterRegistryTests {
     @Test func anyHostCreatesListsAndDrivesEveryVMOfTheCluster() async throws {
         try await ClusterHosts.with(3, etcd: etcd) { cluster in
             // Created through one host, on another.
-            let created = try await cluster.create("alpha", via: 1, on: "host0")
+            let created = try await cluster.create("alpha", via: 1, on: "host0", kernel: "echo")
             #expect(created.status == 201, "\(created.text)")
             #expect(created.json["host"] as? String == "host0")
             #expect(try await cluster.create("beta", via: 0, on: "host2").status == 201)
@@ -76,6 +77,11 @@ struct ClusterRegistryTests {
             let info = try await cluster[1].request("GET", "/v1/vms/alpha")
             #expect(info.state == "running" && info.json["pid"] != nil, "\(info.text)")
             #expect(try await cluster[1].request("GET", "/v1/vms/alpha/console").status == 200)
+            // The console attaches through any host.
+            let console = try await RawAPIConnection.attach(HTTPClient(socketPath: cluster[2].socket), "alpha")
+            #expect(try await console.waitFor("echo: ready", seconds: 10), "\(console.text)")
+            console.send("hello through host2\n")
+            #expect(try await console.waitFor("echo: hello through host2", seconds: 10), "\(console.text)")
             // Started elsewhere, it cannot start here too.
             #expect(try await cluster[1].request("POST", "/v1/vms/alpha/start").status == 409)
             #expect(try await cluster[1].request("POST", "/v1/vms/alpha/kill").state == "stopped")

@@ -228,6 +228,26 @@ extension VMManager {
         publish(definition.name, .stopped, previous: nil, reason: "assigned here")
     }
 
+    /// In a cluster, attaches to the console of VM `name` on the host that has it (`uri`
+    /// as it came, switched to `protocol`); nil when the VM is here (or outside a cluster).
+    func attachElsewhere(_ name: String, _ uri: String, protocol token: String) async throws -> Int32? {
+        let (address, host): (HostAndPort, String)
+        switch try await locate(name) {
+        case .here: return nil
+        case .away(let entry):
+            throw APIError(code: .unavailable, message: "VM \(name) is on host \(entry.host), which is not in the cluster now (down or partitioned)")
+        case .peer(let peer, let peerHost): (address, host) = (peer, peerHost)
+        }
+        guard let upgrade = peers?.upgrade else { throw APIError.internalError("a cluster host without peers") }
+        do {
+            return try await upgrade(address, uri, token)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(code: .unavailable, message: "cannot reach host \(host) (\(address)), which has the VM: \(error)")
+        }
+    }
+
     static func address(of host: ClusterHost) throws -> HostAndPort {
         do {
             return try HostAndPort(parsing: host.address.replacingOccurrences(of: "https://", with: ""))

@@ -17,6 +17,9 @@ import VMMAPI
 /// its console socket); if anything fails, `GuardedHTTP1Channel` hands the
 /// request to the router, whose route for the same path answers with the error.
 ///
+/// In a cluster, the console of a VM another host has is attached there (over the peers'
+/// mutual TLS) and that connection is spliced to this one.
+///
 /// One per connection: it keeps the console connection between the check and the switch.
 final class ConsoleUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable {
     typealias UpgradeResult = GuardedHTTP1Channel.Outcome
@@ -69,8 +72,13 @@ final class ConsoleUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable {
         promise.completeWithTask { [manager, access, logger] in
             let peer = try? await DaemonRequestContext.peer(of: channel).get()
             try access.admit(peer)
-            let path = try await manager.consoleSocket(name)
-            let connection = try await Self.connect(path, on: channel.eventLoop)
+            let connection: any Channel
+            if let descriptor = try await manager.attachElsewhere(name, upgradeRequest.uri, protocol: Self.protocolName) {
+                // In a cluster, the VM's host attached it: its connection is spliced here.
+                connection = try await Self.adopt(descriptor, on: channel.eventLoop)
+            } else {
+                connection = try await Self.connect(try await manager.consoleSocket(name), on: channel.eventLoop)
+            }
             // Whatever happens to the API connection from now on, the console's goes with it.
             channel.closeFuture.whenComplete { _ in connection.close(promise: nil) }
             self.console.withLock { $0 = connection }
@@ -109,6 +117,18 @@ final class ConsoleUpgrader: NIOTypedHTTPServerProtocolUpgrader, Sendable {
             } catch let error as IOError where [ENOENT, ECONNREFUSED].contains(error.errnoCode) && clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }
+        }
+    }
+
+    /// A connected socket (the end of an attachment made to another host) as a channel
+    /// that does not read yet, on the API connection's event loop.
+    private static func adopt(_ descriptor: Int32, on eventLoop: any EventLoop) async throws -> any Channel {
+        do {
+            return try await ClientBootstrap(group: eventLoop).channelOption(ChannelOptions.autoRead, value: false)
+                .withConnectedSocket(descriptor).get()
+        } catch {
+            close(descriptor)
+            throw error
         }
     }
 

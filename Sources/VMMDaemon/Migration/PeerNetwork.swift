@@ -12,15 +12,21 @@ struct PeerNetwork: Sendable {
         _ peer: HostAndPort, _ method: HTTPMethod, _ path: String, _ body: [UInt8]?
     ) async throws -> HTTPClient.Response
 
+    /// Switches a connection to a peer's API to another protocol (`GET path` with
+    /// `Upgrade`); returns the descriptor that carries its bytes (``HTTPClient/upgrade(_:to:)``).
+    typealias Upgrade = @Sendable (_ peer: HostAndPort, _ path: String, _ protocol: String) async throws -> Int32
+
     let security: TunnelSecurity
     let exchange: Exchange
+    let upgrade: Upgrade?
     /// Where this daemon accepts migration streams.
     let migrationPort: Int
     let tunnels = IncomingTunnels()
 
-    init(security: TunnelSecurity, exchange: @escaping Exchange, migrationPort: Int) {
+    init(security: TunnelSecurity, exchange: @escaping Exchange, upgrade: Upgrade? = nil, migrationPort: Int) {
         self.security = security
         self.exchange = exchange
+        self.upgrade = upgrade
         self.migrationPort = migrationPort
     }
 
@@ -42,6 +48,7 @@ struct PeerNetwork: Sendable {
             exchange: { peer, method, path, body in
                 try await HTTPClient(endpoint: .https(peer, tls: files)).send(method, path, body: body)
             },
+            upgrade: { peer, path, name in try await HTTPClient(endpoint: .https(peer, tls: files)).upgrade(path, to: name) },
             migrationPort: listener.migrationPort)
     }
 
