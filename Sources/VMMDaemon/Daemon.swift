@@ -97,7 +97,7 @@ public struct Daemon: Sendable {
                 },
                 logger: Logger(label: "vmmd.http"))))
         }
-        let signalSources = exitOnSignals(leaving: cluster)
+        let signalSources = exitOnSignals(leaving: cluster, manager: manager)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (address, server) in servers {
                 group.addTask {
@@ -142,7 +142,7 @@ public struct Daemon: Sendable {
     /// Exits at once on SIGTERM or SIGINT. Nothing needs draining: definitions are on disk
     /// as soon as they change, and VMs keep running for the next daemon to adopt. A cluster
     /// member first revokes its lease (for at most 2 s), so its record vanishes now.
-    private func exitOnSignals(leaving cluster: ClusterMembership?) -> [any DispatchSourceSignal] {
+    private func exitOnSignals(leaving cluster: ClusterMembership?, manager: VMManager) -> [any DispatchSourceSignal] {
         [SIGTERM, SIGINT].map { signalNumber in
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
@@ -151,7 +151,13 @@ public struct Daemon: Sendable {
                 if let cluster {
                     let left = DispatchSemaphore(value: 0)
                     Task {
-                        await cluster.leave()
+                        // Revoking would delete the owner keys of HA VMs that run on: the
+                        // manager would start them elsewhere while they still run here.
+                        if await manager.runsHAVMs {
+                            logger.warning("cluster: not revoking the lease: HA VMs run here; they are fenced when it is no longer renewed, and the cluster restarts them")
+                        } else {
+                            await cluster.leave()
+                        }
                         left.signal()
                     }
                     _ = left.wait(timeout: .now() + 2)

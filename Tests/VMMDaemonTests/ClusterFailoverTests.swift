@@ -69,6 +69,15 @@ struct ClusterFailoverTests {
             print("ClusterFailoverTests: etcd back → HA VM writing again after \(ContinuousClock.now - healed)")
             #expect([1, 2].filter { cluster.vmmPID("ha", on: $0) != nil }.count == 1)
             #expect(!hasEnded(plainVMM))
+
+            // A vmmd told to stop keeps its lease while an HA VM runs there (revoking it would
+            // let the manager start the VM elsewhere at once): the VM is fenced, then restarted.
+            let stopping = try #require([1, 2].first { cluster.vmmPID("ha", on: $0) != nil })
+            let stoppingVMM = try #require(cluster.vmmPID("ha", on: stopping))
+            try await cluster.hosts.hosts[stopping].stopDaemon(signal: SIGTERM)
+            #expect(cluster.hosts.hosts[stopping].log.contains("not revoking the lease: HA VMs run here"))
+            #expect(try await eventually(seconds: 10) { hasEnded(stoppingVMM) })
+            #expect(try await eventually(seconds: 30) { writers.instances.count == 5 }, "the HA VM did not run again")
             #expect(writers.violations.isEmpty, "two writers at once: \(writers.violations)")
         }
     }
@@ -130,7 +139,8 @@ final class FailoverCluster: @unchecked Sendable {
             for (index, host) in harness.hosts.enumerated() {
                 // A crash's backtrace is long: its first lines say what happened.
                 let log = host.log
-                let crash = log.range(of: "Fatal error").map { String(log[$0.lowerBound...].prefix(1500)) } ?? ""
+                let start = ["Fatal error", "Program crashed", "💣"].compactMap { log.range(of: $0)?.lowerBound }.min()
+                let crash = start.map { String(log[$0...].prefix(3000)) } ?? ""
                 Issue.record("host\(index) vmmd log:\n\(crash)\n...\n\(log.suffix(6000))")
             }
             await harness.tearDown()

@@ -19,6 +19,9 @@ extension VMManager {
         }
     }
 
+    /// Whether an HA VM has a `vmm` here (fenced when this host stops renewing its lease).
+    var runsHAVMs: Bool { vms.values.contains { $0.definition.ha && $0.state.hasProcess } }
+
     /// The HA VMs with a `vmm` that takes a fence (a VM still starting gets its first one
     /// from `fenceNewlyStarted`).
     private func fencedVMs() -> [String] {
