@@ -23,6 +23,7 @@ extension VMManager {
         definition.balloon?.target = target
         try saving { try store.save(definition) }
         vms[name]?.definition = definition
+        clusterWrite(.definition(name))
         logger.info("VM \(name): balloon target \(target) bytes")
         return try await liveInfo(name)
     }

@@ -87,6 +87,7 @@ extension VMManager {
         do {
             try store.save(started)
             vms[name]?.definition = started
+            clusterWrite(.definition(name))
         } catch {
             logger.error("VM \(name) started from snapshot \(source.snapshot), but its definition could not be updated: \(error)")
         }

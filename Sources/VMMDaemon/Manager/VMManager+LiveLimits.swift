@@ -64,6 +64,7 @@ extension VMManager {
         definition.limits = patched.limits
         try saving { try store.save(definition) }
         vms[name]?.definition = definition
+        clusterWrite(.definition(name))
         logger.info("VM \(name): limits changed")
         return try await liveInfo(name)
     }
