@@ -76,19 +76,21 @@ let package = Package(
             name: "vmctl",
             dependencies: ["VMMAPI", "Sizes", "DeviceOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore"]),
+        // posix_spawn for the tests' child processes (Foundation's Process.run can crash).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "VMMCoreTests", dependencies: ["VMMCore", "TestSupport"]),
         .testTarget(name: "SizesTests", dependencies: ["Sizes"]),
         .testTarget(name: "DeviceOptionsTests", dependencies: ["DeviceOptions", "Sizes"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
         .testTarget(name: "CommandLineOptionsTests", dependencies: ["CommandLineOptions"]),
         .testTarget(name: "vmmTests", dependencies: ["vmm", "CommandLineOptions"]),
-        .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM"]),
+        .testTarget(name: "VMMIntegrationTests", dependencies: ["VMMCore", "KVM", "TestSupport"]),
         .testTarget(name: "VMMAPITests", dependencies: ["VMMAPI"]),
         // Fixtures several test targets share (a real etcd cluster, free ports).
-        .target(name: "ClusterTestSupport", dependencies: ["VMMAPI"], path: "Tests/ClusterTestSupport"),
+        .target(name: "ClusterTestSupport", dependencies: ["VMMAPI", "TestSupport"], path: "Tests/ClusterTestSupport"),
         .testTarget(name: "EtcdTests", dependencies: ["Etcd", "VMMAPI", "ClusterTestSupport"]),
         .testTarget(name: "vmctlTests", dependencies: ["vmctl", "VMMAPI"]),
-        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions", "ClusterTestSupport", "Etcd"]),
+        .testTarget(name: "VMMDaemonTests", dependencies: ["VMMDaemon", "VMMAPI", "DeviceOptions", "ClusterTestSupport", "Etcd", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

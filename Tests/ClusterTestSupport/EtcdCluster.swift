@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import VMMAPI
+import TestSupport
 
 /// A real etcd cluster for tests: 1 or 3 members of Debian's `etcd` on 127.0.0.1 (or on an
 /// address in a network namespace the test made), each with free client and peer ports and
@@ -27,7 +28,7 @@ public final class EtcdCluster: @unchecked Sendable {
     /// How long ``start(members:)`` took until every member was healthy.
     public private(set) var startDuration: Duration = .zero
     private let lock = NSLock()
-    private var processes: [Int: Process] = [:]
+    private var processes: [Int: SpawnedProcess] = [:]
 
     /// The client URLs of every member, running or not.
     public var clientURLs: [String] { members.map(\.clientURL) }
@@ -95,7 +96,7 @@ public final class EtcdCluster: @unchecked Sendable {
     /// Runs scripts/make-certificates.sh: a CA in `directory` (made once) and a key and
     /// certificate for each of `specs` (`NAME` or `NAME=IP`).
     public static func makeCertificates(in directory: String, _ specs: [String]) throws {
-        let script = Process()
+        let script = SpawnedProcess()
         script.executableURL = URL(fileURLWithPath: "\(packageRoot)/scripts/make-certificates.sh")
         script.arguments = [directory] + specs
         script.standardOutput = FileHandle.nullDevice
@@ -108,7 +109,7 @@ public final class EtcdCluster: @unchecked Sendable {
     private func launch(_ index: Int) throws {
         let member = members[index]
         let initialCluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: namespace == nil ? Self.binary : "/usr/sbin/ip")
         // `ip netns exec` execs etcd: the process is etcd's own.
         process.arguments = (namespace.map { ["netns", "exec", $0, Self.binary] } ?? []) + [
@@ -158,7 +159,7 @@ public final class EtcdCluster: @unchecked Sendable {
             guard let response = try? await client.send(.GET, "/health", timeout: .seconds(1)) else { return false }
             return response.status == 200 && response.text.contains(#""health":"true""#)
         }
-        let curl = Process()
+        let curl = SpawnedProcess()
         curl.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         curl.arguments = ["netns", "exec", namespace, "/usr/bin/curl", "-s", "--max-time", "1", members[index].clientURL + "/health"]
         let output = Pipe()

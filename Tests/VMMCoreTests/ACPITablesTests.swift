@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import VMMCore
 
@@ -442,7 +443,7 @@ private struct IASL {
     }
 
     private func run(_ arguments: [String], in folder: URL) throws -> String {
-        let process = Process()
+        let process = SpawnedProcess()
         let pipe = Pipe()
         process.executableURL = executable
         process.arguments = arguments

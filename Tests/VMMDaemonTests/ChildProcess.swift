@@ -1,10 +1,11 @@
 import Foundation
+import TestSupport
 
 /// Runs helper commands (curl, make) without blocking a Swift concurrency thread.
 enum ChildProcess {
     /// Runs `arguments` and returns its exit status and standard output.
     static func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("vmmd-test-\(UUID().uuidString)")

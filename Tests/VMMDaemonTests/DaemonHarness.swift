@@ -1,6 +1,7 @@
 import ClusterTestSupport
 import Foundation
 import Glibc
+import TestSupport
 
 /// A real `vmmd` on a temporary socket, state folder and runtime folder, driven with curl.
 final class DaemonHarness {
@@ -16,7 +17,7 @@ final class DaemonHarness {
     private(set) var tls: DaemonTLS?
     /// More daemon options (e.g. `--listen` and the TLS files of a `MultiHostHarness` host).
     var arguments: [String] = []
-    private var process: Process?
+    private var process: SpawnedProcess?
     var daemonPID: pid_t? { process?.processIdentifier }
 
     init() throws {
@@ -26,7 +27,7 @@ final class DaemonHarness {
 
     /// Starts the daemon and waits until its socket answers.
     func start(group: String = "kvm", environment extra: [String: String] = [:]) async throws {
-        let process = Process()
+        let process = SpawnedProcess()
         let command = wrapper + [
             TestPaths.vmmd, "--socket", socket, "--state-dir", stateDirectory, "--runtime-dir", runtimeDirectory,
             "--vmm", TestPaths.vmm, "--group", group,

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 
 /// A child process (vmctl, curl, python3) with its input given up front, its output and
 /// errors captured, and a deadline after which it is killed.
@@ -11,7 +12,7 @@ final class Subprocess: @unchecked Sendable {
         var description: String { "exit \(status)\nstdout: \(output)\nstderr: \(error)" }
     }
 
-    let process: Process
+    let process: SpawnedProcess
     private let outputFile: String
     private let errorFile: String
     private let ended: AsyncStream<Int32>
@@ -27,7 +28,7 @@ final class Subprocess: @unchecked Sendable {
         outputFile = base + ".out"
         errorFile = base + ".err"
         for file in [outputFile, errorFile] { _ = FileManager.default.createFile(atPath: file, contents: nil) }
-        let process = Process()
+        let process = SpawnedProcess()
         self.process = process
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Where the tests find the binaries and guest kernels (the ones `swift build` and
 /// `make -C Tests/Guests` produce). Environment variables override: `VMMD_BINARY`,
@@ -14,7 +15,7 @@ enum TestPaths {
     static let guests: String = {
         let folder = environment("VMM_TEST_GUESTS") ?? "\(packageRoot)/.build/guests"
         if !FileManager.default.fileExists(atPath: "\(folder)/echo.elf") {
-            let make = Process()
+            let make = SpawnedProcess()
             make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
             make.arguments = ["-s", "-C", "\(packageRoot)/Tests/Guests", "OUT=\(folder)"]
             try? make.run()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What a user without access to /dev/kvm sees: one sentence saying what to do.
 @Suite(.enabled(if: TestEnvironment.kvmAvailable))
@@ -18,7 +19,7 @@ struct HostAccessTests {
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         }
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary, "run", "--kernel", kernel]
         let standardError = Pipe()

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A host program the device tests need (ip, mkfs.ext4, debugfs, python3), run to
 /// completion or in the background with its output collected.
@@ -11,7 +12,7 @@ final class HostCommand: @unchecked Sendable {
     }
 
     let arguments: [String]
-    let process = Process()
+    let process = SpawnedProcess()
     private let stdinPipe = Pipe()
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 extension LongGuestRuns {
     /// Live migration between two vmm processes on this host through a Unix socket
@@ -153,7 +154,7 @@ extension LongGuestRuns {
             let console = try source.console(), control = try source.control()
             try #require(CounterLog.waitForStep(console, 2))
             let incoming = work.file("stand-in.sock")
-            let destination = Process()
+            let destination = SpawnedProcess()
             destination.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             destination.arguments = ["python3", "-c", Self.destinationThatHangsUpAfterGo, incoming]
             try destination.run()

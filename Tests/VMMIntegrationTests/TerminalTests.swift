@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `vmm run` in a real terminal (a pty from script(1)): raw mode while the guest runs,
 /// Ctrl-A x to quit, and the terminal settings restored afterwards.
@@ -14,7 +15,7 @@ struct TerminalTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
         process.arguments = ["-qfec", inner, "/dev/null"]
         process.currentDirectoryURL = URL(fileURLWithPath: folder)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A real `vmm` process: arguments in, status and both output streams out.
 final class VMMProcess: @unchecked Sendable {
@@ -9,7 +10,7 @@ final class VMMProcess: @unchecked Sendable {
         var lines: [String] { standardOutput.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init) }
     }
 
-    let process = Process()
+    let process = SpawnedProcess()
     private let stdinPipe = Pipe()
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
