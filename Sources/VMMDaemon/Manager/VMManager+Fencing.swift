@@ -13,7 +13,10 @@ extension VMManager {
         while !Task.isCancelled {
             if let renewal = await membership.lastConfirmedRenewal, renewal != extended {
                 extended = renewal
-                await setFences(until: renewal + membership.configuration.fenceAfter, of: fencedVMs())
+                // Not awaited: a `vmm` slow to answer (its control thread busy with a long
+                // snapshot) must not hold up the other VMs' extensions.
+                let names = fencedVMs()
+                Task { await setFences(until: renewal + membership.configuration.fenceAfter, of: names) }
             }
             try? await Task.sleep(for: .milliseconds(50))
         }
