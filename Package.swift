@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CTap", path: "Modules/CTap"),
         .systemLibrary(name: "CLinux", path: "Modules/CLinux"),
         .systemLibrary(name: "CSeccomp", path: "Modules/CSeccomp"),
+        .systemLibrary(name: "CJail", path: "Modules/CJail"),
         // Per-thread seccomp filters, built as BPF here: no libseccomp at run time.
         .target(name: "Seccomp", dependencies: ["CSeccomp", "CKVM", "CTap"]),
         .target(name: "KVM", dependencies: ["CKVM"]),
@@ -36,7 +37,7 @@ let package = Package(
             name: "vmm",
             // No swift-argument-parser, nor anything else that links Foundation: this is the
             // process every VM runs in, and its memory and start-up are the per-VM price.
-            dependencies: ["VMMCore", "Seccomp", "Sizes", "CommandLineOptions"]
+            dependencies: ["VMMCore", "Seccomp", "Sizes", "CommandLineOptions", "CJail"]
         ),
         .target(
             name: "VMMAPI",

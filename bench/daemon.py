@@ -36,7 +36,7 @@ def log(message):
 
 
 class Daemon:
-    def __init__(self, build_dir):
+    def __init__(self, build_dir, extra=()):
         self.root = tempfile.mkdtemp(prefix="vmmd-bench-")
         self.socket = f"{self.root}/vmmd.sock"
         self.log = open(f"{self.root}/vmmd.log", "wb")
@@ -44,7 +44,7 @@ class Daemon:
             [f"{build_dir}/vmmd", "--socket", self.socket, "--state-dir", f"{self.root}/state",
              "--runtime-dir", f"{self.root}/run", "--vmm", f"{build_dir}/vmm",
              # 50 one-vCPU VMs on a 2-core machine: past the default 16 vCPUs per CPU.
-             "--cpu-overcommit", "64"],
+             "--cpu-overcommit", "64", *extra],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -51,7 +51,9 @@ public final class KVMSystem: Sendable {
 
     /// Whether this host's KVM is PVM: software virtualization nested in a cloud VM, whose
     /// instruction emulator runs guest kernel code and cannot run every instruction.
-    public static var isPVM: Bool { access("/sys/module/kvm_pvm", F_OK) == 0 }
+    /// Looked up once, on first use: a jailed `vmm` has no /sys, and asks again after
+    /// entering its jail (vmm asks before, so the answer is the host's).
+    public static let isPVM: Bool = access("/sys/module/kvm_pvm", F_OK) == 0
 
     /// The most vCPUs one VM may have on this host.
     public var maximumVCPUs: Int {

@@ -17,9 +17,9 @@ enum SeccompTrap {
     nonisolated(unsafe) private static let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
     nonisolated(unsafe) private static var processID: Int32 = 0
 
-    static func install() {
+    static func install(processID: pid_t) {
         _ = buffer
-        processID = getpid()
+        self.processID = processID
         var action = sigaction()
         action.sa_flags = SA_SIGINFO
         action.__sigaction_handler.sa_sigaction = { _, info, context in

@@ -14,7 +14,7 @@ import Synchronization
 /// exception: a launcher thread that entered the vCPU filter before the main filter
 /// existed starts them, so they carry that one filter alone (`Entry.inherited`).
 ///
-/// Where a jail (uid/gid drop, namespaces, pivot_root) would go: in `vmm`, after the
+/// vmm's jail (uid/gid drop, namespaces, pivot_root: docs/jail.md) is entered after the
 /// machine's files are open and before `enable`, since seccomp blocks the calls it needs.
 public enum ThreadConfinement {
     private static let mode = Atomic<UInt8>(0)
@@ -27,9 +27,11 @@ public enum ThreadConfinement {
     /// see a filter's denial end vmm, for tests and for users checking their setup.
     public static let selfTestVariable = "VMM_SECCOMP_SELF_TEST"
 
-    /// The mode threads use from now on; `.on` also installs the SIGSYS reporter.
-    public static func enable(_ newMode: SeccompMode) {
-        if newMode == .on { SeccompTrap.install() }
+    /// The mode threads use from now on; `.on` also installs the SIGSYS reporter, whose
+    /// line names `processID` (a jailed vmm is pid 1 of its namespace: it names the pid its
+    /// supervisor knows).
+    public static func enable(_ newMode: SeccompMode, processID: pid_t = getpid()) {
+        if newMode == .on { SeccompTrap.install(processID: processID) }
         if newMode != .off { _ = cseccomp_preset_malloc_arena_limit() }
         if let name = getenv(selfTestVariable).map({ String(cString: $0) }),
            let kind = ThreadKind.allCases.first(where: { "\($0.label)" == name }) {

@@ -35,7 +35,7 @@ struct RestoreCommand {
             + "missing, damaged or incompatible snapshot is status 2 and nothing is started.",
         arguments: [Option.directory],
         options: [Option.disk, Option.net, Option.newIdentity, Option.paused, Option.catchUpClock]
-            + SupervisorOptions.Option.all)
+            + SupervisorOptions.Option.all + JailOptions.Option.all)
 
     let directory: String
     let disk: [String]
@@ -44,6 +44,7 @@ struct RestoreCommand {
     let paused: Bool
     let catchUpClock: Bool
     let supervisor: SupervisorOptions
+    let jail: JailOptions
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         directory = parsed.argument(Option.directory)
@@ -53,12 +54,13 @@ struct RestoreCommand {
         paused = parsed.flag(Option.paused)
         catchUpClock = parsed.flag(Option.catchUpClock)
         supervisor = try SupervisorOptions(parsed)
+        jail = try JailOptions(parsed)
     }
 
     func run() -> Never {
         let log = supervisor.makeLogger()
         supervisor.removeStaleExitFile()
-        let image: SnapshotImage
+        var image: SnapshotImage
         let configuration: MachineConfiguration
         do {
             image = try SnapshotImage(directory: directory)
@@ -74,7 +76,7 @@ struct RestoreCommand {
         }
         // Everything that can be refused without changing anything comes first (the
         // sockets are removed again on failure): only then are the disks put back.
-        let supervision: Supervision
+        var supervision: Supervision
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
@@ -84,12 +86,15 @@ struct RestoreCommand {
         do {
             try restoreDisks(image, configuration: configuration, log: log)
             inputs = try builder.validate(restoring: image, configuration: configuration)
+            // A jailed vmm cannot reach the snapshot folder when it maps the memory.
+            if jail.jail != nil { image = try image.holdingMemoryOpen() }
         } catch {
             log.error(error.description)
             let report = ExitReport(failure: error)
             supervision.finish(report)
             Glibc.exit(report.status)
         }
+        if let jail = jail.jail { supervision = jail.enter(supervision) }
         Glibc.exit(Session(
             builder: builder, configuration: configuration, inputs: inputs, log: log,
             noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, seccomp: supervisor.seccomp,

@@ -62,7 +62,7 @@ struct RunCommand {
             Option.kernel, Option.initrd, Option.commandLine, Option.cpus, Option.memory, Option.cpuFeatures,
             Option.noPit, Option.noPvmWorkarounds, Option.disk, Option.net, Option.noRng, Option.balloon,
             Option.mergePages,
-        ] + SupervisorOptions.Option.all)
+        ] + SupervisorOptions.Option.all + JailOptions.Option.all)
 
     let kernel: String
     let initrd: String?
@@ -78,6 +78,7 @@ struct RunCommand {
     let balloon: String?
     let mergePages: Bool
     let supervisor: SupervisorOptions
+    let jail: JailOptions
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         kernel = try parsed.value(Option.kernel, as: String.self)
@@ -94,6 +95,7 @@ struct RunCommand {
         balloon = parsed.value(Option.balloon)
         mergePages = parsed.flag(Option.mergePages)
         supervisor = try SupervisorOptions(parsed)
+        jail = try JailOptions(parsed)
     }
 
     func run() -> Never {
@@ -112,12 +114,13 @@ struct RunCommand {
         } catch {
             fail(error.description, status: ExitStatus.badInput)
         }
-        let supervision: Supervision
+        var supervision: Supervision
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
             supervisor.fail(error)
         }
+        if let jail = jail.jail { supervision = jail.enter(supervision) }
         Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
                            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout,
                            seccomp: supervisor.seccomp, supervision: supervision).run())

@@ -86,7 +86,7 @@ final class Session: Sendable {
         SignalWatcher.blockTerminationSignals()
         let terminal = supervision.consoleSocket == nil ? Terminal.makeRawIfInteractive() : nil
         defer { terminal?.restore() }
-        ThreadConfinement.enable(seccomp)
+        ThreadConfinement.enable(seccomp, processID: supervision.processID)
         if let failure = prepareMainThread() {
             supervision.finish(failure)
             return failure.status
@@ -353,7 +353,7 @@ final class Session: Sendable {
             ($0.machine, $0.paused, $0.boots, $0.migration, $0.incoming)
         }
         if let incoming, machine == nil {
-            return .object([("state", .string("incoming")), ("pid", .integer(Int(getpid()))),
+            return .object([("state", .string("incoming")), ("pid", .integer(Int(supervision.processID))),
                             ("migration", incoming.currentProgress.json)])
         }
         guard let configuration = currentGuest?.configuration else { return .object([("state", .string("stopping"))]) }
@@ -361,7 +361,7 @@ final class Session: Sendable {
         let sum = { (counter: (ExitCounters) -> UInt64) in Int(clamping: counters.reduce(0) { $0 &+ counter($1) }) }
         return .object([
             ("state", .string(paused ? "paused" : "running")),
-            ("pid", .integer(Int(getpid()))),
+            ("pid", .integer(Int(supervision.processID))),
             ("vcpus", .integer(configuration.cpuCount)),
             ("memory", .integer(Int(clamping: configuration.memorySize))),
             ("uptime_ms", .integer(Int((MonotonicClock.now - started) * 1000))),

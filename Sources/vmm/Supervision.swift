@@ -12,12 +12,15 @@ struct Supervision: Sendable {
     var pidFile: String?
     var exitFile: String?
     var log = Logger()
+    /// The pid the supervisor knows this vmm by: a jailed vmm is pid 1 of its own namespace
+    /// and reports its keeper's (`Jail`).
+    var processID = getpid()
 
     /// Announces that the VM runs: the pid file appears.
     func announceRunning() {
         guard let pidFile else { return }
         do {
-            try AtomicFile.write("\(getpid())\n", to: pidFile)
+            try AtomicFile.write("\(processID)\n", to: pidFile)
         } catch {
             log.error("cannot write the pid file: \(error)")
         }

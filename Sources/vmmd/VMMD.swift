@@ -91,7 +91,28 @@ struct VMMD: AsyncParsableCommand {
             + "VMs defined with mergePages then share identical pages."))
     var enableKsm = false
 
+    @Option(help: ArgumentHelp(
+        "The user and group ids jailed VMs run under, one per running VM (docs/jail.md).", valueName: "first-last"))
+    var vmUidRange = "\(JailPolicy.defaultIDs.lowerBound)-\(JailPolicy.defaultIDs.upperBound)"
+
+    @Flag(help: "Run every vmm as root in the host's namespaces instead of jailed (the default when vmmd runs as root).")
+    var noJail = false
+
+    /// The jail the options describe: on by default for a daemon running as root with the
+    /// capabilities it takes; nil and why not otherwise.
+    private func jailPolicy() throws -> (policy: JailPolicy?, why: String) {
+        guard let policy = JailPolicy(parsing: vmUidRange) else {
+            throw ValidationError("--vm-uid-range '\(vmUidRange)' must be FIRST-LAST, ids from 1 to 4294967294, e.g. 100000-165535")
+        }
+        if noJail { return (nil, "--no-jail") }
+        if geteuid() != 0 { return (nil, "vmmd is not root") }
+        let missing = JailPolicy.missingCapabilities()
+        if !missing.isEmpty { return (nil, "vmmd lacks \(missing.joined(separator: ", ")); docs/jail.md") }
+        return (policy, "")
+    }
+
     func validate() throws {
+        _ = try jailPolicy()
         for (name, ratio) in [("--memory-overcommit", memoryOvercommit), ("--cpu-overcommit", cpuOvercommit)]
         where !ratio.isFinite || ratio <= 0 {
             throw ValidationError("\(name) must be a ratio above 0 (1 promises what the host has), not \(ratio)")
@@ -178,9 +199,12 @@ struct VMMD: AsyncParsableCommand {
             socketPath: socket, stateDirectory: stateDir, runtimeDirectory: runtimeDir, group: group,
             vmmPath: vmm ?? Self.siblingVMM(), listener: listener, cluster: try clusterConfiguration(listener: listener),
             apiLimits: apiLimits,
-            admission: AdmissionPolicy(memoryOvercommit: memoryOvercommit, cpuOvercommit: cpuOvercommit))
+            admission: AdmissionPolicy(memoryOvercommit: memoryOvercommit, cpuOvercommit: cpuOvercommit),
+            jail: try jailPolicy().policy)
         configuration.enablePageMerging = enableKsm
         logger.info("vmmd \(DaemonVersion.current) starting: state \(stateDir), runtime \(runtimeDir), vmm \(configuration.vmmPath)")
+        let why = try jailPolicy().why
+        logger.info("\(configuration.jail.map { "VMs run jailed under ids \($0.ids.lowerBound)-\($0.ids.upperBound)" } ?? "VMs run unjailed (\(why))")")
         try await Daemon(configuration: configuration, logger: logger).run()
     }
 

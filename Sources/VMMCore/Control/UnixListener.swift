@@ -42,6 +42,18 @@ public final class UnixListener: Sendable {
         fileDescriptor = fd
     }
 
+    private init(path: String, fileDescriptor: Int32) {
+        self.path = path
+        self.fileDescriptor = fileDescriptor
+    }
+
+    /// The same socket, known by `path` from now on (inside vmm's jail its path changes);
+    /// nil when the descriptor cannot be duplicated.
+    public func reached(at path: String) -> UnixListener? {
+        let fd = fcntl(fileDescriptor, F_DUPFD_CLOEXEC, 0)
+        return fd < 0 ? nil : UnixListener(path: path, fileDescriptor: fd)
+    }
+
     deinit { close(fileDescriptor) }
 
     /// The next waiting client as a non-blocking descriptor, or nil when none is waiting.

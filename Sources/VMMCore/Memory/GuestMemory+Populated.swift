@@ -24,10 +24,11 @@ extension GuestMemory {
     /// Pages of the private mapping that are anonymous (present and not file pages, or
     /// swapped out), read from /proc/self/pagemap: one 64-bit entry per page.
     private func privatelyWrittenPages() throws(VMMError) -> [Range<UInt64>] {
+        try Pagemap.withDescriptor { (fd) throws(VMMError) in try privatelyWrittenPages(pagemap: fd) }
+    }
+
+    private func privatelyWrittenPages(pagemap fd: Int32) throws(VMMError) -> [Range<UInt64>] {
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-        let fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .system("open /proc/self/pagemap", errno) }
-        defer { close(fd) }
         let present: UInt64 = 1 << 63, swapped: UInt64 = 1 << 62, filePage: UInt64 = 1 << 61
         let pageCount = Int(size / pageSize)
         let batch = 65536

@@ -14,9 +14,11 @@ final class DiskCapture {
     private(set) var bytesCopied: UInt64 = 0
 
     /// `writeLog` is the disk's log while the guest runs; nil when it is paused throughout.
-    init(index: Int, source path: String, destination: String, writeLog: BlockWriteLog?) throws(VMMError) {
+    /// `opened` is the device's own descriptor of the image, read through a duplicate (a
+    /// jailed vmm cannot open the path).
+    init(index: Int, source path: String, opened: Int32?, destination: String, writeLog: BlockWriteLog?) throws(VMMError) {
         self.index = index
-        source = try SourceFile(path)
+        source = try SourceFile(path, opened: opened)
         output = try OutputFile(creating: destination, mode: source.mode)
         method = DiskCopy.reflink(output, from: source.fd) ? .reflink : .sparseCopy
         self.writeLog = method == .sparseCopy ? writeLog : nil

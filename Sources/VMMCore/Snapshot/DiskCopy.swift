@@ -63,8 +63,9 @@ final class SourceFile {
     let size: UInt64
     let mode: mode_t
 
-    init(_ path: String) throws(VMMError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Opens `path`, or duplicates `opened`, a descriptor of it already open.
+    init(_ path: String, opened: Int32? = nil) throws(VMMError) {
+        let fd = opened.map { fcntl($0, F_DUPFD_CLOEXEC, 0) } ?? open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system("open \(path)", errno) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {

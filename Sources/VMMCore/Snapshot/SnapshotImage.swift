@@ -10,6 +10,8 @@ public struct SnapshotImage: Sendable {
     public let directory: String
     public let description: SnapshotDescription
     let saved: SavedMachineState
+    /// The memory file, when opened ahead (`holdingMemoryOpen`).
+    private var memoryDescriptor: Int32?
 
     public init(directory: String) throws(VMMError) {
         self.directory = directory
@@ -53,9 +55,19 @@ public struct SnapshotImage: Sendable {
         }
     }
 
+    /// Opens the memory file now, for a `vmm` that maps it later from where its path is
+    /// out of reach (its jail).
+    public func holdingMemoryOpen() throws(VMMError) -> SnapshotImage {
+        var image = self
+        let fd = open(memoryPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .system("open \(memoryPath)", errno) }
+        image.memoryDescriptor = fd
+        return image
+    }
+
     /// Opens the memory file for the copy-on-write mapping.
     func openMemory() throws(VMMError) -> GuestMemory {
-        let fd = open(memoryPath, O_RDONLY | O_CLOEXEC)
+        let fd = memoryDescriptor.map { fcntl($0, F_DUPFD_CLOEXEC, 0) } ?? open(memoryPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .system("open \(memoryPath)", errno) }
         return try GuestMemory(snapshotFile: fd, size: description.configuration.memorySize)
     }

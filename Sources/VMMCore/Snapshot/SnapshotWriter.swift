@@ -165,7 +165,8 @@ public struct SnapshotWriter {
             }
             let name = SnapshotFormat.diskFile(index)
             captures.append(try DiskCapture(
-                index: index, source: disk.path, destination: "\(directory)/\(name)",
+                index: index, source: disk.path, opened: blockDevices[index].image?.fileDescriptor,
+                destination: "\(directory)/\(name)",
                 writeLog: running ? blockDevices[index].writeLog : nil))
             description.diskCopies.append(name)
         }

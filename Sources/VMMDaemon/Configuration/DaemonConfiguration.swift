@@ -21,11 +21,13 @@ public struct DaemonConfiguration: Sendable {
     public var admission: AdmissionPolicy
     /// Turn the host's same-page merging (KSM) on at start, for VMs with `mergePages`.
     public var enablePageMerging = false
+    /// How each `vmm` is jailed; nil: not at all (`--no-jail`, or a daemon not running as root).
+    public var jail: JailPolicy?
 
     public init(
         socketPath: String, stateDirectory: String, runtimeDirectory: String, group: String, vmmPath: String,
         listener: TLSListener? = nil, cluster: ClusterConfiguration? = nil, apiLimits: APILimits = APILimits(),
-        admission: AdmissionPolicy = AdmissionPolicy()
+        admission: AdmissionPolicy = AdmissionPolicy(), jail: JailPolicy? = nil
     ) {
         self.socketPath = socketPath
         self.stateDirectory = stateDirectory
@@ -36,6 +38,7 @@ public struct DaemonConfiguration: Sendable {
         self.cluster = cluster
         self.apiLimits = apiLimits
         self.admission = admission
+        self.jail = jail
     }
 
     var definitionsDirectory: String { "\(stateDirectory)/vms" }

@@ -10,6 +10,8 @@ struct ManagedVM: Sendable {
         let exited = ExitSignal()
         /// A client asked for the process to end, so its exit is a stop, not a crash.
         var endRequested = false
+        /// The user and group id of a jailed `vmm`; nil for one not jailed.
+        var jailID: UInt32?
     }
 
     var definition: VMDefinition

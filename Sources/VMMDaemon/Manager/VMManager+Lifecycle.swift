@@ -35,7 +35,8 @@ extension VMManager {
         } catch {
             throw APIError.internalError("cannot prepare \(directory.path): \(error)")
         }
-        let process = try launcher.launch(arguments, in: directory)
+        let jail = try jailArguments(name)
+        let process = try launcher.launch(arguments + jail.arguments, in: directory)
         // Its own cgroup, before it opens /dev/kvm and allocates guest memory.
         cgroups.place(process.pid, vm: name, logger: logger)
         if let definition = vms[name]?.definition,
@@ -47,7 +48,8 @@ extension VMManager {
             directory.clean()
             throw APIError(code: .conflict, message: "VM \(name) not started: \(problem)")
         }
-        let run = ManagedVM.Run(process: process, startedAt: Date())
+        var run = ManagedVM.Run(process: process, startedAt: Date())
+        run.jailID = jail.id
         vms[name]?.run = run
         vms[name]?.console = ConsoleLog()
         transition(name, to: .starting, reason: "vmm pid \(process.pid)")

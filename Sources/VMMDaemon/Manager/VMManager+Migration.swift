@@ -54,8 +54,9 @@ extension VMManager {
                     security: peers.security
                 ) { reason in Task { await self.noteTunnelFailure(name, reason) } }
                 defer { tunnel.close() }
+                try admitVMM(name, toSocket: directory.migrationSocket)
                 try await control.migrate(
-                    to: directory.migrationSocket, maxDowntimeMs: request.maxDowntimeMs, bandwidthMbps: request.bandwidthMbps,
+                    to: pathForVMM(name, directory.migrationSocket), maxDowntimeMs: request.maxDowntimeMs, bandwidthMbps: request.bandwidthMbps,
                     copyStorage: copyStorage)
                 logger.info("VM \(name): migrating to \(target) (migration \(ticket.id))")
                 try await follow(name, run, control, ticket.id, peers)

@@ -56,7 +56,9 @@ extension VMManager {
         let created = Date()
         do {
             let control = ControlChannel(socketPath: runtimeDirectory(name).controlSocket)
-            let reply = try await control.snapshot(to: partial, memoryOnly: memoryOnly)
+            let jailed = vms[name]?.run?.jailID != nil
+            let reply = try await control.snapshot(to: pathForVMM(name, partial), memoryOnly: memoryOnly)
+            if jailed { try reclaim(partial) }
             let record = VMSnapshot(
                 name: snapshot, vm: name, created: Self.timestamp(created), memoryOnly: memoryOnly, bytes: reply.bytes,
                 memoryBytes: reply.memoryBytes, diskBytes: reply.diskBytes, pausedMs: reply.pausedMilliseconds,

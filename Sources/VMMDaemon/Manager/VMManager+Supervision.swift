@@ -107,6 +107,7 @@ extension VMManager {
                 }
                 let uptime = Double(status.uptimeMilliseconds) / 1000
                 vms[name]?.run = ManagedVM.Run(process: process, startedAt: Date().addingTimeInterval(-uptime))
+                vms[name]?.run?.jailID = Self.jailID(fromCommandLine: RuntimeDirectory.commandLine(of: pid))
                 do {
                     try watch(name, process)
                 } catch {

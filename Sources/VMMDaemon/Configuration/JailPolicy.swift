@@ -1,0 +1,44 @@
+import Foundation
+
+/// How vmmd jails each `vmm` it starts (docs/jail.md): under a user and group of its own,
+/// the lowest id of `ids` that no other running VM holds (dynamic users, as libvirt's).
+public struct JailPolicy: Sendable, Equatable {
+    /// The default: 65536 ids above the first range /etc/subuid usually hands out.
+    public static let defaultIDs: ClosedRange<UInt32> = 100_000...165_535
+
+    public let ids: ClosedRange<UInt32>
+
+    public init(ids: ClosedRange<UInt32> = Self.defaultIDs) {
+        self.ids = ids
+    }
+
+    /// `FIRST-LAST`, both above 0 and below 4294967295; nil for anything else.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let first = UInt32(parts[0]), let last = UInt32(parts[1]), first > 0, first <= last,
+              last < UInt32.max
+        else { return nil }
+        ids = first...last
+    }
+}
+
+extension JailPolicy {
+    /// What jailing takes, in the daemon and in the `vmm` it spawns (which inherits its
+    /// bounding set), by capability number: CAP_CHOWN 0, CAP_DAC_OVERRIDE 1 (the daemon
+    /// reaches files and sockets a jailed vmm owns), CAP_KILL 5 (signals to other users),
+    /// CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8 (emptying the bounding set),
+    /// CAP_SYS_ADMIN 21 (namespaces, mounts, pivot_root).
+    static let neededCapabilities: [(number: Int, name: String)] = [
+        (0, "CAP_CHOWN"), (1, "CAP_DAC_OVERRIDE"), (5, "CAP_KILL"), (6, "CAP_SETGID"), (7, "CAP_SETUID"),
+        (8, "CAP_SETPCAP"), (21, "CAP_SYS_ADMIN"),
+    ]
+
+    /// The capabilities jailing needs that this process lacks (its `CapEff`), e.g. under
+    /// systemd/vmmd.service, whose bounding set holds CAP_NET_ADMIN alone.
+    public static func missingCapabilities(statusText: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) -> [String] {
+        let line = statusText?.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+        guard let effective = line.flatMap({ UInt64($0.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) })
+        else { return neededCapabilities.map(\.name) }
+        return neededCapabilities.filter { effective & (1 << UInt64($0.number)) == 0 }.map(\.name)
+    }
+}

@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CJail
+import KVM
+import VMMCore
+
+/// Least privilege for one `vmm` (docs/jail.md): new mount, PID, IPC and UTS namespaces,
+/// its root pivoted to a folder holding only its own files, an unprivileged user and
+/// group, no capabilities, `no_new_privs` and rlimits. Entered after every file the VM
+/// needs is open (/dev/kvm, kernel, disks, taps, sockets, a snapshot's memory) and before
+/// the seccomp filters, which forbid the calls it takes.
+///
+/// A new PID namespace takes effect for children only, so vmm forks: the child, pid 1 of
+/// the namespace, runs the VM; the process the supervisor started stays outside as its
+/// keeper (`JailKeeper`), jailed and unprivileged as well, forwarding termination signals
+/// and ending exactly as the VM process ended (status or signal). Its pid stays the one
+/// the supervisor watches; the VM process writes it into the pid file and status replies.
+struct Jail {
+    /// A host folder mounted read-write into the jail.
+    struct Bind {
+        let source: String
+        /// An absolute path inside the jail.
+        let target: String
+    }
+
+    /// Absolute, no trailing slash.
+    let root: String
+    let user: uid_t
+    let group: gid_t
+    let binds: [Bind]
+
+    /// Open files at most: guest devices' eventfds, irqfds, vCPUs and clients need a few
+    /// hundred; a leak stops here.
+    static let openFileLimit: rlim_t = 4096
+    /// vmm locks no memory.
+    static let lockedMemoryLimit: rlim_t = 0
+    /// Threads of its user: vCPUs, device workers, block I/O, sockets (each VM has a user of its own).
+    static let processLimit: rlim_t = 1024
+
+    /// Where `path` (a host path) is seen inside the jail; nil when it is outside `root`.
+    func insidePath(_ path: String) -> String? {
+        guard path.hasPrefix(root + "/") else { return nil }
+        return String(path.dropFirst(root.count))
+    }
+
+    /// Enters the jail. Returns in the VM process only, with `supervision` as seen from
+    /// inside; the calling process becomes the keeper and never returns. Failures before
+    /// the fork end vmm as a host failure (status 6) with the exit file written.
+    func enter(_ supervision: Supervision) -> Supervision {
+        let keeperID = getpid()
+        let keeperDescriptor: Int32
+        do {
+            // Asked before /sys is out of reach; the answer is kept.
+            _ = KVMSystem.isPVM
+            for socket in [supervision.controlSocket, supervision.consoleSocket].compactMap({ $0 }) {
+                // The jailed vmm removes its sockets when it ends.
+                try JailSystem.changeOwner(socket.path, user: user, group: group)
+            }
+            keeperDescriptor = try JailSystem.processDescriptor(keeperID)
+            // Both processes leave the host's root behind: pivot_root moves every root and
+            // working directory that is the old root.
+            chdir("/")
+            try JailSystem.unshareNamespaces()
+            try JailSystem.makeMountsPrivate()
+        } catch {
+            Self.fail(error, supervision)
+        }
+        var saved = sigset_t()
+        JailKeeper.blockSignals(saving: &saved)
+        let child = fork()
+        if child < 0 { Self.fail(.system("fork into the new PID namespace", errno), supervision) }
+        if child > 0 {
+            JailKeeper(child: child, jail: self).run()
+        }
+        pthread_sigmask(SIG_SETMASK, &saved, nil)
+        var inside = supervision
+        do {
+            try JailSystem.setParentDeathSignal(SIGKILL)
+            // The keeper may have died before the line above; then nobody would end this one.
+            if JailSystem.hasEnded(keeperDescriptor) { _exit(ExitStatus.hostFailure) }
+            close(keeperDescriptor)
+            try Pagemap.openAhead()
+            try mountRoot()
+            try JailSystem.pivotRoot(to: root)
+            inside = relocated(supervision, keeperID: keeperID)
+            try JailSystem.setHostName("vmm")
+            try limitResources()
+            try JailSystem.dropPrivileges(user: user, group: group)
+        } catch {
+            Self.fail(error, inside)
+        }
+        return inside
+    }
+
+    /// The root folder bind-mounted on itself (pivot_root needs a mount point), then the
+    /// binds on folders made for them inside it.
+    private func mountRoot() throws(VMMError) {
+        try JailSystem.bind(root, on: root)
+        for bind in binds {
+            try JailSystem.makeDirectory(root + bind.target)
+            try JailSystem.bind(bind.source, on: root + bind.target)
+        }
+    }
+
+    func limitResources() throws(VMMError) {
+        try JailSystem.limit(cjail_rlimit_open_files(), to: Self.openFileLimit, "open files")
+        try JailSystem.limit(cjail_rlimit_locked_memory(), to: Self.lockedMemoryLimit, "locked memory")
+        try JailSystem.limit(cjail_rlimit_processes(), to: Self.processLimit, "processes")
+        // A core dump would hold guest memory.
+        try JailSystem.limit(cjail_rlimit_core(), to: 0, "core size")
+    }
+
+    /// `supervision` with the paths it uses from now on: inside the jail.
+    private func relocated(_ supervision: Supervision, keeperID: pid_t) -> Supervision {
+        var inside = supervision
+        inside.processID = keeperID
+        inside.pidFile = supervision.pidFile.flatMap(insidePath)
+        inside.exitFile = supervision.exitFile.flatMap(insidePath)
+        inside.controlSocket = supervision.controlSocket.flatMap { socket in insidePath(socket.path).flatMap(socket.reached) }
+        inside.consoleSocket = supervision.consoleSocket.flatMap { socket in insidePath(socket.path).flatMap(socket.reached) }
+        return inside
+    }
+
+    private static func fail(_ error: VMMError, _ supervision: Supervision) -> Never {
+        let message = "cannot enter the jail: \(error)"
+        Logger().error(message)
+        supervision.finish(ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: message))
+        exit(ExitStatus.hostFailure)
+    }
+}

@@ -1,0 +1,124 @@
+import ClusterTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Every `vmm` the daemon starts is jailed (docs/jail.md): its own user from
+/// --vm-uid-range, no capabilities, a root holding only its folder, and nothing of
+/// another VM in reach.
+extension DaemonTests {
+    /// `Key:` lines of /proc/PID/status.
+    static func processStatus(_ pid: Int32) -> [String: String] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        var fields: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
+    }
+
+    /// The jailed VM process: the child of the pid the daemon reports (its keeper).
+    static func vmProcess(of keeper: Int32) -> Int32? {
+        let children = (try? String(contentsOfFile: "/proc/\(keeper)/task/\(keeper)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { Int32($0) }.first
+    }
+
+    private func startJailed(_ daemon: DaemonHarness, _ name: String, disk: String) async throws -> (keeper: Int32, vm: Int32) {
+        _ = FileManager.default.createFile(atPath: disk, contents: Data(count: 1 << 20), attributes: [.posixPermissions: 0o600])
+        let body = #"{"name":"\#(name)","kernel":"\#(TestPaths.kernel("echo"))","memory":16777216,"disks":[{"path":"\#(disk)"}]}"#
+        #expect(try await daemon.request("POST", "/v1/vms", body: body).status == 201)
+        #expect(try await daemon.request("POST", "/v1/vms/\(name)/start").state == "running")
+        let keeper = try #require(try await daemon.pid(name))
+        let vm = try #require(Self.vmProcess(of: keeper), "the keeper \(keeper) has no VM process")
+        return (keeper, vm)
+    }
+
+    @Test func everyVMMRunsJailedUnderItsOwnUserWithNothingElseInReach() async throws {
+        try await withDaemon(arguments: ["--vm-uid-range", "231000-231009"]) { daemon in
+            let (keeperA, vmA) = try await startJailed(daemon, "alpha", disk: "\(daemon.stateDirectory)/alpha.img")
+            let (keeperB, vmB) = try await startJailed(daemon, "beta", disk: "\(daemon.stateDirectory)/beta.img")
+            let userA = Self.processStatus(vmA)["Uid"]?.split(separator: "\t").first.map(String.init)
+            let userB = Self.processStatus(vmB)["Uid"]?.split(separator: "\t").first.map(String.init)
+            #expect(userA == "231000" && userB == "231001", "\(String(describing: userA)) \(String(describing: userB))")
+            for pid in [keeperA, vmA, keeperB, vmB] {
+                let status = Self.processStatus(pid)
+                for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+                    #expect(status[set] == "0000000000000000", "pid \(pid) \(set) \(status[set] ?? "missing")")
+                }
+                #expect(status["NoNewPrivs"] == "1", "pid \(pid)")
+                #expect(status["Groups"] == "", "pid \(pid): \(status["Groups"] ?? "missing")")
+            }
+            #expect(Self.processStatus(keeperA)["Uid"] == Self.processStatus(vmA)["Uid"])
+            #expect(Self.processStatus(vmA)["Seccomp"] == "2")
+            // Its root is its folder: what /proc shows of it is that folder's contents.
+            for (name, pid) in [("alpha", vmA), ("alpha", keeperA), ("beta", vmB)] {
+                let root = "\(daemon.runtimeDirectory)/vms/\(name)/root"
+                let seen = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root").sorted()
+                #expect(seen == (try FileManager.default.contentsOfDirectory(atPath: root).sorted()), "\(seen)")
+                #expect(Set(seen).isSuperset(of: ["control.sock", "console.sock", "vmm.pid", "snapshots"]), "\(seen)")
+                #expect(!seen.contains("vmm.log") && !seen.contains("tmp") && !seen.contains("proc"), "\(seen)")
+            }
+            // Namespaces of its own (the VM process is pid 1 of its PID namespace).
+            for namespace in ["mnt", "pid", "ipc", "uts"] {
+                let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(namespace)")
+                #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(vmA)/ns/\(namespace)") != own)
+            }
+            #expect(Self.processStatus(vmA)["NSpid"]?.hasSuffix("\t1") == true)
+
+            // From inside alpha's namespaces, as alpha's user, beta's image is out of reach;
+            // outside them as well (only root may open it; its vmm holds a descriptor).
+            let betaImage = "\(daemon.stateDirectory)/beta.img"
+            let inside = try await ChildProcess.run(["/usr/bin/python3", "-c", Self.openFromNamespaces, String(vmA), "231000", betaImage])
+            #expect(inside.output.contains("refused 2"), "\(inside)")
+            #expect(inside.output.contains("['console.sock', 'control.sock'"), "\(inside)")
+            let outside = try await ChildProcess.run(
+                ["/usr/bin/setpriv", "--reuid", "231000", "--regid", "231000", "--clear-groups", "/usr/bin/cat", betaImage])
+            #expect(outside.status != 0, "\(outside)")
+
+            // Killing every process of alpha's user ends alpha and nothing else.
+            let killed = try await ChildProcess.run(
+                ["/usr/bin/setpriv", "--reuid", "231000", "--regid", "231000", "--clear-groups", "/usr/bin/kill", "-KILL", "-1"])
+            #expect(killed.status == 0 || hasEnded(keeperA), "\(killed)")
+            #expect(try await eventually(seconds: 10) { try await daemon.state("alpha") == "crashed" })
+            #expect(hasEnded(vmA))
+            #expect(try await daemon.state("beta") == "running")
+            #expect(try await daemon.request("POST", "/v1/vms/beta/pause").state == "paused")
+            #expect(!hasEnded(vmB))
+            // A jailed VM stops cleanly and leaves its exit file.
+            #expect(try await daemon.request("POST", "/v1/vms/beta/stop", body: #"{"force":true}"#).state == "stopped")
+        }
+    }
+
+    @Test func noJailRunsVMMAsRootInTheHostsNamespaces() async throws {
+        try await withDaemon(arguments: ["--no-jail"]) { daemon in
+            try await daemon.create("plain")
+            #expect(try await daemon.request("POST", "/v1/vms/plain/start").state == "running")
+            let pid = try #require(try await daemon.pid("plain"))
+            #expect(Self.processStatus(pid)["Uid"]?.hasPrefix("0\t") == true)
+            #expect(Self.vmProcess(of: pid) == nil)
+        }
+    }
+
+    /// Python: enters the namespaces of argv[1], becomes uid/gid argv[2], tries to open
+    /// argv[3] and lists its root. No exec inside (the jail is noexec).
+    static let openFromNamespaces = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        pid, user, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+        for ns in ("ipc", "uts", "pid", "mnt"):
+            fd = os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY)
+            if libc.setns(fd, 0) != 0:
+                raise OSError(ctypes.get_errno(), "setns " + ns)
+            os.close(fd)
+        os.setgroups([])
+        os.setresgid(user, user, user)
+        os.setresuid(user, user, user)
+        try:
+            os.close(os.open(path, os.O_RDONLY))
+            print("opened")
+        except OSError as error:
+            print("refused", error.errno)
+        print(sorted(os.listdir("/")))
+        """
+}
