@@ -62,14 +62,16 @@ struct Jail {
             // working directory that is the old root.
             chdir("/")
             try JailSystem.unshareNamespaces()
-            try JailSystem.makeMountsPrivate()
+            try JailSystem.makeMountsSlaves()
         } catch {
             Self.fail(error, supervision)
         }
         var saved = sigset_t()
         JailKeeper.blockSignals(saving: &saved)
         let child = fork()
-        if child < 0 { Self.fail(.system("fork into the new PID namespace", errno), supervision) }
+        if child < 0 {
+            Self.fail(.system("fork into the new PID namespace (the host is out of threads or processes, or of memory)", errno), supervision)
+        }
         if child > 0 {
             JailKeeper(child: child, jail: self).run()
         }

@@ -11,9 +11,11 @@ enum JailSystem {
         try check(cjail_unshare_namespaces(), "unshare (mount, PID, IPC and UTS namespaces)")
     }
 
-    /// Keeps the mounts below from propagating to the host (systemd makes / shared).
-    static func makeMountsPrivate() throws(VMMError) {
-        try check(mount(nil, "/", nil, UInt(MS_REC | MS_PRIVATE), nil), "mount --make-rprivate /")
+    /// Keeps the mounts below from propagating to the host (systemd makes / shared), while
+    /// the host's still reach the jail: storage mounted on a bound folder (a VM's snapshot
+    /// folder) after the VM started is what the VM writes to.
+    static func makeMountsSlaves() throws(VMMError) {
+        try check(mount(nil, "/", nil, UInt(MS_REC | MS_SLAVE), nil), "mount --make-rslave /")
     }
 
     /// Bind-mounts `source` on `target`, then takes set-uid bits, devices and execution

@@ -77,11 +77,11 @@ extension DaemonTests {
             #expect(outside.status != 0, "\(outside)")
 
             // Killing every process of alpha's user ends alpha and nothing else.
-            let killed = try await ChildProcess.run(
+            // (util-linux kill -1 reports failure for its own process, which it cannot spare.)
+            _ = try await ChildProcess.run(
                 ["/usr/bin/setpriv", "--reuid", "231000", "--regid", "231000", "--clear-groups", "/usr/bin/kill", "-KILL", "-1"])
-            #expect(killed.status == 0 || hasEnded(keeperA), "\(killed)")
             #expect(try await eventually(seconds: 10) { try await daemon.state("alpha") == "crashed" })
-            #expect(hasEnded(vmA))
+            #expect(hasEnded(vmA) && hasEnded(keeperA))
             #expect(try await daemon.state("beta") == "running")
             #expect(try await daemon.request("POST", "/v1/vms/beta/pause").state == "paused")
             #expect(!hasEnded(vmB))

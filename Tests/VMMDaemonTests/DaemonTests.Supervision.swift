@@ -100,7 +100,7 @@ extension DaemonTests {
             try await Task.sleep(for: .milliseconds(300))
             try await daemon.start()
             #expect(try await daemon.state("gone") == "crashed")
-            #expect(!FileManager.default.fileExists(atPath: "\(daemon.runtimeDirectory)/vms/gone/vmm.pid"))
+            #expect(!FileManager.default.fileExists(atPath: "\(daemon.runtimeDirectory)/vms/gone/root/vmm.pid"))
         }
     }
 }

@@ -113,7 +113,7 @@ extension DaemonTests {
             #expect(try await attached.waitFor("echo: ready", seconds: 10))
             api.record(OpenAPIContract.Exchange(method: "GET", path: path, status: attached.status ?? 0, contentType: "", body: ""))
             try await api.expect(400, "GET", path, name: "alpha")
-            let console = "\(daemon.runtimeDirectory)/vms/alpha/console.sock"
+            let console = "\(daemon.runtimeDirectory)/vms/alpha/root/console.sock"
             #expect(rename(console, console + ".aside") == 0)
             try await api.expect(503, "GET", path, name: "alpha", headers: OpenAPIContract.consoleUpgrade)
             #expect(rename(console + ".aside", console) == 0)
@@ -204,7 +204,7 @@ extension DaemonTests {
             try await api.expect(200, "POST", "\(vm)/kill", name: "bal")
 
             // A vmm that does not answer on its control socket (moved aside, then back).
-            let control = "\(daemon.runtimeDirectory)/vms/alpha/control.sock"
+            let control = "\(daemon.runtimeDirectory)/vms/alpha/root/control.sock"
             func hideControl(_ hide: Bool) {
                 #expect(hide ? rename(control, control + ".aside") == 0 : rename(control + ".aside", control) == 0)
             }
