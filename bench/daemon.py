@@ -99,10 +99,10 @@ class Daemon:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def vmm_first_byte(build_dir, kernel):
+def vmm_first_byte(build_dir, kernel, extra=()):
     """exec -> first byte on the guest's console (stdout) of `vmm run` alone, in ms."""
     start = time.monotonic()
-    process = subprocess.Popen([f"{build_dir}/vmm", "run", "--kernel", kernel, "--memory", "32M"],
+    process = subprocess.Popen([f"{build_dir}/vmm", "run", "--kernel", kernel, "--memory", "32M", *extra],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     process.stdout.read(1)
     elapsed = (time.monotonic() - start) * 1000

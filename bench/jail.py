@@ -14,7 +14,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,16 +29,7 @@ def jailed_first_byte(build_dir, kernel):
     os.chown(folder, USER, USER)
     os.chmod(folder, 0o700)
     try:
-        start = time.monotonic()
-        process = subprocess.Popen(
-            [f"{build_dir}/vmm", "run", "--kernel", kernel, "--memory", "32M",
-             "--jail", folder, "--uid", str(USER), "--gid", str(USER)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        process.stdout.read(1)
-        elapsed = (time.monotonic() - start) * 1000
-        process.kill()
-        process.wait()
-        return elapsed
+        return vmm_first_byte(build_dir, kernel, ("--jail", folder, "--uid", str(USER), "--gid", str(USER)))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
