@@ -31,7 +31,7 @@ extension DaemonTests {
             let created = try await daemon.request("POST", "/v1/vms", body: definition("lim", #"{"bytesPerSecond":8388608,"opsPerSecond":100,"opsBurst":5}"#))
             #expect(created.status == 201, "\(created.text)")
             #expect(try await daemon.request("POST", "/v1/vms/lim/start").status == 200)
-            let socket = "\(daemon.runtimeDirectory)/vms/lim/control.sock"
+            let socket = "\(daemon.runtimeDirectory)/vms/lim/root/control.sock"
             let started = try await ControlChannel(socketPath: socket).status()
             #expect(started.disks?.count == 1)
             let commandLine = try String(contentsOfFile: "/proc/\(started.pid)/cmdline", encoding: .utf8)
