@@ -15,7 +15,8 @@ import VMMCore
 /// the namespace, runs the VM; the process the supervisor started stays outside as its
 /// keeper (`JailKeeper`), jailed and unprivileged as well, forwarding termination signals
 /// and ending exactly as the VM process ended (status or signal). Its pid stays the one
-/// the supervisor watches; the VM process writes it into the pid file and status replies.
+/// the supervisor watches; the VM process writes it into the pid file and its seccomp
+/// report, and its own pid as the host sees it into status replies.
 struct Jail {
     /// A host folder mounted read-write into the jail.
     struct Bind {
@@ -83,9 +84,11 @@ struct Jail {
             if JailSystem.hasEnded(keeperDescriptor) { _exit(ExitStatus.hostFailure) }
             close(keeperDescriptor)
             try Pagemap.openAhead()
+            let hostID = try JailSystem.ownHostProcessID()
             try mountRoot()
             try JailSystem.pivotRoot(to: root)
             inside = relocated(supervision, keeperID: keeperID)
+            inside.machineProcessID = hostID
             try JailSystem.setHostName("vmm")
             try limitResources()
             try JailSystem.dropPrivileges(user: user, group: group)

@@ -86,6 +86,15 @@ enum JailSystem {
         return poll(&entry, 1, 0) == 1
     }
 
+    /// The caller's pid in the namespace of the mounted /proc (the host's, as its
+    /// supervisor sees it), where `getpid` says 1 in a new PID namespace.
+    static func ownHostProcessID() throws(VMMError) -> pid_t {
+        var buffer = [CChar](repeating: 0, count: 32)
+        let count = readlink("/proc/self", &buffer, buffer.count - 1)
+        guard count > 0, let pid = pid_t(String(cString: buffer)) else { throw .system("readlink /proc/self", count < 0 ? errno : EINVAL) }
+        return pid
+    }
+
     static func closeDescriptors(from first: Int32) {
         _ = cjail_close_from(UInt32(first))
     }

@@ -353,7 +353,7 @@ final class Session: Sendable {
             ($0.machine, $0.paused, $0.boots, $0.migration, $0.incoming)
         }
         if let incoming, machine == nil {
-            return .object([("state", .string("incoming")), ("pid", .integer(Int(supervision.processID))),
+            return .object([("state", .string("incoming")), ("pid", .integer(Int(supervision.machineProcessID))),
                             ("migration", incoming.currentProgress.json)])
         }
         guard let configuration = currentGuest?.configuration else { return .object([("state", .string("stopping"))]) }
@@ -361,7 +361,7 @@ final class Session: Sendable {
         let sum = { (counter: (ExitCounters) -> UInt64) in Int(clamping: counters.reduce(0) { $0 &+ counter($1) }) }
         return .object([
             ("state", .string(paused ? "paused" : "running")),
-            ("pid", .integer(Int(supervision.processID))),
+            ("pid", .integer(Int(supervision.machineProcessID))),
             ("vcpus", .integer(configuration.cpuCount)),
             ("memory", .integer(Int(clamping: configuration.memorySize))),
             ("uptime_ms", .integer(Int((MonotonicClock.now - started) * 1000))),

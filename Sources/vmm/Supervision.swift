@@ -12,9 +12,12 @@ struct Supervision: Sendable {
     var pidFile: String?
     var exitFile: String?
     var log = Logger()
-    /// The pid the supervisor knows this vmm by: a jailed vmm is pid 1 of its own namespace
-    /// and reports its keeper's (`Jail`).
+    /// The pid the supervisor knows this vmm by (pid file, seccomp report): a jailed vmm is
+    /// pid 1 of its own namespace and reports its keeper's (`Jail`).
     var processID = getpid()
+    /// The pid of the process that runs the guest, as the host sees it (`status` replies:
+    /// a supervisor reads its memory and CPU use from /proc); a jailed vmm's own.
+    var machineProcessID = getpid()
 
     /// Announces that the VM runs: the pid file appears.
     func announceRunning() {

@@ -43,7 +43,7 @@ extension DaemonTests {
                 #expect(started.status == 409 && started.text.contains("limits need the cpu and memory cgroup controllers"), "\(started.text)")
                 return
             }
-            let status = try await ControlChannel(socketPath: "\(daemon.runtimeDirectory)/vms/spin/control.sock").status()
+            let status = try await ControlChannel(socketPath: "\(daemon.runtimeDirectory)/vms/spin/root/control.sock").status()
             let capped = try await cpuUse(of: status.pid, over: 4)
             #expect(capped > 0.02 && capped < 0.065, "capped at 0.05 CPU, the spinning guest used \(capped)")
             let cgroups = try String(contentsOfFile: "/proc/\(status.pid)/cgroup", encoding: .utf8)

@@ -87,11 +87,11 @@ extension LongGuestRuns {
             #expect(console.send("jailed\n"))
             #expect(console.waitFor("jailed"), "\(console.text)")
             let control = try folder.connect(folder.control)
-            #expect(control.request("status")?["pid"] as? Int == Int(keeper), "status names the pid the supervisor knows")
-            #expect((try? String(contentsOfFile: folder.root + "/vmm.pid", encoding: .utf8)) == "\(keeper)\n")
-
+            #expect((try? String(contentsOfFile: folder.root + "/vmm.pid", encoding: .utf8)) == "\(keeper)\n",
+                    "the pid file names the pid the supervisor watches")
             let children = (try? String(contentsOfFile: "/proc/\(keeper)/task/\(keeper)/children", encoding: .utf8)) ?? ""
             let vm = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
+            #expect(control.request("status")?["pid"] as? Int == Int(vm), "status names the process running the guest")
             for pid in [keeper, vm] {
                 let status = Self.status(pid)
                 #expect(status["Uid"] == "\(Self.user)\t\(Self.user)\t\(Self.user)\t\(Self.user)", "\(pid): \(status)")

@@ -76,6 +76,7 @@ extension VMManager {
             _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
             throw APIError.internalError("vmm for \(name) did not answer on its control socket within \(Int(Self.startTimeout)) s")
         }
+        if jail.id != nil { placeJailedVMProcess(name, keeper: process) }
         do {
             try await fenceNewlyStarted(name)
         } catch {
