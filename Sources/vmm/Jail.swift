@@ -45,10 +45,40 @@ struct Jail {
         return String(path.dropFirst(root.count))
     }
 
-    /// Enters the jail. Returns in the VM process only, with `supervision` as seen from
-    /// inside; the calling process becomes the keeper and never returns. Failures before
-    /// the fork end vmm as a host failure (status 6) with the exit file written.
-    func enter(_ supervision: Supervision) -> Supervision {
+    /// Enters the jail and runs `body` in the VM process with `supervision` as seen from
+    /// inside; the calling process becomes the keeper. Failures end vmm as a host failure
+    /// (status 6) with the exit file written.
+    ///
+    /// `body` runs on a new thread: Swift's runtime caches each thread's kernel thread id
+    /// for its locks (priority-inheritance futexes hold the owner's id), and the thread that
+    /// forked keeps its parent's, which makes any contended lock spin forever (seen as a
+    /// start that hangs about once in 50). The forking thread waits for the process to end.
+    func enter(_ supervision: Supervision, then body: @escaping @Sendable (Supervision) -> Never) -> Never {
+        let inside = enter(supervision)
+        final class Start: Sendable {
+            let run: @Sendable () -> Never
+            init(_ run: @escaping @Sendable () -> Never) { self.run = run }
+        }
+        let context = Unmanaged.passRetained(Start { body(inside) }).toOpaque()
+        var thread = pthread_t()
+        // Before any filter: glibc's first thread start makes calls no filter allows.
+        let result = pthread_create(&thread, nil, { context in
+            Unmanaged<Start>.fromOpaque(context!).takeRetainedValue().run()
+        }, context)
+        guard result == 0 else {
+            Self.fail(.system("starting the VM's thread (the host is out of threads or processes, or of memory)", result), inside)
+        }
+        // From here this thread must not touch Swift's runtime (its locks would see the
+        // stale thread id): it blocks every signal, so only the new thread receives them,
+        // and waits. It holds no filter of its own (docs/jail.md).
+        var all = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_BLOCK, &all, nil)
+        pthread_join(thread, nil)
+        _exit(ExitStatus.hostFailure)
+    }
+
+    private func enter(_ supervision: Supervision) -> Supervision {
         let keeperID = getpid()
         let keeperDescriptor: Int32
         do {
@@ -79,10 +109,6 @@ struct Jail {
         pthread_sigmask(SIG_SETMASK, &saved, nil)
         var inside = supervision
         do {
-            try JailSystem.setParentDeathSignal(SIGKILL)
-            // The keeper may have died before the line above; then nobody would end this one.
-            if JailSystem.hasEnded(keeperDescriptor) { _exit(ExitStatus.hostFailure) }
-            close(keeperDescriptor)
             try Pagemap.openAhead()
             let hostID = try JailSystem.ownHostProcessID()
             try mountRoot()
@@ -92,9 +118,14 @@ struct Jail {
             try JailSystem.setHostName("vmm")
             try limitResources()
             try JailSystem.dropPrivileges(user: user, group: group)
+            // After the drop, which clears a parent-death signal.
+            try JailSystem.setParentDeathSignal(SIGKILL)
         } catch {
             Self.fail(error, inside)
         }
+        // The keeper may have died before the line above; then nobody would end this one.
+        if JailSystem.hasEnded(keeperDescriptor) { _exit(ExitStatus.hostFailure) }
+        close(keeperDescriptor)
         return inside
     }
 

@@ -76,7 +76,7 @@ struct RestoreCommand {
         }
         // Everything that can be refused without changing anything comes first (the
         // sockets are removed again on failure): only then are the disks put back.
-        var supervision: Supervision
+        let supervision: Supervision
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
@@ -94,13 +94,18 @@ struct RestoreCommand {
             supervision.finish(report)
             Glibc.exit(report.status)
         }
-        if let jail = jail.jail { supervision = jail.enter(supervision) }
-        Glibc.exit(Session(
-            builder: builder, configuration: configuration, inputs: inputs, log: log,
-            noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, seccomp: supervisor.seccomp,
-            supervision: supervision,
-            start: .restore(image, paused: paused, catchUpClock: catchUpClock)
-        ).run())
+        let (noReboot, shutdownTimeout, seccomp) = (supervisor.noReboot, supervisor.shutdownTimeout, supervisor.seccomp)
+        let (paused, catchUpClock) = (paused, catchUpClock)
+        let session = { @Sendable [image] (supervision: Supervision) -> Never in
+            Glibc.exit(Session(
+                builder: builder, configuration: configuration, inputs: inputs, log: log,
+                noReboot: noReboot, shutdownTimeout: shutdownTimeout, seccomp: seccomp,
+                supervision: supervision,
+                start: .restore(image, paused: paused, catchUpClock: catchUpClock)
+            ).run())
+        }
+        if let jail = jail.jail { jail.enter(supervision, then: session) }
+        session(supervision)
     }
 
     /// The snapshot's configuration with this command line's disks and NICs.

@@ -114,16 +114,20 @@ struct RunCommand {
         } catch {
             fail(error.description, status: ExitStatus.badInput)
         }
-        var supervision: Supervision
+        let supervision: Supervision
         do {
             supervision = try supervisor.makeSupervision(log: log)
         } catch {
             supervisor.fail(error)
         }
-        if let jail = jail.jail { supervision = jail.enter(supervision) }
-        Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
-                           noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout,
-                           seccomp: supervisor.seccomp, supervision: supervision).run())
+        let (noReboot, shutdownTimeout, seccomp) = (supervisor.noReboot, supervisor.shutdownTimeout, supervisor.seccomp)
+        let session = { @Sendable (supervision: Supervision) -> Never in
+            Glibc.exit(Session(builder: builder, configuration: configuration, inputs: inputs, log: log,
+                               noReboot: noReboot, shutdownTimeout: shutdownTimeout, seccomp: seccomp,
+                               supervision: supervision).run())
+        }
+        if let jail = jail.jail { jail.enter(supervision, then: session) }
+        session(supervision)
     }
 
     private func parseConfiguration() throws(VMMError) -> MachineConfiguration {

@@ -50,7 +50,11 @@ extension DaemonTests {
                 #expect(status["Groups"] == "", "pid \(pid): \(status["Groups"] ?? "missing")")
             }
             #expect(Self.processStatus(keeperA)["Uid"] == Self.processStatus(vmA)["Uid"])
-            #expect(Self.processStatus(vmA)["Seccomp"] == "2")
+            let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vmA)/task").filter { $0 != "\(vmA)" }
+            for task in tasks {
+                let status = try String(contentsOfFile: "/proc/\(vmA)/task/\(task)/status", encoding: .utf8)
+                #expect(status.contains("Seccomp:\t2"), "task \(task) of the VM process is filtered")
+            }
             // Its root is its folder: what /proc shows of it is that folder's contents.
             for (name, pid) in [("alpha", vmA), ("alpha", keeperA), ("beta", vmB)] {
                 let root = "\(daemon.runtimeDirectory)/vms/\(name)/root"
