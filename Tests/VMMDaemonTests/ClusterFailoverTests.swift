@@ -18,6 +18,10 @@ struct ClusterFailoverTests {
             defer { writers.stop() }
             #expect(try await eventually(seconds: 20) { writers.instances.count == 1 }, "the writer guest never wrote")
 
+            // One etcd member down (until the quorum phase below): the cluster works on.
+            cluster.etcd.kill(2)
+            try await Task.sleep(for: .seconds(2))
+
             // A dead host: its vmmd and every vmm at once.
             let killed = ContinuousClock.now
             cluster.hosts.hosts[0].killProcessesUsingRoot()
@@ -52,6 +56,7 @@ struct ClusterFailoverTests {
             // etcd loses its quorum: nobody can tell whether a host lives, so no VM moves.
             // HA VMs are fenced (their hosts cannot renew), other VMs run on untouched; once
             // etcd is back, the hosts end their old leases and the HA VM runs again.
+            try await cluster.etcd.restart(2)
             try await cluster.createAndStart("plain2", on: partitioned, ha: false)
             let plainVMM = try #require(cluster.vmmPID("plain2", on: partitioned))
             let haVMM = try #require(cluster.vmmPID("ha", on: last))
