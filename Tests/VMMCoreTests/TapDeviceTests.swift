@@ -98,8 +98,16 @@ import Testing
         defer { close(fd) }
         var request = TestInterface.interfaceRequest(name)
         request.ifr_ifru.ifru_flags = Int16(IFF_TAP | IFF_NO_PI)
-        guard ctap_ioctl_pointer(fd, ctap_tunsetiff(), &request) == 0,
-            ctap_ioctl_value(fd, TestInterface.tunSetPersist, persistent ? 1 : 0) == 0
+        // EBUSY: the tap is still attached to a descriptor just closed. A child that another
+        // test spawns at that moment holds copies of all our descriptors until its exec, so
+        // the close can take effect a little later.
+        var attempts = 0
+        while ctap_ioctl_pointer(fd, ctap_tunsetiff(), &request) != 0 {
+            attempts += 1
+            guard errno == EBUSY, attempts < 200 else { throw NetworkTestFailure("persistent tap \(name): errno \(errno)") }
+            usleep(10_000)
+        }
+        guard ctap_ioctl_value(fd, TestInterface.tunSetPersist, persistent ? 1 : 0) == 0
         else { throw NetworkTestFailure("persistent tap \(name): errno \(errno)") }
     }
 }
