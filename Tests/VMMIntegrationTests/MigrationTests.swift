@@ -37,10 +37,21 @@ extension LongGuestRuns {
 
         private static func migration(_ status: [String: Any]?) -> [String: Any] { status?["migration"] as? [String: Any] ?? [:] }
 
-        /// Waits for the destination's socket to exist (vmm receive creates it after its checks).
+        /// Waits for the destination's socket to listen (vmm receive creates it after its
+        /// checks). The file exists from `bind`, a moment before `listen`, and a probe
+        /// connection would be taken for the migration: /proc/net/unix says when it listens.
         private static func waitForSocket(_ path: String) {
             let deadline = Date().addingTimeInterval(30)
-            while !FileManager.default.fileExists(atPath: path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            while !isListening(path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        }
+
+        private static func isListening(_ path: String) -> Bool {
+            guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+            // Columns: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON.
+            return table.split(separator: "\n").contains { line in
+                let columns = line.split(separator: " ", omittingEmptySubsequences: true)
+                return columns.count >= 8 && columns[3] == "00010000" && columns[7] == path
+            }
         }
 
         @Test func counterMigratesBackAndForthTwentyTimesWithoutLosingOrRepeatingAStep() throws {
