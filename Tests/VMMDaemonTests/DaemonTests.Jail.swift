@@ -2,22 +2,12 @@ import ClusterTestSupport
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Every `vmm` the daemon starts is jailed (docs/jail.md): its own user from
 /// --vm-uid-range, no capabilities, a root holding only its folder, and nothing of
 /// another VM in reach.
 extension DaemonTests {
-    /// `Key:` lines of /proc/PID/status.
-    static func processStatus(_ pid: Int32) -> [String: String] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return fields
-    }
-
     /// The jailed VM process: the child of the pid the daemon reports (its keeper).
     static func vmProcess(of keeper: Int32) -> Int32? {
         let children = (try? String(contentsOfFile: "/proc/\(keeper)/task/\(keeper)/children", encoding: .utf8)) ?? ""
@@ -38,22 +28,21 @@ extension DaemonTests {
         try await withDaemon(arguments: ["--vm-uid-range", "231000-231009"]) { daemon in
             let (keeperA, vmA) = try await startJailed(daemon, "alpha", disk: "\(daemon.stateDirectory)/alpha.img")
             let (keeperB, vmB) = try await startJailed(daemon, "beta", disk: "\(daemon.stateDirectory)/beta.img")
-            let userA = Self.processStatus(vmA)["Uid"]?.split(separator: "\t").first.map(String.init)
-            let userB = Self.processStatus(vmB)["Uid"]?.split(separator: "\t").first.map(String.init)
+            let userA = ProcessStatus.fields(vmA)["Uid"]?.split(separator: "\t").first.map(String.init)
+            let userB = ProcessStatus.fields(vmB)["Uid"]?.split(separator: "\t").first.map(String.init)
             #expect(userA == "231000" && userB == "231001", "\(String(describing: userA)) \(String(describing: userB))")
             for pid in [keeperA, vmA, keeperB, vmB] {
-                let status = Self.processStatus(pid)
+                let status = ProcessStatus.fields(pid)
                 for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
                     #expect(status[set] == "0000000000000000", "pid \(pid) \(set) \(status[set] ?? "missing")")
                 }
                 #expect(status["NoNewPrivs"] == "1", "pid \(pid)")
                 #expect(status["Groups"] == "", "pid \(pid): \(status["Groups"] ?? "missing")")
             }
-            #expect(Self.processStatus(keeperA)["Uid"] == Self.processStatus(vmA)["Uid"])
+            #expect(ProcessStatus.fields(keeperA)["Uid"] == ProcessStatus.fields(vmA)["Uid"])
             let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vmA)/task").filter { $0 != "\(vmA)" }
             for task in tasks {
-                let status = try String(contentsOfFile: "/proc/\(vmA)/task/\(task)/status", encoding: .utf8)
-                #expect(status.contains("Seccomp:\t2"), "task \(task) of the VM process is filtered")
+                #expect(ProcessStatus.fields(vmA, thread: Int32(task))["Seccomp"] == "2", "task \(task) of the VM process is filtered")
             }
             // Its root is its folder: what /proc shows of it is that folder's contents.
             for (name, pid) in [("alpha", vmA), ("alpha", keeperA), ("beta", vmB)] {
@@ -68,7 +57,7 @@ extension DaemonTests {
                 let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(namespace)")
                 #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(vmA)/ns/\(namespace)") != own)
             }
-            #expect(Self.processStatus(vmA)["NSpid"]?.hasSuffix("\t1") == true)
+            #expect(ProcessStatus.fields(vmA)["NSpid"]?.hasSuffix("\t1") == true)
 
             // From inside alpha's namespaces, as alpha's user, beta's image is out of reach;
             // outside them as well (only root may open it; its vmm holds a descriptor).
@@ -101,7 +90,7 @@ extension DaemonTests {
             try await daemon.create("plain")
             #expect(try await daemon.request("POST", "/v1/vms/plain/start").state == "running")
             let pid = try #require(try await daemon.pid("plain"))
-            #expect(Self.processStatus(pid)["Uid"]?.hasPrefix("0\t") == true)
+            #expect(ProcessStatus.fields(pid)["Uid"]?.hasPrefix("0\t") == true)
             #expect(Self.vmProcess(of: pid) == nil)
         }
     }

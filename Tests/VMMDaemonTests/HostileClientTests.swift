@@ -2,6 +2,7 @@ import Foundation
 import ClusterTestSupport
 import Glibc
 import Testing
+import TestSupport
 
 /// Hostile API clients against a real vmmd: what each can make the daemon hold is bounded,
 /// each gets a 4xx (or is cut off), other clients are served within their normal latency,
@@ -186,9 +187,8 @@ extension DaemonTests {
 
         /// VmRSS of `pid`, in KiB.
         private static func residentKiB(_ pid: pid_t) -> Int {
-            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
+            // "1234 kB"
+            Int(ProcessStatus.fields(pid)["VmRSS"]?.split(separator: " ").first ?? "") ?? 0
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 extension LongGuestRuns {
     /// `vmm run|restore --jail DIR --uid --gid` by hand (docs/jail.md): the VM runs in
@@ -46,16 +47,6 @@ extension LongGuestRuns {
             }
         }
 
-        static func status(_ pid: Int32) -> [String: String] {
-            let text = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-            var fields: [String: String] = [:]
-            for line in text.split(separator: "\n") {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
-            return fields
-        }
-
         @Test func itsOptionsAreCheckedBeforeAnythingRuns() throws {
             let folder = try JailFolder()
             let kernel = try TestEnvironment.guest("echo")
@@ -93,7 +84,7 @@ extension LongGuestRuns {
             let vm = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
             #expect(control.request("status")?["pid"] as? Int == Int(vm), "status names the process running the guest")
             for pid in [keeper, vm] {
-                let status = Self.status(pid)
+                let status = ProcessStatus.fields(pid)
                 #expect(status["Uid"] == "\(Self.user)\t\(Self.user)\t\(Self.user)\t\(Self.user)", "\(pid): \(status)")
                 #expect(status["Gid"] == "\(Self.user)\t\(Self.user)\t\(Self.user)\t\(Self.user)")
                 for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] { #expect(status[set] == "0000000000000000", "\(set)") }
@@ -102,13 +93,12 @@ extension LongGuestRuns {
                 #expect(seen == (try FileManager.default.contentsOfDirectory(atPath: folder.root).sorted()))
                 #expect(seen == ["console.sock", "control.sock", "snaps", "vmm.pid"], "\(seen)")
             }
-            #expect(Self.status(vm)["NSpid"] == "\(vm)\t1")
+            #expect(ProcessStatus.fields(vm)["NSpid"] == "\(vm)\t1")
             // Every thread but the one that forked (it only waits, docs/jail.md) is filtered.
             let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vm)/task").filter { $0 != "\(vm)" }
             #expect(tasks.count >= 4, "\(tasks)")
             for task in tasks {
-                let status = try String(contentsOfFile: "/proc/\(vm)/task/\(task)/status", encoding: .utf8)
-                #expect(status.contains("Seccomp:\t2"), "task \(task)")
+                #expect(ProcessStatus.fields(vm, thread: Int32(task))["Seccomp"] == "2", "task \(task)")
             }
 
             _ = control.request("stop")
@@ -142,7 +132,7 @@ extension LongGuestRuns {
             #expect(restoredConsole.waitFor("abcdef"), "the restored guest kept the typed start: \(restoredConsole.text)")
             let restoredControl = try folder.connect(folder.control)
             #expect(restoredControl.request("status")?["state"] as? String == "running")
-            #expect(Self.status(restored.process.processIdentifier)["Uid"]?.hasPrefix(Self.user) == true)
+            #expect(ProcessStatus.fields(restored.process.processIdentifier)["Uid"]?.hasPrefix(Self.user) == true)
             _ = restoredControl.request("stop")
             #expect(restored.finish(timeout: 20).status == 143)
         }

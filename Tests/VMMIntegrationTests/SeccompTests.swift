@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 extension LongGuestRuns {
     /// vmm's per-thread seccomp filters (docs/seccomp.md), seen from outside the process:
@@ -10,14 +11,9 @@ extension LongGuestRuns {
         static func threads(of pid: Int32) -> [(name: String, mode: Int, filters: Int)] {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
             return tasks.compactMap { task in
-                guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)
-                else { return nil }
-                let field = { (key: String) in
-                    status.split(separator: "\n").first { $0.hasPrefix(key + ":") }.map {
-                        $0.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces)
-                    } ?? ""
-                }
-                return (field("Name"), Int(field("Seccomp")) ?? -1, Int(field("Seccomp_filters")) ?? -1)
+                let status = ProcessStatus.fields(pid, thread: Int32(task))
+                guard !status.isEmpty else { return nil }
+                return (status["Name"] ?? "", Int(status["Seccomp"] ?? "") ?? -1, Int(status["Seccomp_filters"] ?? "") ?? -1)
             }
         }
 
