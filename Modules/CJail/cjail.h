@@ -1,5 +1,5 @@
 // CJail: the system calls vmm's jail makes that Swift cannot import by itself: pivot_root,
-// capset and pidfd_open have no glibc wrapper (syscall(2) is variadic), prctl(2) is
+// capset, capget and pidfd_open have no glibc wrapper (syscall(2) is variadic), prctl(2) is
 // variadic, unshare and setres[ug]id are declared for _GNU_SOURCE only, and the capability
 // structs' version and some rlimit numbers are macros. No policy lives here.
 #ifndef CJAIL_H
@@ -36,6 +36,18 @@ static inline int cjail_clear_capabilities(void) {
     struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0, 0, 0}};
     return (int)syscall(SYS_capset, &header, data);
+}
+
+// 1 when the calling thread holds any effective, permitted or inheritable capability, 0
+// when none, -1 when capget fails (capget needs no privilege).
+static inline int cjail_has_capabilities(void) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+        if (data[i].effective | data[i].permitted | data[i].inheritable) return 1;
+    }
+    return 0;
 }
 
 static inline int cjail_drop_bounding_capability(int capability) {

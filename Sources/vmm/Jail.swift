@@ -84,10 +84,6 @@ struct Jail {
         do {
             // Asked before /sys is out of reach; the answer is kept.
             _ = KVMSystem.isPVM
-            for socket in [supervision.controlSocket, supervision.consoleSocket].compactMap({ $0 }) {
-                // The jailed vmm removes its sockets when it ends.
-                try JailSystem.changeOwner(socket.path, user: user, group: group)
-            }
             keeperDescriptor = try JailSystem.processDescriptor(keeperID)
             // Both processes leave the host's root behind: pivot_root moves every root and
             // working directory that is the old root.
@@ -115,7 +111,9 @@ struct Jail {
             try JailSystem.pivotRoot(to: root)
             inside = relocated(supervision, keeperID: keeperID)
             inside.machineProcessID = hostID
-            try JailSystem.setHostName("vmm")
+            // The pid and exit files (and nothing else it writes asks for more than the
+            // owner's bits) readable by a supervisor without CAP_DAC_OVERRIDE.
+            umask(0o022)
             try limitResources()
             try JailSystem.dropPrivileges(user: user, group: group)
             // After the drop, which clears a parent-death signal.

@@ -11,7 +11,7 @@ struct JailOptions {
         static let jail = OptionDefinition.option(
             "jail", valueName: "dir",
             help: "Run the VM jailed (root only; docs/jail.md): in new mount, PID, IPC and UTS namespaces with DIR as "
-                + "its root, as --uid/--gid with no capabilities. DIR must be writable by that user or group and hold "
+                + "its root, as --uid/--gid with no capabilities. DIR must be writable by that user (or, not sticky, group) and hold "
                 + "the pid file, exit file and sockets; control requests name paths inside the jail.")
         static let uid = OptionDefinition.option("uid", valueName: "uid", help: "The user a jailed VM runs as (not 0).")
         static let gid = OptionDefinition.option("gid", valueName: "gid", help: "The group a jailed VM runs as (not 0).")
@@ -44,8 +44,8 @@ struct JailOptions {
         let user = try Self.identifier(parsed, Option.uid)
         let group = try Self.identifier(parsed, Option.gid)
         guard Self.isWritable(root, user: user, group: group) else {
-            throw fail("--jail '\(directory)' must be writable by uid \(user) or gid \(group) (vmm writes its pid and exit "
-                + "files there): chown \(user):\(group) \(directory)")
+            throw fail("--jail '\(directory)' must be writable by uid \(user), or by gid \(group) and not sticky (vmm writes its pid "
+                + "and exit files there and removes its sockets, which stay root's): chown \(user):\(group) \(directory)")
         }
         let jail = Jail(root: root, user: user, group: group, binds: try parsed.values(Option.bind).map { value throws(UsageError) in
             try Self.bind(value, fail: fail)
@@ -90,10 +90,12 @@ struct JailOptions {
         return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
     }
 
+    /// Whether the jailed vmm can create files in `path` and remove its sockets there, which
+    /// root created and owns (a sticky folder lets only its owner remove others' files).
     private static func isWritable(_ path: String, user: uid_t, group: gid_t) -> Bool {
         var status = stat()
         guard stat(path, &status) == 0 else { return false }
         return (status.st_uid == user && status.st_mode & 0o300 == 0o300)
-            || (status.st_gid == group && status.st_mode & 0o030 == 0o030)
+            || (status.st_gid == group && status.st_mode & 0o030 == 0o030 && status.st_mode & 0o1000 == 0)  // not sticky
     }
 }

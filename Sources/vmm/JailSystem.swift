@@ -40,10 +40,6 @@ enum JailSystem {
         try check(chdir("/"), "chdir / in the jail")
     }
 
-    static func setHostName(_ name: String) throws(VMMError) {
-        try check(sethostname(name, name.utf8.count), "sethostname")
-    }
-
     static func limit(_ resource: Int32, to value: rlim_t, _ what: String) throws(VMMError) {
         var current = rlimit()
         try check(getrlimit(resource, &current), "getrlimit \(what)")
@@ -63,10 +59,13 @@ enum JailSystem {
         while cjail_drop_bounding_capability(capability) == 0 { capability += 1 }
         guard errno == EINVAL, capability > 0 else { throw .system("drop capability \(capability) from the bounding set", errno) }
         try check(cjail_clear_ambient_capabilities(), "clear the ambient capabilities")
-        try check(setgroups(0, nil), "setgroups (none)")
+        // setgroups and capset only when there is something to clear: under
+        // systemd/vmmd.service there is not, and its system-call filter denies both.
+        if getgroups(0, nil) != 0 { try check(setgroups(0, nil), "setgroups (none)") }
         try check(cjail_set_group(group), "setresgid \(group)")
+        // Leaving uid 0 empties the permitted, effective and ambient sets; not the inheritable one.
         try check(cjail_set_user(user), "setresuid \(user)")
-        try check(cjail_clear_capabilities(), "capset (empty)")
+        if cjail_has_capabilities() != 0 { try check(cjail_clear_capabilities(), "capset (empty)") }
         try check(cjail_set_no_new_privileges(), "prctl PR_SET_NO_NEW_PRIVS")
     }
 
@@ -97,11 +96,6 @@ enum JailSystem {
 
     static func closeDescriptors(from first: Int32) {
         _ = cjail_close_from(UInt32(first))
-    }
-
-    /// Changes the owner of `path` itself (not of what a symbolic link there names).
-    static func changeOwner(_ path: String, user: uid_t, group: gid_t) throws(VMMError) {
-        try check(lchown(path, user, group), "chown \(path)")
     }
 
     private static func check(_ result: Int32, _ what: @autoclosure () -> String) throws(VMMError) {

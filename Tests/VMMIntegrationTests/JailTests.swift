@@ -54,7 +54,7 @@ extension LongGuestRuns {
                 (["--uid", "5"], "--uid needs --jail DIR"),
                 (["--jail", folder.root, "--gid", Self.user], "--jail needs --uid"),
                 (["--jail", folder.root, "--uid", "0", "--gid", Self.user], "--uid '0' must be a number from 1"),
-                (["--jail", folder.root, "--uid", "4242", "--gid", "4242"], "must be writable by uid 4242 or gid 4242"),
+                (["--jail", folder.root, "--uid", "4242", "--gid", "4242"], "must be writable by uid 4242, or by gid 4242 and not sticky"),
                 (["--jail", "relative", "--uid", Self.user, "--gid", Self.user], "must be an existing folder given by its absolute path"),
                 (["--jail", folder.root, "--uid", Self.user, "--gid", Self.user, "--exit-file", folder.path + "/exit.json"],
                  "must be inside --jail"),

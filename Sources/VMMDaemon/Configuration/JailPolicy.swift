@@ -24,17 +24,18 @@ public struct JailPolicy: Sendable, Equatable {
 
 extension JailPolicy {
     /// What jailing takes, in the daemon and in the `vmm` it spawns (which inherits its
-    /// bounding set), by capability number: CAP_CHOWN 0, CAP_DAC_OVERRIDE 1 (the daemon
-    /// reaches files and sockets a jailed vmm owns), CAP_KILL 5 (signals to other users),
-    /// CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8 (emptying the bounding set),
-    /// CAP_SYS_ADMIN 21 (namespaces, mounts, pivot_root).
+    /// bounding set), by capability number: CAP_CHOWN 0 (the daemon hands each jail its
+    /// folders and migration socket and takes snapshots back), CAP_KILL 5 (signals to the
+    /// VMs' users), CAP_SETGID 6, CAP_SETUID 7, CAP_SETPCAP 8 (emptying the bounding set),
+    /// CAP_SYS_ADMIN 21 (namespaces, mounts, pivot_root). Not CAP_DAC_OVERRIDE: what the
+    /// daemon reaches in a jail is root's (sockets, folders) or readable by all (pid and
+    /// exit files), and a snapshot is taken back before it is read (`FolderOwnership`).
     static let neededCapabilities: [(number: Int, name: String)] = [
-        (0, "CAP_CHOWN"), (1, "CAP_DAC_OVERRIDE"), (5, "CAP_KILL"), (6, "CAP_SETGID"), (7, "CAP_SETUID"),
-        (8, "CAP_SETPCAP"), (21, "CAP_SYS_ADMIN"),
+        (0, "CAP_CHOWN"), (5, "CAP_KILL"), (6, "CAP_SETGID"), (7, "CAP_SETUID"), (8, "CAP_SETPCAP"), (21, "CAP_SYS_ADMIN"),
     ]
 
-    /// The capabilities jailing needs that this process lacks (its `CapEff`), e.g. under
-    /// systemd/vmmd.service, whose bounding set holds CAP_NET_ADMIN alone.
+    /// The capabilities jailing needs that this process lacks (its `CapEff`), e.g. under a
+    /// unit whose bounding set holds CAP_NET_ADMIN alone.
     public static func missingCapabilities(statusText: String? = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) -> [String] {
         let line = statusText?.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
         guard let effective = line.flatMap({ UInt64($0.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16) })

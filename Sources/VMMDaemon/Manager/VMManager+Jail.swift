@@ -9,8 +9,11 @@ extension VMManager {
     static let jailedSnapshotsFolder = "/snapshots"
 
     /// The options that jail VM `name`'s next `vmm`, with its id and its folders made ready
-    /// for that id: its root (`root:ID`, mode 1770: it creates files there, and removes only
-    /// its own) and its snapshot folder (`ID:ID`, 0700). Nothing when jailing is off.
+    /// for that id: its root (`root:ID`, 0770: it creates its pid and exit files there and
+    /// removes its sockets, which stay root's so the daemon reaches them without
+    /// CAP_DAC_OVERRIDE) and its snapshot folder (`root:ID`, 1770: it creates a snapshot's
+    /// folder there, and cannot rename or remove the finished ones, which are root's).
+    /// Nothing when jailing is off.
     func jailArguments(_ name: String) throws -> (arguments: [String], id: UInt32?) {
         guard let policy = configuration.jail else { return ([], nil) }
         let used = Set(vms.values.compactMap { $0.run?.jailID })
@@ -24,8 +27,8 @@ extension VMManager {
         let snapshots = "\(configuration.snapshotsDirectory)/\(name)"
         do {
             try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true)
-            try Self.own(root, user: 0, group: id, mode: 0o1770)
-            try Self.own(snapshots, user: id, group: id, mode: 0o700)
+            try Self.own(root, user: 0, group: id, mode: 0o770)
+            try Self.own(snapshots, user: 0, group: id, mode: 0o1770)
         } catch {
             throw APIError.internalError("cannot prepare the jail of VM \(name): \(error)")
         }
@@ -51,18 +54,6 @@ extension VMManager {
         guard let id = vms[name]?.run?.jailID else { return }
         guard lchown(path, id, id) == 0 else {
             throw APIError.internalError("cannot hand \(path) to VM \(name)'s jailed vmm: \(Linux.errorMessage)")
-        }
-    }
-
-    /// Takes a folder a jailed `vmm` wrote (a snapshot) away from it: owned by root, 0700,
-    /// so its `vmm` can no longer change it. Opened without following a symbolic link,
-    /// which that `vmm` could have put in its place.
-    func reclaim(_ folder: String) throws {
-        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError("cannot open \(folder): \(Linux.errorMessage)", code: errno) }
-        defer { close(fd) }
-        guard fchown(fd, 0, 0) == 0, fchmod(fd, 0o700) == 0 else {
-            throw FileError("cannot take \(folder) back from the VM: \(Linux.errorMessage)", code: errno)
         }
     }
 

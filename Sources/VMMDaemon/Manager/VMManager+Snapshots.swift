@@ -58,7 +58,7 @@ extension VMManager {
             let control = ControlChannel(socketPath: runtimeDirectory(name).controlSocket)
             let jailed = vms[name]?.run?.jailID != nil
             let reply = try await control.snapshot(to: pathForVMM(name, partial), memoryOnly: memoryOnly)
-            if jailed { try reclaim(partial) }
+            if jailed { try FolderOwnership.reclaim(partial) }
             let record = VMSnapshot(
                 name: snapshot, vm: name, created: Self.timestamp(created), memoryOnly: memoryOnly, bytes: reply.bytes,
                 memoryBytes: reply.memoryBytes, diskBytes: reply.diskBytes, pausedMs: reply.pausedMilliseconds,

@@ -53,7 +53,7 @@ struct SnapshotStore: Sendable {
         guard mkdir(vmFolder, 0o700) == 0 || errno == EEXIST else {
             throw FileError("cannot create \(vmFolder): \(Linux.errorMessage)", code: errno)
         }
-        try? FileManager.default.removeItem(atPath: partialFolder(vm, name))
+        try? remove(partialFolder(vm, name))
     }
 
     /// Puts the record into the partial folder `vmm` wrote and makes it the snapshot.
@@ -69,8 +69,10 @@ struct SnapshotStore: Sendable {
     }
 
     /// Removes a snapshot's folder, or a partial one. A `vmm` restored from it keeps
-    /// running: its memory mapping holds the unlinked file.
+    /// running: its memory mapping holds the unlinked file. What a jailed `vmm` left there
+    /// is taken back first: without CAP_DAC_OVERRIDE its mode bits would keep it out of reach.
     func remove(_ folder: String) throws {
+        try? FolderOwnership.reclaim(folder)
         do {
             try FileManager.default.removeItem(atPath: folder)
         } catch {
@@ -90,7 +92,7 @@ struct SnapshotStore: Sendable {
         for vm in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/\(vm)")) ?? []
             where entry.hasPrefix(Self.partialPrefix) {
-                try? FileManager.default.removeItem(atPath: "\(directory)/\(vm)/\(entry)")
+                try? remove("\(directory)/\(vm)/\(entry)")
             }
         }
     }

@@ -5,6 +5,11 @@ import Glibc
 enum Linux {
     /// `POSIX_SPAWN_SETSID` from glibc's <spawn.h>, hidden behind _GNU_SOURCE.
     static let spawnSetSID: Int16 = 0x80
+    /// `O_PATH` from <fcntl.h> (GNU only): a descriptor that names a file without opening it
+    /// for reading or writing, so no right on the file itself is needed.
+    static let openPath: Int32 = 0o10000000
+    /// `AT_EMPTY_PATH` (GNU only): the *at call works on the descriptor itself.
+    static let emptyPath: Int32 = 0x1000
 
     private typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
     private typealias PidfdSendSignal = @convention(c) (Int32, Int32, UnsafeMutableRawPointer?, UInt32) -> Int32
