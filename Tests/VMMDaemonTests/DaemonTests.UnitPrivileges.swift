@@ -2,28 +2,37 @@ import ClusterTestSupport
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 extension DaemonTests {
-    /// What systemd/vmmd.service leaves vmmd and its vmm children is enough: no
-    /// capability but CAP_NET_ADMIN, no_new_privs, the API's group as the primary group
-    /// (Group=, so the socket needs no chown). PID 1 here is not systemd, so setpriv
-    /// applies those parts of the unit; a network namespace of the test's own holds the tap.
-    @Test func aVMWithATapRunsWithTheUnitsCapabilitiesAlone() async throws {
+    /// What systemd/vmmd.service leaves vmmd and its vmm children is enough to run a VM with
+    /// a tap, jailed: the unit's capability bounding set (read from the unit file), its
+    /// system-call filter and namespace restrictions (`UnitSystemCallFilter`), no_new_privs,
+    /// its UMask, the API's group as the primary group and no supplementary groups (Group=,
+    /// so the socket needs no chown). PID 1 here is not systemd, so setpriv and that filter
+    /// apply those parts of the unit; a network namespace of the test's own holds the tap.
+    @Test func aVMWithATapRunsJailedWithTheUnitsPrivilegesAlone() async throws {
         guard getuid() == 0 else { return }
+        let unit = "\(TestPaths.packageRoot)/systemd/vmmd.service"
+        let capabilities = try Self.unitCapabilityBoundingSet(unit)
+        #expect(capabilities.contains("CAP_NET_ADMIN") && !capabilities.contains("CAP_DAC_OVERRIDE"), "\(capabilities)")
         let network = try await HostNetwork(hosts: 1)
         let namespace = network.namespace(0)
+        let setpriv = capabilities.map { "+" + $0.dropFirst("CAP_".count).lowercased() }.joined(separator: ",")
         // "users" (gid 100) stands in for kvm, which a test machine may lack.
         let wrapper = [
-            "/usr/sbin/ip", "netns", "exec", namespace, "/usr/bin/setpriv", "--bounding-set=-all,+net_admin", "--inh-caps=-all",
-            "--no-new-privs", "--reuid=0", "--regid=100", "--init-groups", "--",
+            "/usr/sbin/ip", "netns", "exec", namespace, "/usr/bin/setpriv", "--bounding-set=-all,\(setpriv)", "--inh-caps=-all",
+            "--no-new-privs", "--reuid=0", "--regid=100", "--clear-groups", "--",
+            "/usr/bin/python3", "-c", UnitSystemCallFilter.script, unit,
         ]
         do {
-            try await withDaemon(group: "users", wrapper: wrapper) { daemon in
-                // ip netns exec and setpriv exec'd: the harness's process is vmmd.
+            try await withDaemon(group: "users", arguments: ["--vm-uid-range", "232000-232009"], wrapper: wrapper) { daemon in
+                // ip netns exec, setpriv and python exec'd: the harness's process is vmmd.
                 let pid = try #require(daemon.daemonPID)
-                let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-                #expect(status.contains("CapEff:\t0000000000001000"), "CAP_NET_ADMIN alone:\n\(status)")
-                #expect(status.contains("NoNewPrivs:\t1"))
+                let status = ProcessStatus.fields(pid)
+                let expected = capabilities.reduce(UInt64(0)) { $0 | 1 << UInt64(Self.capabilityNumbers[$1] ?? 63) }
+                #expect(status["CapEff"] == String(format: "%016lx", expected), "the unit's bounding set alone: \(status)")
+                #expect(status["NoNewPrivs"] == "1" && status["Seccomp"] == "2")
                 var info = stat()
                 #expect(stat(daemon.socket, &info) == 0 && info.st_gid == 100 && info.st_mode & 0o777 == 0o660)
 
@@ -37,7 +46,36 @@ extension DaemonTests {
                 })
                 let tap = try await Subprocess.run(["/usr/sbin/ip", "-n", namespace, "link", "show", "vmtap-lean"])
                 #expect(tap.status == 0, "the tap exists in the daemon's namespace: \(tap)")
-                #expect(try await daemon.request("POST", "/v1/vms/lean/kill").state == "stopped")
+
+                // Jailed: its own uid from the range, no capabilities, its folder as its root.
+                let keeper = try #require(try await daemon.pid("lean"))
+                let vm = try #require(Self.vmProcess(of: keeper), "the keeper \(keeper) has no VM process")
+                for process in [keeper, vm] {
+                    let fields = ProcessStatus.fields(process)
+                    #expect(fields["Uid"] == "232000\t232000\t232000\t232000", "pid \(process): \(fields)")
+                    #expect(fields["CapEff"] == "0000000000000000" && fields["CapBnd"] == "0000000000000000", "pid \(process)")
+                }
+                let root = "\(daemon.runtimeDirectory)/vms/lean/root"
+                let seen = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vm)/root").sorted()
+                #expect(seen == (try FileManager.default.contentsOfDirectory(atPath: root).sorted()), "\(seen)")
+                #expect(!daemon.log.contains("unjailed"), "\(daemon.log)")
+                #expect(daemon.log.contains("VMs run jailed under ids 232000-232009"), "\(daemon.log)")
+
+                // What vmmd reads of a jailed VM without CAP_DAC_OVERRIDE: its status, its
+                // snapshot (taken back from the VM's uid), and after a stop its exit file.
+                let metrics = try await daemon.request("GET", "/metrics")
+                #expect(metrics.text.contains(#"vmm_vm_rss_bytes{vm="lean"}"#), "\(metrics.text)")
+                let snapshot = try await daemon.request("POST", "/v1/vms/lean/snapshots", body: #"{"name":"one"}"#)
+                #expect(snapshot.status == 201, "\(snapshot.text)")
+                let folder = "\(daemon.stateDirectory)/snapshots/lean/one"
+                for entry in [""] + (try FileManager.default.contentsOfDirectory(atPath: folder)).map({ "/" + $0 }) {
+                    #expect(lstat(folder + entry, &info) == 0 && info.st_uid == 0 && info.st_gid != 232000, "\(folder)\(entry) is root's")
+                }
+                #expect(try await daemon.request("POST", "/v1/vms/lean/stop", body: #"{"force":true}"#).state == "stopped")
+                let lastExit = try await daemon.request("GET", "/v1/vms/lean").json["lastExit"] as? String
+                #expect(lastExit?.contains("(status ") == true && lastExit?.contains("no exit file") == false, "\(lastExit ?? "none")")
+                #expect(try await daemon.request("DELETE", "/v1/vms/lean/snapshots/one").status == 204)
+                #expect(!FileManager.default.fileExists(atPath: folder))
             }
         } catch {
             await network.delete()
@@ -45,4 +83,17 @@ extension DaemonTests {
         }
         await network.delete()
     }
+
+    /// The capabilities the unit's `CapabilityBoundingSet=` lines name.
+    static func unitCapabilityBoundingSet(_ unit: String) throws -> [String] {
+        let text = try String(contentsOfFile: unit, encoding: .utf8)
+        return text.split(separator: "\n").filter { $0.hasPrefix("CapabilityBoundingSet=") }
+            .flatMap { $0.dropFirst("CapabilityBoundingSet=".count).split(separator: " ").map(String.init) }
+    }
+
+    /// capability(7) numbers of the capabilities a unit may name here.
+    static let capabilityNumbers: [String: Int] = [
+        "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
+        "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_NET_ADMIN": 12, "CAP_SYS_ADMIN": 21,
+    ]
 }
