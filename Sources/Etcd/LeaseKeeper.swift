@@ -43,6 +43,17 @@ public final class LeaseKeeper: Sendable {
         return keeper
     }
 
+    /// Takes over a lease granted earlier (by this host's previous daemon): renews it once
+    /// now and goes on renewing it every `interval`. Returns nil when etcd no longer has it.
+    public static func resume(_ client: EtcdClient, id: Int64, interval: Duration = .seconds(1)) async throws -> LeaseKeeper? {
+        let sent = ContinuousClock.now
+        let ttl = try await client.keepAlive(lease: id, timeout: interval)
+        guard ttl > 0 else { return nil }
+        let keeper = LeaseKeeper(client: client, id: id, ttl: ttl, interval: interval, granted: sent)
+        keeper.start()
+        return keeper
+    }
+
     private init(client: EtcdClient, id: Int64, ttl: Int64, interval: Duration, granted: ContinuousClock.Instant) {
         self.client = client
         self.id = id
@@ -76,7 +87,8 @@ public final class LeaseKeeper: Sendable {
         state.withLock { $0.isLost = true; return $0.end() }.forEach { $0.resume() }
     }
 
-    /// The send time of the last renewal etcd confirmed (the grant's at first).
+    /// The send time of the last renewal etcd confirmed (the grant's, or the resuming
+    /// renewal's, at first).
     public var lastRenewal: ContinuousClock.Instant { state.withLock { $0.lastRenewal } }
 
     /// Whether etcd said the lease is gone.

@@ -134,7 +134,8 @@ public struct Daemon: Sendable {
         let record = ClusterHost(
             name: cluster.hostName, address: "https://\(listener.address)", cpus: HostProbe.cpus, memory: HostProbe.memory,
             mode: mode, version: DaemonVersion.current)
-        let membership = try ClusterMembership(configuration: cluster, record: record, logger: logger)
+        let membership = try ClusterMembership(
+            configuration: cluster, record: record, stateDirectory: configuration.stateDirectory, logger: logger)
         try await membership.join()
         return membership
     }

@@ -12,17 +12,17 @@ struct ClusterMembershipTests {
     let etcd = EtcdCluster.current!
     static let leaseTTL = 3
 
-    private func clusterArguments(_ name: String) -> [String] {
+    func clusterArguments(_ name: String, leaseTTL: Int = leaseTTL) -> [String] {
         ["--cluster", "etcd=" + etcd.clientURLs.joined(separator: ","), "--host-name", name,
-         "--lease-ttl", String(Self.leaseTTL), "--keepalive-interval", "0.5"]
+         "--lease-ttl", String(leaseTTL), "--keepalive-interval", "0.5"]
     }
 
     /// A started cluster-mode daemon named `name`; one that does not come up is torn down.
-    private func startHost(_ name: String) async throws -> DaemonHarness {
+    func startHost(_ name: String, leaseTTL: Int = leaseTTL) async throws -> DaemonHarness {
         let daemon = try DaemonHarness()
         do {
             try await daemon.enableTLS()
-            daemon.arguments = clusterArguments(name)
+            daemon.arguments = clusterArguments(name, leaseTTL: leaseTTL)
             try await daemon.start()
         } catch {
             Issue.record("vmmd \(name) log:\n\(daemon.log)")

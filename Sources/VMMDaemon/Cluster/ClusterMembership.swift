@@ -5,10 +5,11 @@ import VMMAPI
 
 /// This host in the cluster (docs/cluster.md, section 6): its record `vmm/hosts/NAME` in
 /// etcd, bound to a lease it keeps alive, and registered again under a new lease when etcd
-/// says the old one is gone (after a partition longer than the TTL).
-///
-/// Failover and fencing will hook in here: the manager election campaigns with this
-/// lease, and the fence deadline counts from `keeper.lastRenewal`.
+/// says the old one is gone (after a partition longer than the TTL). The lease is saved in
+/// the state folder: a restarted daemon renews it rather than registering anew, so the
+/// HA VMs it finds running keep their owner keys (and, restarted within the fence time,
+/// run on). The manager election campaigns with this lease, and the fence deadline
+/// counts from `keeper.lastRenewal`.
 actor ClusterMembership {
     static let hostsPrefix = "vmm/hosts/"
 
@@ -16,11 +17,16 @@ actor ClusterMembership {
     /// What is registered (its `mode` follows the host's drain mode).
     private(set) var record: ClusterHost
     let etcd: EtcdClient
+    private let leaseFile: ClusterLeaseFile
     private let logger: Logger
     private var keeper: LeaseKeeper?
     private var registration: Task<Void, Never>?
     /// Why this host is not registered now, for `GET /v1/host`.
     private var problem: String?
+    /// When this daemon renewed the lease its predecessor saved: the etcd revision from
+    /// which keys under it are this daemon's (older ones its predecessor's). Nil after a
+    /// fresh grant.
+    private(set) var resumedAt: Int64?
     /// Called after every registration with the new lease (the VM registry reconciles).
     private var onRegistered: (@Sendable (Int64) async -> Void)?
 
@@ -36,9 +42,10 @@ actor ClusterMembership {
 
     private var key: String { Self.hostsPrefix + record.name }
 
-    init(configuration: ClusterConfiguration, record: ClusterHost, logger: Logger) throws {
+    init(configuration: ClusterConfiguration, record: ClusterHost, stateDirectory: String, logger: Logger) throws {
         self.configuration = configuration
         self.record = record
+        leaseFile = ClusterLeaseFile(stateDirectory: stateDirectory)
         self.logger = logger
         etcd = try EtcdClient(urls: configuration.etcdURLs, tls: configuration.etcdTLS)
     }
@@ -63,6 +70,7 @@ actor ClusterMembership {
         registration?.cancel()
         try? await keeper?.revoke()
         keeper = nil
+        leaseFile.remove()
     }
 
     /// Runs `body` with the lease after each registration, and now if registered.
@@ -173,6 +181,7 @@ actor ClusterMembership {
         while !Task.isCancelled {
             do {
                 try await keeper.revoke()
+                leaseFile.remove()
                 return
             } catch {
                 try? await Task.sleep(for: configuration.keepAliveInterval)
@@ -180,10 +189,12 @@ actor ClusterMembership {
         }
     }
 
-    /// Grants a lease and creates the record under it, if no record exists. A record left
-    /// by this host's previous daemon lasts until its lease expires: wait that long (one
-    /// TTL, and a little for etcd's expiry scan), then give up.
+    /// Renews the lease this host's previous daemon saved, if its record is still bound to
+    /// it; else grants a lease and creates the record under it, if no record exists. A
+    /// record left by another daemon of this name lasts until its lease expires: wait that
+    /// long (one TTL, and a little for etcd's expiry scan), then give up.
     private func register() async throws {
+        if try await resumeSavedLease() { return }
         let lease = try await LeaseKeeper.grant(etcd, ttl: configuration.leaseTTL, interval: configuration.keepAliveInterval)
         let value = Array(try JSONEncoder().encode(record))
         let deadline = ContinuousClock.now + .seconds(configuration.leaseTTL) + .seconds(2)
@@ -197,7 +208,13 @@ actor ClusterMembership {
             }
             if result.succeeded {
                 keeper = lease
+                resumedAt = nil
                 problem = nil
+                do {
+                    try leaseFile.save(ClusterLeaseFile.Saved(host: record.name, lease: lease.id))
+                } catch {
+                    logger.warning("cluster: cannot save the lease in \(leaseFile.path) (\(error)): a restarted vmmd will register anew and its HA VMs be fenced")
+                }
                 logger.info("cluster: registered \(record.name) at \(record.address) (lease \(String(lease.id, radix: 16)), TTL \(lease.ttl) s)")
                 return
             }
@@ -208,6 +225,42 @@ actor ClusterMembership {
             }
             try await Task.sleep(for: .milliseconds(250))
         }
+    }
+}
+
+extension ClusterMembership {
+    /// Takes over the saved lease when this host's record is still bound to it (the daemon
+    /// restarted before the lease expired); rewrites the record (address, version and mode
+    /// may have changed). False when there is nothing to resume: the saved lease is then
+    /// forgotten.
+    fileprivate func resumeSavedLease() async throws -> Bool {
+        guard let saved = leaseFile.read() else { return false }
+        guard saved.host == record.name,
+              let resumed = try await LeaseKeeper.resume(etcd, id: saved.lease, interval: configuration.keepAliveInterval) else {
+            leaseFile.remove()
+            return false
+        }
+        let result: EtcdTxnResult
+        do {
+            result = try await etcd.txn(
+                compare: [EtcdCompare(key, .lease(saved.lease))],
+                success: [.put(key, value: Array(try JSONEncoder().encode(record)), lease: saved.lease)])
+        } catch {
+            resumed.stop()
+            throw error
+        }
+        guard result.succeeded else {
+            // The record is not bound to it (removed by hand?): end the lease and its owner
+            // keys, so the manager can place those VMs, and register anew.
+            try? await resumed.revoke()
+            leaseFile.remove()
+            return false
+        }
+        keeper = resumed
+        resumedAt = result.revision
+        problem = nil
+        logger.info("cluster: registered \(record.name) at \(record.address) again under its saved lease \(String(saved.lease, radix: 16)) (renewed, TTL \(resumed.ttl) s)")
+        return true
     }
 }
 

@@ -28,7 +28,13 @@ extension VMManager {
                 logger.warning("cluster: cannot reconcile VM \(name) with etcd: \(error)")
             }
         }
-        for (name, entry) in snapshot.vms where entry.owner?.host == me && entry.ownerLease != lease && vms[name]?.state.hasProcess != true {
+        // Owner keys of VMs that no longer run here go, so the manager places them: those of
+        // an older lease, and those the previous daemon wrote under the lease this one
+        // renewed, for VMs fenced or ended while no daemon ran.
+        let resumedAt = await cluster?.resumedAt
+        for (name, entry) in snapshot.vms
+        where entry.owner?.host == me && vms[name]?.state.hasProcess != true
+            && (entry.ownerLease != lease || resumedAt.map { entry.ownerRevision < $0 } == true) {
             _ = try? await registry.etcd.txn(
                 compare: [.unchanged(ClusterRegistry.ownerKey(name), since: entry.ownerRevision)],
                 success: [.delete(ClusterRegistry.ownerKey(name))])

@@ -93,8 +93,8 @@ extension VMManager {
     /// answers; otherwise settles the VM's state from the exit file it left.
     private func adopt(_ name: String) async {
         let directory = runtimeDirectory(name)
-        guard let pid = directory.readPID() else { return }
-        if let pidfd = Linux.pidfdOpen(pid) {
+        let pid = directory.readPID()
+        if let pid, let pidfd = Linux.pidfdOpen(pid) {
             let process = ProcessHandle(pid: pid, pidfd: pidfd, isChild: false)
             // A zombie (nobody reaps orphans here) has an empty cmdline and polls as ended.
             if !process.hasExited, directory.isServed(by: pid) {
@@ -122,14 +122,20 @@ extension VMManager {
                 return
             }
         }
+        // It ended while no daemon ran: killed (its pid file is left) or by itself (its
+        // exit file is; a vmm that ends removes its pid file).
         let record = directory.readExitRecord()
+        guard pid != nil || record != nil else { return }
         if record?.reason == "migrated" {
             return depart(name, to: Self.migrationTarget(directory) ?? "another host", nil)
         }
         directory.clean()
         cgroups.release(vm: name, logger: logger)
-        vms[name]?.lastExit = record?.summary ?? "vmm pid \(pid) ended while vmmd was away, no exit file"
-        if record?.isGuestInitiated != true {
+        vms[name]?.lastExit = record?.summary ?? "vmm pid \(pid ?? 0) ended while vmmd was away, no exit file"
+        if record?.reason == "fenced", configuration.cluster != nil {
+            // As when it is fenced under a running daemon: the cluster's to restart.
+            transition(name, to: .pending, reason: vms[name]?.lastExit)
+        } else if record?.isGuestInitiated != true {
             transition(name, to: .crashed, reason: vms[name]?.lastExit)
         }
     }
