@@ -228,13 +228,13 @@ public final class HTTPClient: Sendable {
             case .unixSocket(let path):
                 return try await bootstrap.connect(unixDomainSocketPath: path) { Self.setUp($0, tls: nil, setUp) }
             case .tls(let address, let context):
-                return try await bootstrap.connect(host: address.host, port: address.port) { channel in
+                return try await bootstrap.connect(to: address) { channel in
                     // Names are checked against the certificate's DNS names (and sent as
                     // SNI); an address has no SNI and NIOSSL checks it against the IP names.
                     Self.setUp(channel, tls: (context, address.hostIsAddress ? nil : address.host), setUp)
                 }
             case .plain(let address):
-                return try await bootstrap.connect(host: address.host, port: address.port) { Self.setUp($0, tls: nil, setUp) }
+                return try await bootstrap.connect(to: address) { Self.setUp($0, tls: nil, setUp) }
             }
         } catch let error as IOError {
             throw HTTPClientError.connecting(to: endpoint.description, errno: error.errnoCode)

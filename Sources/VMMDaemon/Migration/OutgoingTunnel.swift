@@ -1,6 +1,7 @@
 import Glibc
 import NIOCore
 import NIOPosix
+import VMMAPI
 
 /// The source's end of a migration: a Unix socket the `vmm` connects to (`migrate PATH`);
 /// its one connection is carried over TLS to the destination's migration port, after the
@@ -53,7 +54,7 @@ final class OutgoingTunnel: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try security.addClient(channel, host) }
             }
-            .connect(host: host, port: port)
+            .connect(to: HostAndPort(host: host, port: port))
         remote.assumeIsolated().whenComplete { result in
             switch result {
             case .failure(let error):
