@@ -71,8 +71,17 @@ public final class DeviceWorker: Sendable {
                 descriptors.append(pollfd(fd: stop, events: Int16(POLLIN), revents: 0))
                 let count = poll(&descriptors, nfds_t(descriptors.count), -1)
                 if count < 0 {
-                    if errno == EINTR { continue }
-                    preconditionFailure("poll in device worker \(name): errno \(errno)")
+                    switch errno {
+                    case EINTR: continue
+                    case ENOMEM, EAGAIN:
+                        // The kernel could not allocate poll's tables this time: the
+                        // device waits a moment rather than ending the VM.
+                        usleep(10_000)
+                        continue
+                    default:
+                        // EFAULT or EINVAL: the descriptor array is ours, so a bug here.
+                        preconditionFailure("poll in device worker \(name): errno \(errno)")
+                    }
                 }
                 if descriptors[watched.count].revents != 0 { return }
                 let ready = watched.indices.filter { descriptors[$0].revents != 0 }
