@@ -33,11 +33,15 @@ public struct VMEvent: Codable, Equatable, Sendable {
     public var source: String?
     /// Migration events: the other daemon (`HOST:PORT`).
     public var peer: String?
+    /// Cluster mode: the host the VM is on (a cluster host streams every host's state
+    /// changes, as other hosts publish them in etcd).
+    public var host: String?
 
     public init(
         time: Double, vm: String, state: VMState, previous: VMState? = nil, reason: String? = nil, event: Kind? = nil,
-        snapshot: String? = nil, source: String? = nil, peer: String? = nil
+        snapshot: String? = nil, source: String? = nil, peer: String? = nil, host: String? = nil
     ) {
+        self.host = host
         self.time = time
         self.vm = vm
         self.state = state

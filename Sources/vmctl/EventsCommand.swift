@@ -36,6 +36,7 @@ struct EventsCommand: AsyncParsableCommand {
         let time = formatter.string(from: Date(timeIntervalSince1970: event.time))
         let change = event.event?.rawValue
             ?? event.previous.map { "\($0.rawValue) -> \(event.state.rawValue)" } ?? event.state.rawValue
-        return "\(time)  \(event.vm)  \(change)" + (event.reason.map { " (\($0))" } ?? "")
+        let vm = event.host.map { "\(event.vm) on \($0)" } ?? event.vm
+        return "\(time)  \(vm)  \(change)" + (event.reason.map { " (\($0))" } ?? "")
     }
 }

@@ -63,6 +63,12 @@ struct ClusterRegistryTests {
             try await api.expect(200, "GET", "/v1/vms/{name}", name: "alpha")
             #expect(try await api.validate(against: DaemonTests.OpenAPIContractTests.spec).isEmpty)
 
+            // Any host's events include every host's VMs (host1 follows alpha, on host0).
+            let events = try Subprocess(
+                ["/usr/bin/curl", "-sN", "--max-time", "120", "--unix-socket", cluster[1].socket, "http://localhost/v1/events"],
+                timeout: .seconds(130))
+            #expect(try await cluster[1].awaitSubscription { events.outputSoFar })
+
             // Lifecycle calls made on other hosts run where the VM is.
             let started = try await cluster[2].request("POST", "/v1/vms/alpha/start")
             #expect(started.status == 200, "\(started.text)")
@@ -87,6 +93,17 @@ struct ClusterRegistryTests {
             #expect(try await cluster[1].request("POST", "/v1/vms/alpha/kill").state == "stopped")
             #expect(try await owner("alpha") == nil)
             #expect(try await cluster.list(via: 2)["alpha"]?.state == "stopped")
+            let alphaStates = { () -> [String] in
+                events.outputSoFar.split(separator: "\n").compactMap { line in
+                    guard let event = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                          event["vm"] as? String == "alpha", event["host"] as? String == "host0" else { return nil }
+                    return event["state"] as? String
+                }
+            }
+            #expect(try await eventually(seconds: 10) { alphaStates().last == "stopped" }, "\(events.outputSoFar)")
+            #expect(alphaStates() == ["starting", "running", "paused", "running", "stopping", "stopped"], "\(events.outputSoFar)")
+            events.signal()
+            _ = try await events.wait()
             // A change made through any host is the cluster's before it is answered.
             #expect(try await cluster[2].request("PATCH", "/v1/vms/alpha", body: #"{"cpus":2}"#).status == 200)
             #expect(try await record("alpha")?["definition"]?["cpus"] as? Int == 2)

@@ -70,6 +70,8 @@ import VMMAPI
         let utc = try #require(TimeZone(identifier: "UTC"))
         #expect(EventsCommand.text(event, timeZone: utc) == "1970-01-01 00:00:00  web  running -> crashed (vmm exited with status 4)")
         #expect(EventsCommand.text(VMEvent(time: 60, vm: "a", state: .stopped), timeZone: utc) == "1970-01-01 00:01:00  a  stopped")
+        #expect(EventsCommand.text(VMEvent(time: 60, vm: "a", state: .running, previous: .starting, host: "h2"), timeZone: utc)
+            == "1970-01-01 00:01:00  a on h2  starting -> running")
     }
 
     @Test func jsonIsSortedAndStable() throws {

@@ -13,6 +13,7 @@ extension VMManager {
     func takeClusterDuties(_ membership: ClusterMembership) {
         Task { await keepFencesExtended(membership) }
         Task { await startFailedOverVMs(membership.registry) }
+        Task { await relayOtherHostsEvents(membership.registry) }
         Task { await ClusterManager(membership: membership, registry: membership.registry, logger: logger).run() }
     }
 

@@ -3,12 +3,18 @@ import VMMAPI
 
 /// Fans VM state changes out to every `/v1/events` subscriber.
 final class EventHub: Sendable {
+    /// Cluster mode: this host's name, given to the events of its own VMs.
+    private let host: String?
     private struct Subscribers {
         var next = 0
         var streams: [Int: AsyncStream<VMEvent>.Continuation] = [:]
     }
 
     private let subscribers = Mutex(Subscribers())
+
+    init(host: String?) {
+        self.host = host
+    }
 
     /// A stream of every event published from now on; it ends when the consumer stops.
     func subscribe() -> AsyncStream<VMEvent> {
@@ -25,6 +31,8 @@ final class EventHub: Sendable {
     }
 
     func publish(_ event: VMEvent) {
+        var event = event
+        if event.host == nil { event.host = host }
         for continuation in subscribers.withLock({ Array($0.streams.values) }) {
             continuation.yield(event)
         }

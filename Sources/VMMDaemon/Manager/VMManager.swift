@@ -13,7 +13,7 @@ public actor VMManager {
     let incomingStore: IncomingMigrationStore
     let launcher: VMMLauncher
     let cgroups: CgroupPlacement
-    let events = EventHub()
+    let events: EventHub
     /// Watches every VM's `vmm` (its pidfd and console socket) from one thread.
     let monitor = DescriptorMonitor()
     var vms: [String: ManagedVM] = [:]
@@ -55,6 +55,7 @@ public actor VMManager {
         snapshots = try SnapshotStore(directory: configuration.snapshotsDirectory)
         incomingStore = try IncomingMigrationStore(directory: configuration.migrationsDirectory)
         launcher = VMMLauncher(executable: configuration.vmmPath)
+        events = EventHub(host: configuration.cluster?.hostName)
         cgroups = CgroupPlacement.setUp(instance: configuration.runtimeDirectory, logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.vmsRuntimeDirectory, withIntermediateDirectories: true)
     }
