@@ -1,11 +1,9 @@
 import NIOCore
 import NIOPosix
 
-/// Connecting to a `HOST:PORT` whose host is an IP address without NIO's Happy Eyeballs
-/// connector, which `connect(host:port:)` uses even for an address: vmmd (a debug build)
-/// crashed inside it twice in ~15 failover runs while peers were being killed, and a
-/// failed connect there is reported to leave a promise unfulfilled, which NIO's debug
-/// builds trap on. An address needs no resolving; a name still goes through it.
+/// Connecting to a `HOST:PORT`: an IP address directly, a name through NIO's Happy Eyeballs
+/// connector (which `connect(host:port:)` runs even for an address, with a resolver and
+/// timers that an address does not need).
 extension ClientBootstrap {
     public func connect(to target: HostAndPort) -> EventLoopFuture<any Channel> {
         if let address = try? SocketAddress(ipAddress: target.host, port: target.port) {

@@ -7,21 +7,25 @@ final class UnixSocket: Sendable {
 
     /// Connects to `path`; `timeout` bounds every later send and receive.
     init(connectingTo path: String, timeout: Double? = nil) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw FileError("socket: \(Linux.errorMessage)") }
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { throw FileError("socket: \(Linux.errorMessage)") }
         do {
-            if let timeout { try setTimeout(timeout) }
+            if let timeout { try Self.setTimeout(timeout, on: descriptor) }
             var address = try UnixSocket.address(path)
             let result = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
                 }
             }
             guard result == 0 else { throw FileError("cannot connect to \(path): \(Linux.errorMessage)") }
         } catch {
-            close(fd)
+            close(descriptor)
             throw error
         }
+        // Only now: an initializer that throws once every stored property is set still runs
+        // `deinit`, which would close the descriptor a second time, and by then its number
+        // may belong to another thread's socket (vmmd crashed in NIO with EBADF so).
+        fd = descriptor
     }
 
     deinit { close(fd) }
@@ -39,7 +43,7 @@ final class UnixSocket: Sendable {
         return address
     }
 
-    private func setTimeout(_ seconds: Double) throws {
+    private static func setTimeout(_ seconds: Double, on fd: Int32) throws {
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
         for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
             guard setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
