@@ -149,13 +149,17 @@ import VMMAPI
         let ended = Mutex(false)
         let reading = Task {
             let stream = HTTPClient(socketPath: server.socketPath).stream(
-                .POST, "/v3/watch", body: Array("{}".utf8), headers: [("X-Extra", "yes")], timeout: .seconds(1))
+                .POST, "/v3/watch", body: Array("{}".utf8), headers: [("X-Extra", "yes")], timeout: .seconds(2))
             defer { ended.withLock { $0 = true } }
             for try await line in stream { lines.withLock { $0.append(line) } }
         }
-        // Well past the timeout, the stream is still open: the deadline ended with the head.
-        // (A timeout of 1 s, not less: a loaded machine's head can take a few 100 ms.)
-        try await Task.sleep(for: .seconds(3))
+        // Past the timeout counted from the head's arrival, the stream is still open: the
+        // deadline ended with the head. (2 s: with every suite running at once, a head has
+        // taken over 1 s to arrive here.)
+        for _ in 0..<100 where lines.withLock({ $0.isEmpty }) && !ended.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await Task.sleep(for: .seconds(2.5))
         #expect(lines.withLock { $0 } == ["yes"])
         #expect(!ended.withLock { $0 })
         reading.cancel()
