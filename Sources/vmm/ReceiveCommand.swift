@@ -19,6 +19,12 @@ struct ReceiveCommand {
         static let net = OptionDefinition.option(
             "net", valueName: "tap[=name][,mac=aa:bb:cc:dd:ee:ff]", repeatable: true,
             help: "Attach NIC i to this tap and MAC instead of the source's; give all of them or none, in order.")
+        static let kernel = OptionDefinition.option(
+            "kernel", valueName: "path",
+            help: "Boot from this kernel file on a guest reboot instead of the source's path; read before anything "
+                + "else (a jailed vmm reaches no other path later).")
+        static let initrd = OptionDefinition.option(
+            "initrd", valueName: "path", help: "The same for the initrd.")
         static let connectTimeout = OptionDefinition.option(
             "connect-timeout", default: "60",
             help: "Seconds to wait for the source to connect; then vmm gives up (exit reason 'migration-failed'), "
@@ -32,13 +38,17 @@ struct ReceiveCommand {
             + "then. If the stream ends, is refused or is damaged before, the guest never ran here and vmm "
             + "exits with status 3 (2 when the VM cannot run on this host: kernel file, CPU features, disks), "
             + "exit reason 'migration-failed'. Afterwards the exit statuses are those of 'vmm run'.",
-        options: [Option.incoming, Option.disk, Option.net, Option.connectTimeout] + SupervisorOptions.Option.all)
+        options: [Option.incoming, Option.disk, Option.net, Option.kernel, Option.initrd, Option.connectTimeout]
+            + SupervisorOptions.Option.all + JailOptions.Option.all)
 
     let incoming: String
     let disk: [String]
     let net: [String]
+    let kernel: String?
+    let initrd: String?
     let connectTimeout: Double
     let supervisor: SupervisorOptions
+    let jail: JailOptions
 
     init(_ parsed: ParsedArguments) throws(UsageError) {
         incoming = try parsed.value(Option.incoming, as: String.self)
@@ -48,7 +58,14 @@ struct ReceiveCommand {
         guard connectTimeout > 0 && connectTimeout.isFinite else {
             throw UsageError("--connect-timeout must be a number of seconds above 0", commandName: parsed.commandName)
         }
+        kernel = parsed.value(Option.kernel)
+        initrd = parsed.value(Option.initrd)
         supervisor = try SupervisorOptions(parsed)
+        jail = try JailOptions(parsed)
+        if let jail = jail.jail, jail.insidePath(incoming) == nil {
+            throw UsageError("--incoming '\(incoming)' must be inside --jail '\(jail.root)': the jailed vmm reaches nothing else",
+                             commandName: parsed.commandName)
+        }
     }
 
     func run() -> Never {
@@ -60,7 +77,8 @@ struct ReceiveCommand {
                 throw .invalidConfiguration("--incoming '\(incoming)' is not an absolute path")
             }
             overrides = DeviceOverrides(
-                disks: try DiskConfiguration.parsing(disk), networks: try NetworkConfiguration.parsing(net), of: "the VM")
+                disks: try DiskConfiguration.parsing(disk), networks: try NetworkConfiguration.parsing(net), of: "the VM",
+                kernelPath: kernel, initrdPath: initrd)
         } catch {
             supervisor.fail(error.description, status: ExitStatus.badInput)
         }
@@ -78,6 +96,25 @@ struct ReceiveCommand {
         } catch {
             supervisor.fail(error)
         }
+        if let jail = jail.jail {
+            do throws(VMMError) {
+                try openAhead(overrides)
+            } catch {
+                log.error(error.description)
+                listener.remove()
+                let report = ExitReport(failure: error)
+                supervision.finish(report)
+                Glibc.exit(report.status)
+            }
+            let inside = listener.reached(at: jail.insidePath(incoming) ?? incoming) ?? listener
+            jail.enter(supervision) { supervision in receive(on: inside, supervision, builder, overrides, log) }
+        }
+        receive(on: listener, supervision, builder, overrides, log)
+    }
+
+    private func receive(
+        on listener: UnixListener, _ supervision: Supervision, _ builder: MachineBuilder, _ overrides: DeviceOverrides, _ log: Logger
+    ) -> Never {
         let receiver = MigrationReceiver(listener: listener, builder: builder, connectTimeout: connectTimeout)
         let status = Session(
             builder: builder, configuration: nil, inputs: nil, log: log,
@@ -87,5 +124,18 @@ struct ReceiveCommand {
         ).run()
         listener.remove()
         Glibc.exit(status)
+    }
+
+    /// What the VM will use and a jailed vmm can no longer reach by path or create: the
+    /// kernel and initrd, the `--disk` images (copy-storage writes through them) and the
+    /// `--net` taps. Without `--disk`/`--kernel` the stream's paths are used, which the jail
+    /// does not reach: the VM is refused then.
+    private func openAhead(_ overrides: DeviceOverrides) throws(VMMError) {
+        if let kernel { try OpenedAhead.open(kernel, readOnly: true, what: "kernel") }
+        if let initrd { try OpenedAhead.open(initrd, readOnly: true, what: "initrd") }
+        for disk in overrides.disks { try OpenedAhead.open(disk.path, readOnly: disk.readOnly, what: "disk image") }
+        for network in overrides.networks {
+            if let tap = network.tapName { try OpenedAhead.openTap(tap) }
+        }
     }
 }

@@ -2,6 +2,7 @@ import ClusterTestSupport
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// Live migration between real daemons (docs/migration.md, section 3): each host a vmmd in
 /// its own network namespace, the API and stream over TCP with mutual TLS, the `counter`
@@ -28,6 +29,20 @@ extension DaemonTests {
         /// The last `counter: step N` on a console.
         static func lastStep(_ console: String) -> Int? {
             console.matches(of: /counter: step (\d+)/).last.flatMap { Int($0.output.1) }
+        }
+
+        /// `host`'s vmm of VM `name`, which arrived by migration, runs jailed (docs/jail.md):
+        /// a keeper and a VM process under a uid of their own, no capability, the VM's folder as root.
+        static func expectJailed(_ host: DaemonHarness, _ name: String) async throws {
+            let keeper = try #require(try await host.pid(name))
+            let vm = try #require(DaemonTests.vmProcess(of: keeper), "the vmm receive of \(name) has no VM process: not jailed")
+            for process in [keeper, vm] {
+                let fields = ProcessStatus.fields(process)
+                #expect(fields["Uid"].map { !$0.hasPrefix("0\t") } == true, "pid \(process): \(fields)")
+                #expect(fields["CapEff"] == "0000000000000000" && fields["NoNewPrivs"] == "1", "pid \(process): \(fields)")
+            }
+            let root = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vm)/root")
+            #expect(root.contains("control.sock") && !root.contains("proc"), "\(root)")
         }
 
         @Test func aCounterGoesThereAndBackWithItsDefinition() async throws {
@@ -67,6 +82,7 @@ extension DaemonTests {
 
                 // It runs on B, counting on from where it was.
                 #expect(try await b.state("walker") == "running")
+                try await Self.expectJailed(b, "walker")
                 #expect(FileManager.default.fileExists(atPath: "\(b.stateDirectory)/vms/walker.json"))
                 #expect(try await eventually(seconds: 20) {
                     Self.lastStep(try await b.request("GET", "/v1/vms/walker/console").text) ?? 0 > stepOnA
@@ -153,6 +169,7 @@ extension DaemonTests {
                 #expect((there?["disks"] as? [[String: Any]])?.first?["path"] as? String == copy)
                 #expect(FileManager.default.contents(atPath: copy) == pattern)
                 #expect(try await b.state("disky") == "running")
+                try await Self.expectJailed(b, "disky")
                 #expect(!FileManager.default.fileExists(atPath: "\(a.stateDirectory)/disks/disky"), "A's copy is no one's now")
                 #expect(FileManager.default.contents(atPath: image) == pattern, "the user's image is never touched")
 

@@ -5,7 +5,7 @@ import Glibc
 /// Reads the user's kernel and initrd files, with errors that name the file and the fix.
 enum HostFile {
     static func read(_ path: String, what: String) throws(VMMError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = OpenedAhead.descriptor(path) ?? open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             let reason: String
@@ -27,7 +27,8 @@ enum HostFile {
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, size - done) }
+            // pread: a descriptor opened ahead shares its offset with the kept one.
+            let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, size - done, off_t(done)) }
             if count < 0 && errno == EINTR { continue }
             guard count > 0 else {
                 let code = count < 0 ? errno : EIO

@@ -11,7 +11,7 @@ final class MigrationDiskTargets {
 
     init(_ configuration: MachineConfiguration, sizes: [UInt64]) throws(VMMError) {
         for (index, disk) in configuration.disks.enumerated() where !disk.readOnly {
-            let fd = open(disk.path, O_RDWR | O_CLOEXEC)
+            let fd = OpenedAhead.descriptor(disk.path) ?? open(disk.path, O_RDWR | O_CLOEXEC)
             guard fd >= 0 else {
                 close()
                 throw .invalidConfiguration("cannot open disk \(index) '\(disk.path)' to copy it here: \(String(cString: strerror(errno)))")

@@ -151,7 +151,7 @@ public final class MigrationReceiver: Sendable {
         }
         for (index, disk) in configuration.disks.enumerated() {
             var status = stat()
-            guard stat(disk.path, &status) == 0 else {
+            guard OpenedAhead.status(disk.path, &status) == 0 else {
                 throw .invalidConfiguration("disk \(index) '\(disk.path)' does not exist here: \(String(cString: strerror(errno)))")
             }
             let size = status.st_mode & S_IFMT == S_IFBLK ? hello.diskSizes[index] : UInt64(status.st_size)

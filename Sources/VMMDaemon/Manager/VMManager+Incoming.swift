@@ -58,12 +58,15 @@ extension VMManager {
         let directory = runtimeDirectory(name)
         do {
             try directory.prepare()
-            let process = try launcher.launch(try launcher.receiveArguments(for: definition, in: directory), in: directory)
+            let jail = try jailArguments(name)
+            let process = try launcher.launch(try launcher.receiveArguments(for: definition, in: directory) + jail.arguments, in: directory)
             cgroups.place(process.pid, vm: name, logger: logger)
             if let problem = cgroups.limit(process.pid, vm: name, limits: definition.limits, guestMemory: definition.memory) {
                 logger.warning("VM \(name): arriving without its limits: \(problem)")
             }
-            vms[name]?.run = ManagedVM.Run(process: process, startedAt: Date())
+            var run = ManagedVM.Run(process: process, startedAt: Date())
+            run.jailID = jail.id
+            vms[name]?.run = run
             record.pid = process.pid
             incoming[id]?.pid = process.pid
             try? incomingStore.save(record)
@@ -153,6 +156,7 @@ extension VMManager {
         unlink(Self.lentMarker(configuration.disksDirectory, name))
         incoming[id]?.phase = .running
         incoming[id]?.ended = Date()
+        if let run = vms[name]?.run, run.jailID != nil { placeJailedVMProcess(name, keeper: run.process) }
         vms[name]?.console.record(from: runtimeDirectory(name).consoleSocket, monitor: monitor)
         transition(name, to: .running, reason: "migrated in (migration \(id))")
     }
@@ -165,6 +169,8 @@ extension VMManager {
         if vms[name]?.state == .incoming {
             vms[name] = nil
             runtimeDirectory(name).remove()
+            // The snapshot folder its jail was given, empty (a VM named so had none here).
+            rmdir("\(configuration.snapshotsDirectory)/\(name)")
             cgroups.release(vm: name, logger: logger)
             events.publish(VMEvent(
                 time: Date().timeIntervalSince1970, vm: name, state: .stopped, previous: .incoming,

@@ -42,10 +42,12 @@ struct VMMLauncher: Sendable {
     }
 
     /// The command line of `vmm receive`, which builds `definition`'s VM from a migration
-    /// stream read on `directory`'s incoming socket, on the definition's disks and NICs.
+    /// stream read on `directory`'s incoming socket, on the definition's kernel, initrd,
+    /// disks and NICs (all opened before a jail).
     func receiveArguments(for definition: VMDefinition, in directory: RuntimeDirectory) throws -> [String] {
-        [executable, "receive", "--incoming", directory.incomingSocket] + (try deviceArguments(definition))
-            + supervisionArguments(directory)
+        var arguments = [executable, "receive", "--incoming", directory.incomingSocket, "--kernel", definition.kernel]
+        if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
+        return arguments + (try deviceArguments(definition)) + supervisionArguments(directory)
     }
 
     /// `--disk` and `--net` for each of the definition's disks and NICs.

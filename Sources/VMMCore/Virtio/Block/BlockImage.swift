@@ -21,7 +21,7 @@ public final class BlockImage: BlockStorage {
     /// permission, a directory, a size that is not whole sectors, an image in use) throws
     /// a `VMMError` whose message names the file and the fix.
     public init(path: String, readOnly: Bool) throws(VMMError) {
-        let fd = open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
+        let fd = OpenedAhead.descriptor(path) ?? open(path, (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC)
         guard fd >= 0 else { throw Self.openError(path: path, readOnly: readOnly, code: errno) }
         do throws(VMMError) {
             var status = stat()

@@ -29,7 +29,12 @@ public final class VirtioNetworkDevice: VirtioDevice {
     private let configuration: [UInt8]
 
     public init(configuration: NetworkConfiguration, log: Logger) throws(VMMError) {
-        let tap = try TapDevice(name: configuration.tapName)
+        let tap: TapDevice
+        if let opened = OpenedAhead.takeTap(configuration.tapName) {
+            tap = opened
+        } else {
+            tap = try TapDevice(name: configuration.tapName)
+        }
         self.tap = tap
         macAddress = configuration.macAddress ?? .generated(seed: tap.name)
         self.log = log
