@@ -62,9 +62,15 @@ struct ReceiveCommand {
         initrd = parsed.value(Option.initrd)
         supervisor = try SupervisorOptions(parsed)
         jail = try JailOptions(parsed)
-        if let jail = jail.jail, jail.insidePath(incoming) == nil {
-            throw UsageError("--incoming '\(incoming)' must be inside --jail '\(jail.root)': the jailed vmm reaches nothing else",
-                             commandName: parsed.commandName)
+        if let jail = jail.jail {
+            guard jail.insidePath(incoming) != nil else {
+                throw UsageError("--incoming '\(incoming)' must be inside --jail '\(jail.root)': the jailed vmm reaches nothing else",
+                                 commandName: parsed.commandName)
+            }
+            guard kernel != nil else {
+                throw UsageError("--jail needs --kernel: the jailed vmm cannot reach the kernel path the source names",
+                                 commandName: parsed.commandName)
+            }
         }
     }
 

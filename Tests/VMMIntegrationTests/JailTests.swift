@@ -65,6 +65,16 @@ extension LongGuestRuns {
                 let result = try VMMProcess.run(["run", "--kernel", kernel] + arguments, timeout: 20)
                 #expect(result.status == 2 && result.standardError.contains(message), "\(arguments): \(result.standardError)")
             }
+            // vmm receive reaches its socket and kernel only if they are inside or opened ahead.
+            let jail = ["--jail", folder.root, "--uid", Self.user, "--gid", Self.user]
+            let receives: [([String], String)] = [
+                (["--incoming", folder.path + "/in.sock", "--kernel", kernel] + jail, "--incoming '\(folder.path)/in.sock' must be inside --jail"),
+                (["--incoming", folder.root + "/in.sock"] + jail, "--jail needs --kernel"),
+            ]
+            for (arguments, message) in receives {
+                let result = try VMMProcess.run(["receive"] + arguments, timeout: 20)
+                #expect(result.status == 2 && result.standardError.contains(message), "\(arguments): \(result.standardError)")
+            }
         }
 
         @Test func aJailedVMRunsAloneAsItsUserAndEndsCleanly() throws {
