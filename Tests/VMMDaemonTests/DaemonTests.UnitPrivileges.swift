@@ -33,6 +33,11 @@ extension DaemonTests {
                 let expected = capabilities.reduce(UInt64(0)) { $0 | 1 << UInt64(Self.capabilityNumbers[$1] ?? 63) }
                 #expect(status["CapEff"] == String(format: "%016lx", expected), "the unit's bounding set alone: \(status)")
                 #expect(status["NoNewPrivs"] == "1" && status["Seccomp"] == "2")
+                let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8).split(separator: "\n")
+                for name in ["Max core file size", "Max locked memory"] {
+                    let values = limits.first { $0.hasPrefix(name) }?.dropFirst(name.count).split(separator: " ").prefix(2)
+                    #expect(values.map(Array.init) == ["0", "0"], "\(name): the unit's Limit*=0")
+                }
                 var info = stat()
                 #expect(stat(daemon.socket, &info) == 0 && info.st_gid == 100 && info.st_mode & 0o777 == 0o660)
 

@@ -1,5 +1,6 @@
 /// A stand-in for what systemd does with a unit's `SystemCallFilter=`,
-/// `SystemCallErrorNumber=EPERM` and `RestrictNamespaces=` (PID 1 on a test machine is not
+/// `SystemCallErrorNumber=EPERM`, `RestrictNamespaces=`, `UMask=` and numeric `LimitCORE=`
+/// and `LimitMEMLOCK=` (PID 1 on a test machine is not
 /// systemd): a Python program that reads the unit (argv[1]), expands its filter with
 /// `systemd-analyze syscall-filter`, installs the seccomp filter systemd would (allowed
 /// calls pass, other calls systemd knows fail with EPERM, calls it does not know with
@@ -73,6 +74,13 @@ enum UnitSystemCallFilter {
                 jump(JEQ, number, 0, 1)
                 statement(RET, ERRNO | EPERM)
         statement(RET, ERRNO | ENOSYS)
+
+        import resource
+        limits = {"LimitCORE": resource.RLIMIT_CORE, "LimitMEMLOCK": resource.RLIMIT_MEMLOCK}
+        for line in open(unit):
+            key, _, value = line.strip().partition("=")
+            if key in limits:
+                resource.setrlimit(limits[key], (int(value), int(value)))
 
         code = b"".join(program)
         buffer = ctypes.create_string_buffer(code)
