@@ -12,9 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-// The mount, PID, IPC and UTS namespaces.
-static inline int cjail_unshare_namespaces(void) {
-    return (int)syscall(SYS_unshare, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS);
+// The mount, IPC and UTS namespaces, and the PID namespace (of children) if `pid`.
+static inline int cjail_unshare_namespaces(int pid) {
+    return (int)syscall(SYS_unshare, CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (pid ? CLONE_NEWPID : 0));
 }
 
 // The raw calls change the calling thread only (glibc's wrappers change every thread):

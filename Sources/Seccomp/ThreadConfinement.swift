@@ -53,6 +53,11 @@ public enum ThreadConfinement {
         case inherited
     }
 
+    /// Names the calling thread and nothing else (a launcher back from running a routine).
+    public static func setThreadName(_ name: String) {
+        _ = cseccomp_set_thread_name(name)
+    }
+
     /// Names the calling thread (`top` and /proc show it; at most 15 bytes are kept) and
     /// installs its kind's filter. Throws only if the kernel refuses the filter.
     public static func enter(_ kind: ThreadKind, name: String, as entry: Entry = .own) throws(SeccompError) {

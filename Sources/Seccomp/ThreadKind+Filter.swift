@@ -49,7 +49,8 @@ extension ThreadKind {
         case .blockIO:
             return Self.runtime.union(Self.blockAccess).union(SeccompFilter([.read, .write]))
         case .control:
-            // Requests from the socket; pause and resume (kicking vCPUs); snapshots: a new
+            // Requests from the socket (and the console socket's clients, whose input for the
+            // UART raises its interrupt line); pause and resume (kicking vCPUs); snapshots: a new
             // folder and files, disk copies (reflink or data), KVM state and dirty logs; the
             // start of a migration (a connection to the destination's socket); `fence` arms
             // the fence timer (made by main before its filter).
@@ -59,11 +60,6 @@ extension ThreadKind {
                  .newfstatat, .lseek, .pread64, .pwrite64, .ftruncate, .fallocate, .fsync, .fdatasync, .flock,
                  .socket, .connect, .setsockopt, .tgkill, .timerfd_create, .timerfd_settime, .timer_settime],
                 ioctlRequests: Self.kvmMachine.union(Self.kvmVCPUState).union(Self.kvmSystem).union([Self.ficlone])))
-        case .console:
-            // Serving the socket; input for the UART raises its interrupt line.
-            return Self.runtime.union(SeccompFilter(
-                [.poll, .read, .write, .accept, .accept4, .sendto, .recvfrom, .shutdown, .close, .fcntl],
-                ioctlRequests: [ckvm_irq_line()]))
         case .consoleInput:
             return Self.runtime.union(SeccompFilter([.read, .write, .tgkill], ioctlRequests: [ckvm_irq_line()]))
         case .signals:

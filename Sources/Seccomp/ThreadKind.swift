@@ -8,10 +8,9 @@ public enum ThreadKind: UInt16, CaseIterable, Sendable {
     case deviceWorker
     /// A virtio-blk disk's I/O threads.
     case blockIO
-    /// Serves the control socket; snapshots are written and migrations start here.
+    /// Serves the control socket (snapshots are written and migrations start here) and the
+    /// console socket.
     case control
-    /// Serves the console socket.
-    case console
     /// Reads the console from standard input.
     case consoleInput
     /// Waits for SIGTERM, SIGINT and SIGHUP.
@@ -31,7 +30,6 @@ public enum ThreadKind: UInt16, CaseIterable, Sendable {
         case .deviceWorker: "device-worker"
         case .blockIO: "block-io"
         case .control: "control"
-        case .console: "console"
         case .consoleInput: "console-input"
         case .signals: "signals"
         case .migrationSender: "migration-sender"
@@ -44,12 +42,12 @@ public enum ThreadKind: UInt16, CaseIterable, Sendable {
     /// everything they need.
     var children: [ThreadKind] {
         switch self {
-        case .main: [.vcpu, .control, .console, .consoleInput, .signals, .announcer]
+        case .main: [.vcpu, .control, .consoleInput, .signals, .announcer]
         case .vcpu: [.deviceWorker, .blockIO]
         // A snapshot or migration quiesces the virtio devices and restarts their workers.
         case .control: [.migrationSender, .deviceWorker, .blockIO]
         case .migrationSender: [.throttle, .deviceWorker, .blockIO]
-        case .deviceWorker, .blockIO, .console, .consoleInput, .signals, .throttle, .announcer: []
+        case .deviceWorker, .blockIO, .consoleInput, .signals, .throttle, .announcer: []
         }
     }
 }

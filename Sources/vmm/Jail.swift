@@ -11,8 +11,10 @@ import VMMCore
 /// needs is open (/dev/kvm, kernel, disks, taps, sockets, a snapshot's memory) and before
 /// the seccomp filters, which forbid the calls it takes.
 ///
-/// A new PID namespace takes effect for children only, so vmm forks: the child, pid 1 of
-/// the namespace, runs the VM; the process the supervisor started stays outside as its
+/// A new PID namespace takes effect for children only. A supervisor that can (vmmd) starts
+/// vmm as pid 1 of a new one; vmm then enters the rest itself and runs the VM in the same
+/// process. Otherwise (`vmm run --jail` by hand) vmm forks: the child, pid 1 of the
+/// namespace, runs the VM; the process the supervisor started stays outside as its
 /// keeper (`JailKeeper`), jailed and unprivileged as well, forwarding termination signals
 /// and ending exactly as the VM process ended (status or signal). Its pid stays the one
 /// the supervisor watches; the VM process writes it into the pid file and its seccomp
@@ -54,7 +56,9 @@ struct Jail {
     /// forked keeps its parent's, which makes any contended lock spin forever (seen as a
     /// start that hangs about once in 50). The forking thread waits for the process to end.
     func enter(_ supervision: Supervision, then body: @escaping @Sendable (Supervision) -> Never) -> Never {
-        let inside = enter(supervision)
+        // Started as pid 1 of a new PID namespace (vmmd does that): no fork, no keeper.
+        if getpid() == 1 { body(enterAsNamespaceInit(supervision)) }
+        let inside = enterByForking(supervision)
         final class Start: Sendable {
             let run: @Sendable () -> Never
             init(_ run: @escaping @Sendable () -> Never) { self.run = run }
@@ -78,18 +82,25 @@ struct Jail {
         _exit(ExitStatus.hostFailure)
     }
 
-    private func enter(_ supervision: Supervision) -> Supervision {
+    /// The jail of a vmm its supervisor started as pid 1 of a new PID namespace: the other
+    /// namespaces and the rest, in this process, whose pid the supervisor knows already.
+    private func enterAsNamespaceInit(_ supervision: Supervision) -> Supervision {
+        do {
+            try prepare(pidNamespace: false)
+        } catch {
+            Self.fail(error, supervision)
+        }
+        return confine(supervision, supervisedID: nil)
+    }
+
+    /// The jail of a vmm started in the host's PID namespace (`vmm run --jail` by hand): a
+    /// fork puts the VM process into the new one, and this process stays as its keeper.
+    private func enterByForking(_ supervision: Supervision) -> Supervision {
         let keeperID = getpid()
         let keeperDescriptor: Int32
         do {
-            // Asked before /sys is out of reach; the answer is kept.
-            _ = KVMSystem.isPVM
             keeperDescriptor = try JailSystem.processDescriptor(keeperID)
-            // Both processes leave the host's root behind: pivot_root moves every root and
-            // working directory that is the old root.
-            chdir("/")
-            try JailSystem.unshareNamespaces()
-            try JailSystem.makeMountsSlaves()
+            try prepare(pidNamespace: true)
         } catch {
             Self.fail(error, supervision)
         }
@@ -103,19 +114,8 @@ struct Jail {
             JailKeeper(child: child, jail: self).run()
         }
         pthread_sigmask(SIG_SETMASK, &saved, nil)
-        var inside = supervision
+        let inside = confine(supervision, supervisedID: keeperID)
         do {
-            try Pagemap.openAhead()
-            let hostID = try JailSystem.ownHostProcessID()
-            try mountRoot()
-            try JailSystem.pivotRoot(to: root)
-            inside = relocated(supervision, keeperID: keeperID)
-            inside.machineProcessID = hostID
-            // The pid and exit files (and nothing else it writes asks for more than the
-            // owner's bits) readable by a supervisor without CAP_DAC_OVERRIDE.
-            umask(0o022)
-            try limitResources()
-            try JailSystem.dropPrivileges(user: user, group: group)
             // After the drop, which clears a parent-death signal.
             try JailSystem.setParentDeathSignal(SIGKILL)
         } catch {
@@ -124,6 +124,41 @@ struct Jail {
         // The keeper may have died before the line above; then nobody would end this one.
         if JailSystem.hasEnded(keeperDescriptor) { _exit(ExitStatus.hostFailure) }
         close(keeperDescriptor)
+        return inside
+    }
+
+    /// What comes before the fork (or with none, before the rest): new namespaces, and
+    /// mounts that no longer propagate to the host.
+    private func prepare(pidNamespace: Bool) throws(VMMError) {
+        // Asked before /sys is out of reach; the answer is kept.
+        _ = KVMSystem.isPVM
+        // Both processes leave the host's root behind: pivot_root moves every root and
+        // working directory that is the old root.
+        chdir("/")
+        try JailSystem.unshareNamespaces(pid: pidNamespace)
+        try JailSystem.makeMountsSlaves()
+    }
+
+    /// The VM process's own root, umask, rlimits and user; returns `supervision` as seen
+    /// from inside, naming `supervisedID` (the keeper) or else this process as the one its
+    /// supervisor watches.
+    private func confine(_ supervision: Supervision, supervisedID: pid_t?) -> Supervision {
+        var inside = supervision
+        do {
+            try Pagemap.openAhead()
+            let hostID = try JailSystem.ownHostProcessID()
+            try mountRoot()
+            try JailSystem.pivotRoot(to: root)
+            inside = relocated(supervision, processID: supervisedID ?? hostID)
+            inside.machineProcessID = hostID
+            // The pid and exit files (and nothing else it writes asks for more than the
+            // owner's bits) readable by a supervisor without CAP_DAC_OVERRIDE.
+            umask(0o022)
+            try limitResources()
+            try JailSystem.dropPrivileges(user: user, group: group)
+        } catch {
+            Self.fail(error, inside)
+        }
         return inside
     }
 
@@ -146,9 +181,9 @@ struct Jail {
     }
 
     /// `supervision` with the paths it uses from now on: inside the jail.
-    private func relocated(_ supervision: Supervision, keeperID: pid_t) -> Supervision {
+    private func relocated(_ supervision: Supervision, processID: pid_t) -> Supervision {
         var inside = supervision
-        inside.processID = keeperID
+        inside.processID = processID
         inside.pidFile = supervision.pidFile.flatMap(insidePath)
         inside.exitFile = supervision.exitFile.flatMap(insidePath)
         inside.controlSocket = supervision.controlSocket.flatMap { socket in insidePath(socket.path).flatMap(socket.reached) }

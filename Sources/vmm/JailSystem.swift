@@ -7,8 +7,10 @@ import VMMCore
 /// The system calls that build vmm's jail, each turning a failure into a `VMMError` that
 /// names the call and errno. The one place in vmm that calls them.
 enum JailSystem {
-    static func unshareNamespaces() throws(VMMError) {
-        try check(cjail_unshare_namespaces(), "unshare (mount, PID, IPC and UTS namespaces)")
+    /// New mount, IPC and UTS namespaces, and with `pid` a new PID namespace for the
+    /// processes the caller starts later.
+    static func unshareNamespaces(pid: Bool) throws(VMMError) {
+        try check(cjail_unshare_namespaces(pid ? 1 : 0), "unshare (mount, \(pid ? "PID, " : "")IPC and UTS namespaces)")
     }
 
     /// Keeps the mounts below from propagating to the host (systemd makes / shared), while

@@ -97,10 +97,12 @@ final class Session: Sendable {
                               pressPowerButton: { [self] in pressPowerButton() },
                               forceStop: { [self] in forceStop(.timeout) },
                               fenceSignalled: { [self] in fenceIfPassed() }).start()
-            let console = try startConsole(escapes: terminal != nil)
+            var sockets: [SocketServer.Socket] = []
+            let console = try startConsole(escapes: terminal != nil, sockets: &sockets)
             if let listener = supervision.controlSocket {
-                try SocketServer(listener: listener, handler: ControlSocket(session: self), thread: .control, log: log).start()
+                sockets.append(SocketServer.Socket(listener: listener, handler: ControlSocket(session: self)))
             }
+            if !sockets.isEmpty { try SocketServer(sockets, log: log).start() }
             report = runMachines(console: console)
         } catch {
             log.error(error.description)
@@ -139,13 +141,14 @@ final class Session: Sendable {
         return nil
     }
 
-    private func startConsole(escapes: Bool) throws(VMMError) -> any ConsoleSink {
+    /// The console on standard input and output, or on its socket (added to `sockets`).
+    private func startConsole(escapes: Bool, sockets: inout [SocketServer.Socket]) throws(VMMError) -> any ConsoleSink {
         let deliver: @Sendable ([UInt8]) -> Int = { [self] bytes in
             live.withLock { $0.machine }?.devices.serial.receive(bytes) ?? 0
         }
         if let listener = supervision.consoleSocket {
             let console = ConsoleSocket(deliver: deliver)
-            try SocketServer(listener: listener, handler: console, thread: .console, log: log).start()
+            sockets.append(SocketServer.Socket(listener: listener, handler: console))
             return console
         }
         try ConsoleInput(escapes: escapes, log: log, deliver: deliver, quit: { [self] in forceStop(.quit) }).start()

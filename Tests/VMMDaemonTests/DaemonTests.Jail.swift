@@ -8,30 +8,33 @@ import TestSupport
 /// --vm-uid-range, no capabilities, a root holding only its folder, and nothing of
 /// another VM in reach.
 extension DaemonTests {
-    /// The jailed VM process: the child of the pid the daemon reports (its keeper).
-    static func vmProcess(of keeper: Int32) -> Int32? {
-        let children = (try? String(contentsOfFile: "/proc/\(keeper)/task/\(keeper)/children", encoding: .utf8)) ?? ""
+    /// The first child of `pid`, if it has any.
+    static func child(of pid: Int32) -> Int32? {
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
         return children.split(separator: " ").compactMap { Int32($0) }.first
     }
 
-    private func startJailed(_ daemon: DaemonHarness, _ name: String, disk: String) async throws -> (keeper: Int32, vm: Int32) {
+    /// The jailed VM process: the pid the daemon reports, pid 1 of its PID namespace from
+    /// its exec, with no keeper and no child.
+    private func startJailed(_ daemon: DaemonHarness, _ name: String, disk: String) async throws -> Int32 {
         _ = FileManager.default.createFile(atPath: disk, contents: Data(count: 1 << 20), attributes: [.posixPermissions: 0o600])
         let body = #"{"name":"\#(name)","kernel":"\#(TestPaths.kernel("echo"))","memory":16777216,"disks":[{"path":"\#(disk)"}]}"#
         #expect(try await daemon.request("POST", "/v1/vms", body: body).status == 201)
         #expect(try await daemon.request("POST", "/v1/vms/\(name)/start").state == "running")
-        let keeper = try #require(try await daemon.pid(name))
-        let vm = try #require(Self.vmProcess(of: keeper), "the keeper \(keeper) has no VM process")
-        return (keeper, vm)
+        let vm = try #require(try await daemon.pid(name))
+        #expect(ProcessStatus.fields(vm)["NSpid"]?.hasSuffix("\t1") == true, "vmm \(vm) is pid 1 of its PID namespace")
+        #expect(Self.child(of: vm) == nil, "vmm \(vm) runs the VM itself")
+        return vm
     }
 
     @Test func everyVMMRunsJailedUnderItsOwnUserWithNothingElseInReach() async throws {
         try await withDaemon(arguments: ["--vm-uid-range", "231000-231009"]) { daemon in
-            let (keeperA, vmA) = try await startJailed(daemon, "alpha", disk: "\(daemon.stateDirectory)/alpha.img")
-            let (keeperB, vmB) = try await startJailed(daemon, "beta", disk: "\(daemon.stateDirectory)/beta.img")
+            let vmA = try await startJailed(daemon, "alpha", disk: "\(daemon.stateDirectory)/alpha.img")
+            let vmB = try await startJailed(daemon, "beta", disk: "\(daemon.stateDirectory)/beta.img")
             let userA = ProcessStatus.fields(vmA)["Uid"]?.split(separator: "\t").first.map(String.init)
             let userB = ProcessStatus.fields(vmB)["Uid"]?.split(separator: "\t").first.map(String.init)
             #expect(userA == "231000" && userB == "231001", "\(String(describing: userA)) \(String(describing: userB))")
-            for pid in [keeperA, vmA, keeperB, vmB] {
+            for pid in [vmA, vmB] {
                 let status = ProcessStatus.fields(pid)
                 for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
                     #expect(status[set] == "0000000000000000", "pid \(pid) \(set) \(status[set] ?? "missing")")
@@ -39,13 +42,12 @@ extension DaemonTests {
                 #expect(status["NoNewPrivs"] == "1", "pid \(pid)")
                 #expect(status["Groups"] == "", "pid \(pid): \(status["Groups"] ?? "missing")")
             }
-            #expect(ProcessStatus.fields(keeperA)["Uid"] == ProcessStatus.fields(vmA)["Uid"])
             let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vmA)/task").filter { $0 != "\(vmA)" }
             for task in tasks {
                 #expect(ProcessStatus.fields(vmA, thread: Int32(task))["Seccomp"] == "2", "task \(task) of the VM process is filtered")
             }
             // Its root is its folder: what /proc shows of it is that folder's contents.
-            for (name, pid) in [("alpha", vmA), ("alpha", keeperA), ("beta", vmB)] {
+            for (name, pid) in [("alpha", vmA), ("beta", vmB)] {
                 let root = "\(daemon.runtimeDirectory)/vms/\(name)/root"
                 let seen = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/root").sorted()
                 #expect(seen == (try FileManager.default.contentsOfDirectory(atPath: root).sorted()), "\(seen)")
@@ -74,9 +76,7 @@ extension DaemonTests {
             _ = try await ChildProcess.run(
                 ["/usr/bin/setpriv", "--reuid", "231000", "--regid", "231000", "--clear-groups", "/usr/bin/kill", "-KILL", "-1"])
             #expect(try await eventually(seconds: 10) { try await daemon.state("alpha") == "crashed" })
-            // The VM process died of the same kill (or of its parent-death signal) and may
-            // still be tearing its memory down when the daemon saw the keeper end.
-            #expect(try await eventually(seconds: 5) { hasEnded(vmA) } && hasEnded(keeperA))
+            #expect(try await eventually(seconds: 5) { hasEnded(vmA) })
             #expect(try await daemon.state("beta") == "running")
             #expect(try await daemon.request("POST", "/v1/vms/beta/pause").state == "paused")
             #expect(!hasEnded(vmB))
@@ -91,7 +91,7 @@ extension DaemonTests {
             #expect(try await daemon.request("POST", "/v1/vms/plain/start").state == "running")
             let pid = try #require(try await daemon.pid("plain"))
             #expect(ProcessStatus.fields(pid)["Uid"]?.hasPrefix("0\t") == true)
-            #expect(Self.vmProcess(of: pid) == nil)
+            #expect(Self.child(of: pid) == nil)
         }
     }
 

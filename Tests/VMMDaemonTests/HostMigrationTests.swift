@@ -32,15 +32,13 @@ extension DaemonTests {
         }
 
         /// `host`'s vmm of VM `name`, which arrived by migration, runs jailed (docs/jail.md):
-        /// a keeper and a VM process under a uid of their own, no capability, the VM's folder as root.
+        /// pid 1 of its own PID namespace under a uid of its own, no capability, the VM's folder as root.
         static func expectJailed(_ host: DaemonHarness, _ name: String) async throws {
-            let keeper = try #require(try await host.pid(name))
-            let vm = try #require(DaemonTests.vmProcess(of: keeper), "the vmm receive of \(name) has no VM process: not jailed")
-            for process in [keeper, vm] {
-                let fields = ProcessStatus.fields(process)
-                #expect(fields["Uid"].map { !$0.hasPrefix("0\t") } == true, "pid \(process): \(fields)")
-                #expect(fields["CapEff"] == "0000000000000000" && fields["NoNewPrivs"] == "1", "pid \(process): \(fields)")
-            }
+            let vm = try #require(try await host.pid(name))
+            let fields = ProcessStatus.fields(vm)
+            #expect(fields["Uid"].map { !$0.hasPrefix("0\t") } == true, "pid \(vm): \(fields)")
+            #expect(fields["CapEff"] == "0000000000000000" && fields["NoNewPrivs"] == "1", "pid \(vm): \(fields)")
+            #expect(fields["NSpid"]?.hasSuffix("\t1") == true, "pid \(vm): \(fields)")
             let root = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vm)/root")
             #expect(root.contains("control.sock") && !root.contains("proc"), "\(root)")
         }

@@ -27,13 +27,16 @@ public final class ThreadLauncher: Sendable {
         let routine: Routine
         let context: UnsafeMutableRawPointer
         let done: EventNotifier
+        /// Set for a routine the launcher runs on its own thread: signalled once it returned.
+        let finished: EventNotifier?
         // Written by the launcher before `done` is signalled, read by the caller after.
         var thread = pthread_t()
         var result: Int32 = 0
 
-        init(routine: Routine, context: UnsafeMutableRawPointer) throws(VMMError) {
+        init(routine: Routine, context: UnsafeMutableRawPointer, finished: EventNotifier? = nil) throws(VMMError) {
             self.routine = routine
             self.context = context
+            self.finished = finished
             done = try EventNotifier()
         }
     }
@@ -69,14 +72,35 @@ public final class ThreadLauncher: Sendable {
         return request.result
     }
 
+    /// Runs `routine(context)` on the launcher's own thread, which is then `thread`, and
+    /// signals `finished` once it returned: a thread fewer (vmm runs vCPU 0 so). The launcher
+    /// starts nothing meanwhile, so this comes after every `create` the routine's end waits for.
+    public func runHere(
+        _ thread: inout pthread_t, _ routine: Routine, _ context: UnsafeMutableRawPointer, finished: EventNotifier
+    ) throws(VMMError) {
+        let request = try Request(routine: routine, context: context, finished: finished)
+        pending.withLock { $0.append(request) }
+        wakeUp.signal()
+        request.done.wait()
+        thread = request.thread
+    }
+
     /// The launcher's thread: the filter first, then requests until the process ends.
     private func serve() {
         ThreadConfinement.enterOrExit(kind, name: name, as: .launcher)
         while true {
             wakeUp.wait()
             for request in pending.withLock({ requests in defer { requests = [] }; return requests }) {
-                request.result = pthread_create(&request.thread, nil, request.routine, request.context)
-                request.done.signal()
+                if let finished = request.finished {
+                    request.thread = pthread_self()
+                    request.done.signal()
+                    _ = request.routine(request.context)
+                    ThreadConfinement.setThreadName(name)
+                    finished.signal()
+                } else {
+                    request.result = pthread_create(&request.thread, nil, request.routine, request.context)
+                    request.done.signal()
+                }
             }
         }
     }

@@ -21,6 +21,9 @@ public final class VCPUThread: @unchecked Sendable {
     private struct Control {
         var state: State = .created
         var thread: pthread_t?
+        /// Signalled when the run loop returned, for a vCPU run on its launcher's thread
+        /// (which cannot be joined).
+        var finished: EventNotifier?
     }
 
     public let vcpu: KVMVirtualCPU
@@ -52,14 +55,23 @@ public final class VCPUThread: @unchecked Sendable {
         Self.launcher.withLock { $0 = launcher }
     }
 
-    func start() throws(VMMError) {
+    /// Starts the vCPU's thread; `onLauncher` runs it on the launcher's own thread instead,
+    /// if there is a launcher (a thread fewer; see `ThreadLauncher.runHere`).
+    func start(onLauncher: Bool = false) throws(VMMError) {
         VCPUSignal.install()
         let context = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
-        let result: Int32
+        var result: Int32 = 0
+        var finished: EventNotifier?
         if let launcher = Self.launcher.withLock({ $0 }) {
             do {
-                result = try launcher.create(&thread, Self.launchedRoutine, context)
+                if onLauncher {
+                    let notifier = try EventNotifier()
+                    try launcher.runHere(&thread, Self.launchedRoutine, context, finished: notifier)
+                    finished = notifier
+                } else {
+                    result = try launcher.create(&thread, Self.launchedRoutine, context)
+                }
             } catch {
                 Unmanaged<VCPUThread>.fromOpaque(context).release()
                 throw error
@@ -73,6 +85,7 @@ public final class VCPUThread: @unchecked Sendable {
         }
         control.withLock {
             $0.thread = thread
+            $0.finished = finished
             if $0.state == .created { $0.state = .running }
         }
     }
@@ -84,8 +97,8 @@ public final class VCPUThread: @unchecked Sendable {
 
     /// Waits for the thread to end after `stop()`.
     func join() {
-        guard let thread = control.withLock({ $0.thread }) else { return }
-        pthread_join(thread, nil)
+        guard let (thread, finished) = control.withLock({ c in c.thread.map { ($0, c.finished) } }) else { return }
+        if let finished { finished.wait() } else { pthread_join(thread, nil) }
         control.withLock { $0.thread = nil }
     }
 

@@ -29,9 +29,11 @@ public final class Machine: Sendable {
 
     /// Runs the guest until it powers off, resets, faults or is stopped.
     public func run() throws(VMMError) -> MachineExit {
-        for vcpu in vcpus {
+        // vCPU 0 runs on the vCPU launcher's own thread (a task fewer per VM), which starts
+        // no thread meanwhile: it comes last.
+        for vcpu in vcpus.reversed() {
             do throws(VMMError) {
-                try vcpu.start()
+                try vcpu.start(onLauncher: vcpu === vcpus.first)
             } catch {
                 exitLatch.report(.hostFailure(error.description))
                 break

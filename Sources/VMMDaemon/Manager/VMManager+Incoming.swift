@@ -59,7 +59,8 @@ extension VMManager {
         do {
             try directory.prepare()
             let jail = try jailArguments(name)
-            let process = try launcher.launch(try launcher.receiveArguments(for: definition, in: directory) + jail.arguments, in: directory)
+            let process = try launcher.launch(
+                try launcher.receiveArguments(for: definition, in: directory) + jail.arguments, in: directory, jailed: jail.id != nil)
             cgroups.place(process.pid, vm: name, logger: logger)
             if let problem = cgroups.limit(process.pid, vm: name, limits: definition.limits, guestMemory: definition.memory) {
                 logger.warning("VM \(name): arriving without its limits: \(problem)")
@@ -156,7 +157,6 @@ extension VMManager {
         unlink(Self.lentMarker(configuration.disksDirectory, name))
         incoming[id]?.phase = .running
         incoming[id]?.ended = Date()
-        if let run = vms[name]?.run, run.jailID != nil { placeJailedVMProcess(name, keeper: run.process) }
         vms[name]?.console.record(from: runtimeDirectory(name).consoleSocket, monitor: monitor)
         transition(name, to: .running, reason: "migrated in (migration \(id))")
     }

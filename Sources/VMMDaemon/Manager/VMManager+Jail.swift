@@ -57,20 +57,6 @@ extension VMManager {
         }
     }
 
-    /// Puts a jailed `vmm`'s VM process where its keeper went: it forks after the daemon
-    /// placed the keeper, or (on a loaded host) just before, and then stayed behind.
-    /// Writing a process into the cgroup it is in already changes nothing.
-    func placeJailedVMProcess(_ name: String, keeper: ProcessHandle) {
-        let children = (try? String(contentsOfFile: "/proc/\(keeper.pid)/task/\(keeper.pid)/children", encoding: .utf8)) ?? ""
-        for child in children.split(separator: " ").compactMap({ pid_t($0) }) {
-            cgroups.place(child, vm: name, logger: logger)
-            if let definition = vms[name]?.definition,
-               let problem = cgroups.limit(child, vm: name, limits: definition.limits, guestMemory: definition.memory) {
-                logger.warning("VM \(name): its jailed vmm's VM process \(child) is not under its limits: \(problem)")
-            }
-        }
-    }
-
     /// The jail id of the `vmm` with command line `arguments` (`--uid ID`), for one a
     /// previous daemon started.
     static func jailID(fromCommandLine arguments: [String]) -> UInt32? {

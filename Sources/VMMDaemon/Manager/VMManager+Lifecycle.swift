@@ -36,7 +36,7 @@ extension VMManager {
             throw APIError.internalError("cannot prepare \(directory.path): \(error)")
         }
         let jail = try jailArguments(name)
-        let process = try launcher.launch(arguments + jail.arguments, in: directory)
+        let process = try launcher.launch(arguments + jail.arguments, in: directory, jailed: jail.id != nil)
         // Its own cgroup, before it opens /dev/kvm and allocates guest memory.
         cgroups.place(process.pid, vm: name, logger: logger)
         if let definition = vms[name]?.definition,
@@ -76,7 +76,6 @@ extension VMManager {
             _ = await run.exited.wait(seconds: Self.forcedStopTimeout)
             throw APIError.internalError("vmm for \(name) did not answer on its control socket within \(Int(Self.startTimeout)) s")
         }
-        if jail.id != nil { placeJailedVMProcess(name, keeper: process) }
         do {
             try await fenceNewlyStarted(name)
         } catch {

@@ -1,3 +1,4 @@
+import CLinux
 import DeviceOptions
 import Glibc
 import VMMAPI
@@ -72,8 +73,10 @@ struct VMMLauncher: Sendable {
     }
 
     /// Spawns `vmm` with `arguments` (from `arguments(for:in:)` or `restoreArguments`) and
-    /// returns a handle on it.
-    func launch(_ arguments: [String], in directory: RuntimeDirectory) throws -> ProcessHandle {
+    /// returns a handle on it. A jailed `vmm` starts as pid 1 of a new PID namespace: it then
+    /// needs no fork and no keeper process (docs/jail.md).
+    func launch(_ arguments: [String], in directory: RuntimeDirectory, jailed: Bool = false) throws -> ProcessHandle {
+        if jailed { return try launchInNewPIDNamespace(arguments, in: directory) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -117,6 +120,30 @@ struct VMMLauncher: Sendable {
                 code: .unavailable,
                 message: "cannot watch the new vmm (pidfd_open: \(String(cString: strerror(code)))): the daemon is out of "
                     + "file descriptors or memory (LimitNOFILE, fs.file-max); stop some VMs or raise the limit")
+        }
+        return ProcessHandle(pid: pid, pidfd: pidfd, isChild: true)
+    }
+
+    /// `launch` for a jailed `vmm`: the same session, descriptors and signal defaults, from
+    /// clone(2) with `CLONE_NEWPID`, which also hands over the pidfd.
+    private func launchInNewPIDNamespace(_ arguments: [String], in directory: RuntimeDirectory) throws -> ProcessHandle {
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pidfd: Int32 = -1
+        let pid = executable.withCString { path in
+            directory.logFile.withCString { log in
+                argv.withUnsafeBufferPointer { argv in
+                    var spawn = clinux_spawn(path: path, argv: argv.baseAddress, envp: environ, log: log, error: 0)
+                    return clinux_spawn_in_new_pid_namespace(&spawn, &pidfd)
+                }
+            }
+        }
+        guard pid > 0 else {
+            let code = errno
+            if code == EAGAIN || code == ENOMEM {
+                throw APIError.hostOutOfThreads(for: "spawning \(executable) in a new PID namespace", errno: code)
+            }
+            throw APIError.internalError("cannot start \(executable) in a new PID namespace: \(String(cString: strerror(code)))")
         }
         return ProcessHandle(pid: pid, pidfd: pidfd, isChild: true)
     }
