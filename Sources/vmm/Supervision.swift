@@ -13,7 +13,7 @@ struct Supervision: Sendable {
     var exitFile: String?
     var log = Logger()
     /// The pid the supervisor knows this vmm by (pid file, seccomp report): a jailed vmm is
-    /// pid 1 of its own namespace and reports its keeper's (`Jail`).
+    /// pid 1 of its own namespace and reports its own host pid, or its keeper's (`Jail`).
     var processID = getpid()
     /// The pid of the process that runs the guest, as the host sees it (`status` replies:
     /// a supervisor reads its memory and CPU use from /proc); a jailed vmm's own.

@@ -53,13 +53,12 @@ extension DaemonTests {
                 #expect(tap.status == 0, "the tap exists in the daemon's namespace: \(tap)")
 
                 // Jailed: its own uid from the range, no capabilities, its folder as its root.
-                let keeper = try #require(try await daemon.pid("lean"))
-                let vm = try #require(Self.vmProcess(of: keeper), "the keeper \(keeper) has no VM process")
-                for process in [keeper, vm] {
-                    let fields = ProcessStatus.fields(process)
-                    #expect(fields["Uid"] == "232000\t232000\t232000\t232000", "pid \(process): \(fields)")
-                    #expect(fields["CapEff"] == "0000000000000000" && fields["CapBnd"] == "0000000000000000", "pid \(process)")
-                }
+                // vmmd clones it into its PID namespace under the unit's filter: pid 1 there.
+                let vm = try #require(try await daemon.pid("lean"))
+                let fields = ProcessStatus.fields(vm)
+                #expect(fields["Uid"] == "232000\t232000\t232000\t232000", "pid \(vm): \(fields)")
+                #expect(fields["CapEff"] == "0000000000000000" && fields["CapBnd"] == "0000000000000000", "pid \(vm)")
+                #expect(fields["NSpid"]?.hasSuffix("\t1") == true, "pid \(vm): \(fields)")
                 let root = "\(daemon.runtimeDirectory)/vms/lean/root"
                 let seen = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(vm)/root").sorted()
                 #expect(seen == (try FileManager.default.contentsOfDirectory(atPath: root).sorted()), "\(seen)")
