@@ -36,15 +36,15 @@ def log(message):
 
 
 class Daemon:
-    def __init__(self, build_dir, extra=()):
-        self.root = tempfile.mkdtemp(prefix="vmmd-bench-")
+    def __init__(self, build_dir, extra=(), cpu_overcommit=64, prefix="vmmd-bench-"):
+        self.root = tempfile.mkdtemp(prefix=prefix)
         self.socket = f"{self.root}/vmmd.sock"
         self.log = open(f"{self.root}/vmmd.log", "wb")
         self.process = subprocess.Popen(
             [f"{build_dir}/vmmd", "--socket", self.socket, "--state-dir", f"{self.root}/state",
              "--runtime-dir", f"{self.root}/run", "--vmm", f"{build_dir}/vmm",
              # 50 one-vCPU VMs on a 2-core machine: past the default 16 vCPUs per CPU.
-             "--cpu-overcommit", "64", *extra],
+             "--cpu-overcommit", str(cpu_overcommit), *extra],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -35,16 +35,14 @@ import tempfile
 import threading
 import time
 
-from unix_http import UnixHTTPConnection
+import daemon as daemon_bench
+from daemon import log, percentile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1024 * 1024
+KEPT_LOG = "/tmp/density-vmmd.log"
 MEMINFO_LINES = ["MemAvailable", "Shmem", "AnonPages", "KernelStack", "PageTables", "SecPageTables", "Slab",
                  "SUnreclaim", "Percpu", "VmallocUsed"]
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
 
 
 def meminfo():
@@ -90,39 +88,12 @@ def pit_threads():
                if entry.isdigit() and read(f"/proc/{entry}/comm").startswith("kvm-pit/"))
 
 
-class Daemon:
-    def __init__(self, build_dir, count):
-        self.root = tempfile.mkdtemp(prefix="vmmd-density-")
-        self.socket = f"{self.root}/vmmd.sock"
-        self.log = open(f"{self.root}/vmmd.log", "wb")
-        self.process = subprocess.Popen(
-            [f"{build_dir}/vmmd", "--socket", self.socket, "--state-dir", f"{self.root}/state",
-             "--runtime-dir", f"{self.root}/run", "--vmm", f"{build_dir}/vmm",
-             # What admission would refuse on a 2-CPU, 24 GiB host: 4000 one-vCPU VMs
-             # promise 2000 vCPUs per CPU and 250 GiB of guest RAM, of which they touch little.
-             "--cpu-overcommit", str(max(64, count)), "--memory-overcommit", str(max(2, count // 100))],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        self.vmm_pids = set()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.request("GET", "/v1/vms")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("vmmd did not come up; log in " + self.log.name)
-
-    def request(self, method, path, body=None, timeout=120):
-        connection = UnixHTTPConnection(self.socket, timeout=timeout)
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            headers = {"Content-Type": "application/json"} if data is not None else {}
-            connection.request(method, path, body=data, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+class Daemon(daemon_bench.Daemon):
+    def __init__(self, build_dir, count, extra=()):
+        # What admission would refuse on a 2-CPU, 24 GiB host: 4000 one-vCPU VMs promise
+        # 2000 vCPUs per CPU and 250 GiB of guest RAM, of which they touch little.
+        super().__init__(build_dir, extra=["--memory-overcommit", str(max(2, count // 100)), *extra],
+                         cpu_overcommit=max(64, count), prefix="vmmd-density-")
 
     def create_and_start(self, name, kernel, memory):
         status, body = self.request("POST", "/v1/vms", {"name": name, "kernel": kernel, "memory": memory})
@@ -131,9 +102,6 @@ class Daemon:
         status, body = self.request("POST", f"/v1/vms/{name}/start")
         if status != 200:
             raise RuntimeError(f"start {name}: {status} {body.decode(errors='replace')}")
-        pid = json.loads(body).get("pid")
-        if pid:
-            self.vmm_pids.add(pid)
 
     def vms(self):
         status, body = self.request("GET", "/v1/vms")
@@ -144,11 +112,16 @@ class Daemon:
         if status not in (200, 204, 404):
             raise RuntimeError(f"delete {name}: {status} {body.decode(errors='replace')}")
 
-    def close(self, clients):
+    def close(self, clients=8):
+        """Deletes every VM, stops the daemon and ends any `vmm` of this run left behind (a
+        daemon that died leaves its VMs running, by design); keeps vmmd's log if it died."""
         try:
             names = [vm["definition"]["name"] for vm in self.vms()]
             with concurrent.futures.ThreadPoolExecutor(clients) as pool:
                 list(pool.map(lambda name: self.delete(name), names))
+        except OSError as error:
+            log(f"cannot delete the VMs through vmmd ({error}); its log is in {KEPT_LOG}")
+            shutil.copy(self.log.name, KEPT_LOG)
         finally:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -156,20 +129,18 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-            # VMs outlive their daemon by design: any left of this run's go now.
-            for pid in self.vmm_pids:
-                if f"{self.root}/" in read(f"/proc/{pid}/cmdline").replace("\0", " "):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
+            for pid in self.leftover_vmms():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
             time.sleep(1)
             shutil.rmtree(self.root, ignore_errors=True)
 
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    def leftover_vmms(self):
+        """The `vmm` processes of this run still alive (their command lines name its folders)."""
+        return [int(entry) for entry in os.listdir("/proc")
+                if entry.isdigit() and f"{self.root}/" in read(f"/proc/{entry}/cmdline").replace("\0", " ")]
 
 
 def start_all(daemon, names, kernel, memory, clients):
@@ -217,6 +188,7 @@ def main():
     parser.add_argument("--requests", type=int, default=50, help="GET /v1/vms requests timed")
     parser.add_argument("--build-dir", default=f"{ROOT}/.build/release")
     parser.add_argument("--guests", default=f"{ROOT}/.build/guests")
+    parser.add_argument("--vmmd-arg", action="append", default=[], help="another argument for vmmd")
     parser.add_argument("--output", default=f"{ROOT}/bench/results-density-latest.md")
     a = parser.parse_args()
     kernel = f"{a.guests}/halt.elf"
@@ -229,7 +201,7 @@ def main():
     before_memory = meminfo()
     before_tasks = host_tasks()
     before_pits = pit_threads()
-    daemon = Daemon(a.build_dir, a.count)
+    daemon = Daemon(a.build_dir, a.count, a.vmmd_arg)
     try:
         time.sleep(0.5)
         daemon_rss0 = smaps_rollup(daemon.process.pid).get("Rss", 0)
@@ -239,6 +211,8 @@ def main():
         r.update(started=started, seconds=seconds, failure=failure, rate=started / seconds if seconds else 0)
         log(f"{started} VMs started in {seconds:.1f} s ({r['rate']:.1f}/s)" + (f"; stopped: {failure}" if failure else ""))
         if failure:
+            shutil.copy(daemon.log.name, KEPT_LOG)
+            log(f"vmmd's log: {KEPT_LOG}")
             r["failure_tasks"] = host_tasks()
             r["failure_available"] = meminfo()["MemAvailable"] // 1024
 

@@ -1,5 +1,6 @@
 // CLinux: Linux interfaces that Glibc's Swift module leaves out (<sys/epoll.h>) or that
-// Swift cannot call (prctl(2) is variadic). No policy here: that lives in the daemon's
+// Swift cannot call (prctl(2) is variadic; clone(2) takes a
+// function to run on a stack of the caller's). No policy here: that lives in the daemon's
 // System/ folder.
 #ifndef CLINUX_H
 #define CLINUX_H
