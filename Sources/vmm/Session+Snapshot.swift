@@ -51,7 +51,7 @@ extension Session {
         }
         var description = SnapshotDescription(
             configuration: configuration, memoryOnly: memoryOnly, diskCopies: [], created: Int64(time(nil)))
-        description.kernelParameters = guest.inputs.kernelParameters
+        description.kernelParameters = guest.inputs.kernelParameters ?? []
         return description
     }
 }

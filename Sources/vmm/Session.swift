@@ -169,8 +169,9 @@ final class Session: Sendable {
             do {
                 switch pendingStart {
                 case .boot:
-                    let guest = currentGuest!
-                    machine = try builder.build(guest.configuration, inputs: guest.inputs, serialOutput: { console.write($0) })
+                    var guest = currentGuest!
+                    machine = try builder.build(guest.configuration, inputs: &guest.inputs, serialOutput: { console.write($0) })
+                    setGuest(guest)  // the first boot decided the kernel parameters a snapshot records
                 case .restore(let image, let paused, let catchUpClock):
                     let guest = currentGuest!
                     machine = try builder.restore(

@@ -35,8 +35,8 @@ struct MachineLifecycleTests {
         let builder = MachineBuilder(kvm: try KVMSystem(), log: Logger(minimumLevel: .warning))
         let configuration = MachineConfiguration(kernelPath: try TestEnvironment.guest("echo"), cpuCount: 4)
         let console = Console()
-        let machine = try builder.build(
-            configuration, inputs: try builder.validate(configuration), serialOutput: { console.append($0) })
+        var inputs = try builder.validate(configuration)
+        let machine = try builder.build(configuration, inputs: &inputs, serialOutput: { console.append($0) })
         let outcome = Mutex<MachineExit?>(nil)
         let runner = Thread { outcome.withLock { $0 = try? machine.run() } }
         runner.start()

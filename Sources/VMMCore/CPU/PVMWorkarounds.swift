@@ -14,9 +14,10 @@ public struct PVMWorkarounds: Equatable, Sendable {
     /// XSAVE brings AVX and its relatives along; `noxsave` turns all of them off.
     static let offWithNoXSAVE: Set<String> = ["xsave", "avx", "avx2", "avx512f"]
 
-    /// Probes `entries` (the table vmm installs) against the features `policy` hides.
-    public static func probe(kvm: KVMSystem, policy: CPUIDPolicy) throws(VMMError) -> PVMWorkarounds {
-        let visible = try CPUIDProbe.visibleFeatures(kvm: kvm, entries: policy.entries(forAPICID: 0))
+    /// Probes what `vcpu` (with the table `policy` made, not yet run) sees against the
+    /// features `policy` hides.
+    static func probe(vcpu: KVMVirtualCPU, memory: GuestMemory, policy: CPUIDPolicy) throws(VMMError) -> PVMWorkarounds {
+        let visible = try CPUIDProbe.visibleFeatures(vcpu: vcpu, memory: memory)
         return PVMWorkarounds(
             visibleDespitePolicy: policy.hiddenFeatures.intersection(visible),
             hidden: policy.hiddenFeatures.subtracting(visible))

@@ -23,8 +23,11 @@ public struct MachineBuilder: Sendable {
         /// run, but not reboot).
         public let kernel: [UInt8]?
         public let initrd: [UInt8]?
-        /// Parameters added to a Linux kernel's command line (PVM workarounds).
-        public var kernelParameters: [String] = []
+        /// Parameters added to a Linux kernel's command line (PVM workarounds); nil until
+        /// the first boot decides them (on a PVM host that boot's VM is probed first).
+        public var kernelParameters: [String]?
+        /// How the kernel boots; nil for a restored or migrated machine.
+        public var bootProtocol: BootLoader.BootProtocol?
         /// Disks, NICs, the entropy source and the balloon, in PCI slot order; their images and taps are
         /// already open (and locked), so a reboot reuses them.
         public let virtioDevices: [any VirtioDevice]
@@ -51,24 +54,25 @@ public struct MachineBuilder: Sendable {
                     + "(\(needed >> 20) MiB at least): give the VM more memory")
         }
         var inputs = Inputs(kernel: kernel, initrd: initrd, virtioDevices: try openDevices(configuration))
-        inputs.kernelParameters = try pvmKernelParameters(configuration, bootProtocol: bootProtocol)
+        inputs.bootProtocol = bootProtocol
+        if !KVMSystem.isPVM {
+            let hidden = CPUIDPolicy.defaultHiddenFeatures(onPVMHost: false, selection: configuration.cpuFeatures)
+            if !hidden.isEmpty { log.info("CPUID hides \(Self.list(hidden))") }
+            inputs.kernelParameters = []
+        }
         return inputs
     }
 
-    /// Says which CPUID features the guest will not see. On a PVM host, where KVM answers
-    /// part of CPUID from the hardware, it probes which hidden features the guest still
-    /// sees, and for a Linux kernel returns the parameters that keep it off them.
+    /// On a PVM host, where KVM answers part of CPUID from the hardware: probes on the boot
+    /// vCPU (configured, never run) which hidden features the guest still sees, says so,
+    /// and for a Linux kernel returns the parameters that keep it off them.
     private func pvmKernelParameters(
-        _ configuration: MachineConfiguration, bootProtocol: BootLoader.BootProtocol
-    ) throws(VMMError) -> [String] {
-        let policy = try cpuidPolicy(configuration)
-        guard KVMSystem.isPVM else {
-            if !policy.hiddenFeatures.isEmpty { log.info("CPUID hides \(Self.list(policy.hiddenFeatures))") }
-            return []
-        }
+        _ configuration: MachineConfiguration, bootProtocol: BootLoader.BootProtocol?, policy: CPUIDPolicy,
+        vcpu: KVMVirtualCPU, memory: GuestMemory
+    ) -> [String] {
         let workarounds: PVMWorkarounds
         do {
-            workarounds = try PVMWorkarounds.probe(kvm: kvm, policy: policy)
+            workarounds = try PVMWorkarounds.probe(vcpu: vcpu, memory: memory, policy: policy)
         } catch {
             log.warning("PVM host: CPUID probe failed (\(error)); assuming no hidden feature is hidden")
             workarounds = PVMWorkarounds(visibleDespitePolicy: policy.hiddenFeatures, hidden: [])
@@ -77,7 +81,7 @@ public struct MachineBuilder: Sendable {
         if !workarounds.visibleDespitePolicy.isEmpty {
             message += "; the host shows \(Self.list(workarounds.visibleDespitePolicy)) regardless"
         }
-        guard configuration.pvmWorkarounds, bootProtocol != .multiboot else {
+        guard configuration.pvmWorkarounds, bootProtocol != .multiboot, bootProtocol != nil else {
             log.info(message)
             return []
         }
@@ -152,9 +156,10 @@ public struct MachineBuilder: Sendable {
         return devices
     }
 
-    /// Builds the machine; the virtio devices fill PCI slots 1, 2, ... in order.
+    /// Builds the machine; the virtio devices fill PCI slots 1, 2, ... in order. The first
+    /// boot decides `inputs.kernelParameters`; later boots (guest reboots) reuse them.
     public func build(
-        _ configuration: MachineConfiguration, inputs: Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
+        _ configuration: MachineConfiguration, inputs: inout Inputs, serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
         guard let kernel = inputs.kernel else {
             throw .invalidConfiguration(
@@ -162,25 +167,29 @@ public struct MachineBuilder: Sendable {
         }
         let memory = try GuestMemory(size: configuration.memorySize, mergeable: configuration.mergePages)
         let parts = try assemble(configuration, memory: memory, inputs: inputs, serialOutput: serialOutput)
+        try VCPUSetup.writeGDT(to: memory)
+        let policy = try cpuidPolicy(configuration)
+        let vcpus = try createVCPUs(parts, configuration: configuration) { id in
+            policy.entries(forAPICID: UInt32(id))
+        } setUp: { (vcpu, cpuid) throws(KVMError) in
+            try VCPUSetup.configure(vcpu, cpuid: cpuid, log: log)
+        }
+        let bootVCPU = vcpus[0].vcpu
+        let kernelParameters = inputs.kernelParameters ?? pvmKernelParameters(
+            configuration, bootProtocol: inputs.bootProtocol, policy: policy, vcpu: bootVCPU, memory: memory)
+        inputs.kernelParameters = kernelParameters
         let platform = PlatformDevices.acpiPlatform(
             cpuCount: configuration.cpuCount, pciDeviceCount: inputs.virtioDevices.count)
         let tables = ACPITables.build(platform, at: GuestMemoryMap.acpiTablesStart)
         try memory.write(tables.bytes, at: GuestMemoryMap.acpiTablesStart)
         try memory.write(MPTable.encode(platform, at: GuestMemoryMap.mpTableAddress), at: GuestMemoryMap.mpTableAddress)
         try memory.write(configuration.generationID, at: GuestMemoryMap.generationIDAddress)
-        try VCPUSetup.writeGDT(to: memory)
-        let commandLine = ([configuration.commandLine] + inputs.kernelParameters).filter { !$0.isEmpty }.joined(separator: " ")
+        let commandLine = ([configuration.commandLine] + kernelParameters).filter { !$0.isEmpty }.joined(separator: " ")
         let entry = try BootLoader.load(BootContext(
             kernel: kernel, kernelPath: configuration.kernelPath, initrd: inputs.initrd,
             commandLine: commandLine, memory: memory,
             e820: GuestMemoryMap.e820(size: configuration.memorySize), rsdpAddress: tables.rsdpAddress))
-        let policy = try cpuidPolicy(configuration)
-        let vcpus = try createVCPUs(parts, configuration: configuration) { id in
-            policy.entries(forAPICID: UInt32(id))
-        } setUp: { (vcpu, cpuid) throws(KVMError) in
-            try VCPUSetup.configure(vcpu, cpuid: cpuid, log: log)
-            if vcpu.id == 0 { try VCPUSetup.enter(vcpu, at: entry) }
-        }
+        try VMMError.kvm { () throws(KVMError) in try VCPUSetup.enter(bootVCPU, at: entry) }
         return parts.machine(vcpus: vcpus, log: log)
     }
 
