@@ -1,6 +1,6 @@
 # Builds and installs vmm, vmmd and vmctl.
 #
-#   make build                       release builds (vmm with a static Swift stdlib)
+#   make build                       release builds (vmm a static PIE, Package.swift)
 #   make install [PREFIX=/usr/local] [DESTDIR=]
 #   make uninstall [PREFIX=/usr/local] [DESTDIR=]
 #
@@ -29,9 +29,10 @@ MAN ?= 1
 
 all: build
 
-# vmm's start-up budget needs a static Swift stdlib; vmmd and vmctl get one too, so the
-# installed binaries do not depend on the toolchain's folder (a dynamic build's RUNPATH
-# names /opt/swift/usr/lib/swift/linux).
+# vmm's release build is a static PIE whatever the flags (Package.swift: its start-up and
+# memory are the per-VM price); vmmd and vmctl get a static Swift stdlib, so the installed
+# binaries do not depend on the toolchain's folder (a dynamic build's RUNPATH names
+# /opt/swift/usr/lib/swift/linux).
 build:
 	$(SWIFT) build -c release --static-swift-stdlib --product vmm
 	$(SWIFT) build -c release --static-swift-stdlib --product vmmd

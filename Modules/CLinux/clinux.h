@@ -1,7 +1,8 @@
-// CLinux: Linux interfaces that Glibc's Swift module leaves out (<sys/epoll.h>) or that
-// Swift cannot call (prctl(2) is variadic; clone(2) takes a
-// function to run on a stack of the caller's). No policy here: that lives in the daemon's
-// System/ folder.
+// CLinux: Linux interfaces that Glibc's Swift module leaves out (<sys/epoll.h>,
+// fallocate(2), which glibc declares only under _GNU_SOURCE) or that Swift cannot call
+// (prctl(2) and syscall(2) are variadic; clone(2) takes a function to run on a stack of
+// the caller's). No policy here: that lives in the daemon's System/ folder and VMMCore's
+// FileSpace.
 #ifndef CLINUX_H
 #define CLINUX_H
 
@@ -101,6 +102,11 @@ static inline int clinux_spawn_in_new_pid_namespace(struct clinux_spawn *spawn, 
         return -1;
     }
     return pid;
+}
+
+/// fallocate(2) by its system call: -1 and errno on failure.
+static inline int clinux_fallocate(int fd, int mode, long offset, long length) {
+    return (int)syscall(SYS_fallocate, fd, mode, offset, length);
 }
 
 #endif
