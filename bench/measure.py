@@ -142,9 +142,10 @@ def startup(a, v):
 def rss_sample(a, v, name):
     """Starts echo.elf (idles in HLT waiting for serial input).
 
-    Returns KiB: VmRSS, Rss of the guest-RAM memfd mapping, RssAnon, RssFile, RssShmem, and
+    Returns KiB: VmRSS, Rss of the guest-RAM memfd mapping, RssAnon, RssFile, RssShmem,
     the private (unshared) resident memory outside guest RAM: what each further VM costs,
-    since the binary's and libraries' pages are shared by every process running them.
+    since the binary's and libraries' pages are shared by every process running them, and
+    the Pss outside guest RAM (shared pages divided among the processes mapping them).
     """
     kernel = os.path.join(a.test_guests, "echo.elf")
     cmd = v.cmd(name, kernel)
@@ -170,7 +171,7 @@ def rss_sample(a, v, name):
         time.sleep(1.0)  # let it settle in HLT
         status = dict(l.split(":", 1) for l in open(f"/proc/{p.pid}/status").read().splitlines() if ":" in l)
         vmrss = int(status["VmRSS"].split()[0])
-        guest, private, current = 0, 0, None
+        guest, private, pss, current = 0, 0, 0, None
         for line in open(f"/proc/{p.pid}/smaps"):
             f = line.split()
             if f and "-" in f[0] and len(f) >= 5 and not f[0].endswith(":"):
@@ -179,10 +180,12 @@ def rss_sample(a, v, name):
                 guest += int(f[1])
             elif f and f[0] in ("Private_Clean:", "Private_Dirty:") and not (current and ram_name in current):
                 private += int(f[1])
+            elif f and f[0] == "Pss:" and not (current and ram_name in current):
+                pss += int(f[1])
         if guest == 0:
             log(f"  warning: {name}: no resident mapping named {ram_name}")
         kib = lambda k: int(status[k].split()[0])
-        return vmrss, guest, kib("RssAnon"), kib("RssFile"), kib("RssShmem"), private
+        return vmrss, guest, kib("RssAnon"), kib("RssFile"), kib("RssShmem"), private, pss
     finally:
         if name == "vmm":
             os.write(fd, b"quit\n")
