@@ -76,6 +76,22 @@ def smaps_rollup(pid):
     return values
 
 
+def private_memory_by_mapping(pids):
+    """Private (dirty) KiB per mapping name, averaged over `pids`: where vmm's own memory is.
+    Unnamed mappings are thread stacks and malloc arenas."""
+    totals = {}
+    for pid in pids:
+        name = None
+        for line in read(f"/proc/{pid}/smaps").splitlines():
+            fields = line.split()
+            if fields and "-" in fields[0] and not fields[0].endswith(":"):
+                path = fields[5] if len(fields) > 5 else ""
+                name = os.path.basename(path) if path.startswith("/") else (path or "[anonymous]")
+            elif fields and fields[0] == "Private_Dirty:":
+                totals[name] = totals.get(name, 0) + int(fields[1])
+    return sorted(((kib / max(1, len(pids)), name) for name, kib in totals.items()), reverse=True)
+
+
 def task_names(pid):
     """The threads of `pid` by name."""
     return [read(f"/proc/{pid}/task/{task}/comm").strip() for task in os.listdir(f"/proc/{pid}/task")]
@@ -237,6 +253,7 @@ def main():
         for key in ["Rss", "Pss", "Private_Dirty", "Private_Clean", "Shared_Clean", "Pss_Shmem", "Pss_Anon"]:
             r[key] = statistics.mean(rollup.get(key, 0) for rollup in rollups) / 1024 if rollups else 0
         r["vm_tasks"] = task_names(sample[0]) if sample else []
+        r["by_mapping"] = private_memory_by_mapping(sample[:10])
         r["pits_per_vm"] = (pit_threads() - before_pits) / n
         r["daemon_rss"] = (smaps_rollup(daemon.process.pid).get("Rss", 0) - daemon_rss0) / n / 1024
         r["daemon_fds"] = len(os.listdir(f"/proc/{daemon.process.pid}/fd"))
@@ -305,6 +322,9 @@ Where a VM's host memory goes (per VM, MiB; /proc/meminfo rises / count, vmm fro
 | Slab (unreclaimable) | {m['Slab']:.2f} ({m['SUnreclaim']:.2f}) |
 | Percpu / VmallocUsed | {m['Percpu']:.2f} / {m['VmallocUsed']:.2f} |
 | vmmd RSS rise | {r['daemon_rss']:.3f} ({r['daemon_fds']} descriptors open with all up) |
+
+vmm's private dirty memory by mapping (KiB per VM, mean of {min(10, r['running'])} VMs; unnamed mappings are
+thread stacks and malloc arenas): {', '.join(f'{name} {kib:.0f}' for kib, name in r['by_mapping'][:8])}.
 
 One VM's tasks: {', '.join(f'`{name}`' for name in r['vm_tasks'])} (threads of its `vmm`), plus
 {r['pits_per_vm']:.2f} `kvm-pit` kernel thread per VM.
