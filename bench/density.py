@@ -15,8 +15,10 @@ an idle VM makes no exits), created and started by K parallel API clients. Repor
   - GET /v1/vms latency p50/p99 with all of them up;
   - stop + delete time for all of them (K parallel clients).
 
-Usage: python3 bench/density.py [--count 4000] [--clients 8] [--build-dir .build/release]
-Build first: swift build -c release --product vmm && swift build -c release --product vmmd
+Usage: python3 bench/density.py [--count 4000] [--clients 8] [--build-dir .build-bench/release]
+Build first (as bench/run.sh does; a static Swift stdlib saves each vmm ~0.3 MiB of dirty
+shared-library pages): swift build -c release --static-swift-stdlib --scratch-path .build-bench
+--product vmm, and the same for vmmd.
 Needs root (jailed VMs) and /dev/kvm. Prints Markdown (and writes it to --output). Every VM
 is killed and deleted at the end, also on failure, and the daemon stopped. Not a test:
 goals are reported, nothing fails on them; a run that stops short says at what count and why.
@@ -202,7 +204,7 @@ def main():
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--memory", type=int, default=64, help="MiB per VM")
     parser.add_argument("--requests", type=int, default=50, help="GET /v1/vms requests timed")
-    parser.add_argument("--build-dir", default=f"{ROOT}/.build/release")
+    parser.add_argument("--build-dir", default=f"{ROOT}/.build-bench/release")
     parser.add_argument("--guests", default=f"{ROOT}/.build/guests")
     parser.add_argument("--vmmd-arg", action="append", default=[], help="another argument for vmmd")
     parser.add_argument("--output", default=f"{ROOT}/bench/results-density-latest.md")
@@ -211,7 +213,7 @@ def main():
     if not os.path.exists(kernel):
         subprocess.run(["make", "-s", "-C", f"{ROOT}/Tests/Guests", f"OUT={a.guests}"], check=True)
 
-    r = {"count": a.count, "clients": a.clients, "build": os.path.basename(os.path.normpath(a.build_dir)) + " build"}
+    r = {"count": a.count, "clients": a.clients, "build": os.path.relpath(a.build_dir, ROOT)}
     pid_max = int(read("/proc/sys/kernel/pid_max", "0"))
     threads_max = int(read("/proc/sys/kernel/threads-max", "0"))
     before_memory = meminfo()
@@ -294,7 +296,7 @@ def report(r, pid_max, threads_max):
 
 {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, kernel {kernel}, {os.cpu_count()} CPUs,
 {meminfo()['MemTotal'] // 1024} MiB, kernel.pid_max {pid_max}, kernel.threads-max {threads_max}.
-One vmmd ({r['build']}, jailed VMs), {r['count']} VMs of 64 MiB booting `halt.elf`, created and
+One vmmd (`{r['build']}`, jailed VMs), {r['count']} VMs of 64 MiB booting `halt.elf`, created and
 started by {r['clients']} parallel clients.
 {stopped}
 | measure | result | goal |
