@@ -25,6 +25,11 @@ public struct Daemon: Sendable {
         let startedAt = ContinuousClock.now
         // Files the daemon creates are root's alone unless it widens them on purpose.
         umask(0o077)
+        // Each VM holds two of the daemon's descriptors (its pidfd and console connection):
+        // the usual soft limit of 1024 (systemd's default for services) would stop a host
+        // at about 500 VMs, the hard one (524288 there) at none it can run.
+        let openFiles = Linux.raiseOpenFileLimit()
+        logger.info("open files: up to \(openFiles)")
         // Bad TLS files stop the daemon before it touches any VM.
         let tlsConfiguration = try configuration.listener.map { try $0.files.serverConfiguration() }
         let gid = GroupDirectory.gid(of: configuration.group)

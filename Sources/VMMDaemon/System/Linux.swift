@@ -3,6 +3,16 @@ import Glibc
 /// The Linux calls Swift's Glibc module does not import: newer glibc functions found with
 /// `dlsym` (the C `syscall` is variadic, which Swift cannot call) and GNU-only constants.
 enum Linux {
+    /// Raises this process's soft limit on open files to its hard limit; returns the limit
+    /// in force afterwards.
+    static func raiseOpenFileLimit() -> rlim_t {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        guard limit.rlim_cur < limit.rlim_max else { return limit.rlim_cur }
+        var raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
+        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 ? raised.rlim_cur : limit.rlim_cur
+    }
+
     /// `POSIX_SPAWN_SETSID` from glibc's <spawn.h>, hidden behind _GNU_SOURCE.
     static let spawnSetSID: Int16 = 0x80
     /// `O_PATH` from <fcntl.h> (GNU only): a descriptor that names a file without opening it
