@@ -1,12 +1,22 @@
+import Synchronization
 import VMMCore
 
 /// The control protocol on a Unix socket: one bare-word request per line, one JSON
 /// answer per line (see docs/vmm-control-protocol.md).
 ///
-/// Requests run on the server's thread, one at a time; the slowest, `pause`, waits at
-/// most a second for the vCPUs.
-struct ControlSocket: SocketServerHandler {
+/// Requests run on the server's thread, one at a time (the slowest, `pause`, waits at
+/// most a second for the vCPUs), but for a snapshot, which may write gigabytes: it runs
+/// on a thread of its own, so the console's clients and `status` and `fence` (an HA VM's
+/// deadline, moved every second) are still served meanwhile; any other request is
+/// refused until it ends.
+final class ControlSocket: SocketServerHandler {
     let session: Session
+    /// What runs on its own thread now, e.g. "a snapshot".
+    private let underWay = Mutex<String?>(nil)
+
+    init(session: Session) {
+        self.session = session
+    }
 
     func connected(_ client: SocketClient) {}
     func disconnected(_ client: SocketClient) {}
@@ -27,6 +37,9 @@ struct ControlSocket: SocketServerHandler {
 
     private func perform(_ request: ControlRequest, for client: SocketClient) {
         do throws(ControlError) {
+            if let running = underWay.withLock({ $0 }), !request.isServedBesideASnapshot {
+                throw ControlError(.conflict, "\(running) is under way; only status and fence are answered until it ends")
+            }
             switch request {
             case .status:
                 answer(client, session.status())
@@ -47,7 +60,9 @@ struct ControlSocket: SocketServerHandler {
                 try session.reboot()
                 answer(client, .object([("ok", .bool(true))]))
             case .snapshot(let directory, let memoryOnly):
-                answer(client, try session.snapshot(to: directory, memoryOnly: memoryOnly))
+                try runAside("a snapshot", thread: "snapshot", for: client) { [session] () throws(ControlError) in
+                    try session.snapshot(to: directory, memoryOnly: memoryOnly)
+                }
             case .migrate(let options):
                 answer(client, try session.migrate(options))
             case .migrateCancel:
@@ -67,6 +82,31 @@ struct ControlSocket: SocketServerHandler {
         }
     }
 
+    /// Runs `work` on a new thread (the control thread's kind and filter) and answers
+    /// `client` from there; until then other requests but status and fence are refused.
+    private func runAside(
+        _ what: String, thread name: String, for client: SocketClient,
+        _ work: @escaping @Sendable () throws(ControlError) -> JSONValue
+    ) throws(ControlError) {
+        underWay.withLock { $0 = what }
+        do throws(VMMError) {
+            try HostThread.detach(.control, name: name) { [self] in
+                let result: JSONValue
+                do throws(ControlError) {
+                    result = try work()
+                } catch {
+                    result = error.response
+                }
+                // Before the answer: a client that sends its next request at once is served.
+                underWay.withLock { $0 = nil }
+                client.send(result.encoded + "\n")
+            }
+        } catch {
+            underWay.withLock { $0 = nil }
+            throw ControlError(.failed, "cannot take \(what) now: \(error.description)")
+        }
+    }
+
     /// A client that sends an endless line is either broken or hostile: say why, then hang up.
     private func refuseLongLine(_ input: inout [UInt8], _ client: SocketClient) {
         input.removeAll()
@@ -77,5 +117,16 @@ struct ControlSocket: SocketServerHandler {
 
     private func answer(_ client: SocketClient, _ value: JSONValue) {
         client.send(value.encoded + "\n")
+    }
+}
+
+extension ControlRequest {
+    /// What a snapshot under way leaves alone: reading the state, and moving the fence
+    /// deadline (which must never wait behind a long request).
+    fileprivate var isServedBesideASnapshot: Bool {
+        switch self {
+        case .status, .fence: true
+        default: false
+        }
     }
 }

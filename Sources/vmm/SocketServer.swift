@@ -10,7 +10,8 @@ import VMMCore
 /// The thread only moves bytes; what they mean is each socket's handler's business. Input
 /// is bounded per client and output per client (see `SocketClient`), and the number of
 /// clients is capped per socket, so no client can make vmm grow without bound. A handler
-/// that takes long (a snapshot) holds the other socket's clients meanwhile.
+/// holds every client while it runs: what takes long (a snapshot) goes to a thread of its
+/// own (`ControlSocket`).
 final class SocketServer: Sendable {
     struct Limits: Sendable {
         var clients = 16

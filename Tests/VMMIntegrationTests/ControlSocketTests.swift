@@ -121,6 +121,33 @@ struct ControlSocketTests {
         #expect((vmm.exitReport?["message"] as? String)?.hasPrefix("the fence deadline passed") == true)
     }
 
+    /// A snapshot runs beside the socket thread: the fence deadline an HA VM's daemon moves
+    /// every second, `status` and the console are served while it is written (before, a
+    /// multi-gigabyte snapshot held them all and the VM was fenced), and what would disturb
+    /// it is refused until it ends.
+    @Test func aSnapshotLeavesStatusFenceAndTheConsoleServed() throws {
+        let vmm = try SupervisedVMM(kernel: "echo")
+        let snapshotter = try vmm.control()
+        let control = try vmm.control()
+        let console = try vmm.console()
+        #expect(console.waitFor("echo: ready"))
+        let work = try ScratchFolder()
+        #expect(snapshotter.send("snapshot \(work.file("snap"))\n"))
+        // Writing 256 MiB of guest RAM and syncing takes far longer than these round trips.
+        #expect(control.request("status")?["state"] != nil)
+        #expect(control.request("fence 10000")?["ok"] as? Bool == true)
+        let refused = control.request("pause")
+        #expect(errorCode(refused) == "conflict", "\(refused.map { "\($0)" } ?? "no answer")")
+        #expect((refused?["error"] as? [String: Any])?["message"] as? String
+            == "a snapshot is under way; only status and fence are answered until it ends")
+        #expect(console.send("ping\n"))
+        #expect(console.waitFor("echo: ping", timeout: 10))
+        let written = snapshotter.readLine(timeout: 60)
+        #expect(written?.contains(#""ok":true"#) == true, "\(written ?? "no answer")")
+        #expect(control.request("pause")?["state"] as? String == "paused", "served again once the snapshot ended")
+        #expect(control.request("fence off")?["ok"] as? Bool == true)
+    }
+
     private static func bootTimeNanoseconds() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_BOOTTIME, &time)
