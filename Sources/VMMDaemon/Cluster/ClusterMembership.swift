@@ -101,9 +101,7 @@ actor ClusterMembership {
         while let keeper, !keeper.isLost {
             let written = record
             do {
-                let result = try await etcd.txn(
-                    compare: [EtcdCompare(key, .lease(keeper.id))],
-                    success: [.put(key, value: Array(try JSONEncoder().encode(written)), lease: keeper.id)])
+                let result = try await write(written, ifBoundTo: keeper.id)
                 if !result.succeeded { return }  // no longer ours: the next registration writes the mode
             } catch {
                 logger.warning("cluster: cannot update the record of \(written.name) (\(error)); the next registration will")
@@ -111,6 +109,13 @@ actor ClusterMembership {
             }
             if record == written { return }
         }
+    }
+
+    /// Puts `record` as this host's record under `lease`, if the record is bound to it now.
+    private func write(_ record: ClusterHost, ifBoundTo lease: Int64) async throws -> EtcdTxnResult {
+        try await etcd.txn(
+            compare: [EtcdCompare(key, .lease(lease))],
+            success: [.put(key, value: Array(try JSONEncoder().encode(record)), lease: lease)])
     }
 
     /// `GET /v1/host`'s `cluster` object: the registered hosts as etcd has them now.
@@ -242,9 +247,7 @@ extension ClusterMembership {
         }
         let result: EtcdTxnResult
         do {
-            result = try await etcd.txn(
-                compare: [EtcdCompare(key, .lease(saved.lease))],
-                success: [.put(key, value: Array(try JSONEncoder().encode(record)), lease: saved.lease)])
+            result = try await write(record, ifBoundTo: saved.lease)
         } catch {
             resumed.stop()
             throw error
