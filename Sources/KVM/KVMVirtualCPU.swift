@@ -76,6 +76,11 @@ public final class KVMVirtualCPU: @unchecked Sendable {
         try Syscall.ioctl(fd, ckvm_set_fpu(), "KVM_SET_FPU", argument: &value)
     }
 
+    /// This vCPU's statistics in the host kernel (exits, emulated instructions, halts, ...).
+    public func openStatistics() throws(KVMError) -> KVMStatistics {
+        try KVMStatistics(fd: Syscall.ioctl(fd, ckvm_get_stats_fd(), "KVM_GET_STATS_FD"))
+    }
+
     public func setCPUID(_ entries: [kvm_cpuid_entry2]) throws(KVMError) {
         let buffer = FlexibleArrayBuffer<kvm_cpuid2, kvm_cpuid_entry2>(capacity: entries.count)
         buffer.header.pointee.nent = UInt32(entries.count)

@@ -85,6 +85,11 @@ public final class KVMVirtualMachine: Sendable {
         try Syscall.ioctl(fd, ckvm_set_gsi_routing(), "KVM_SET_GSI_ROUTING", pointer: buffer.raw)
     }
 
+    /// The VM's statistics in the host kernel (its MMU's pages and flushes, ...).
+    public func openStatistics() throws(KVMError) -> KVMStatistics {
+        try KVMStatistics(fd: Syscall.ioctl(fd, ckvm_get_stats_fd(), "KVM_GET_STATS_FD"))
+    }
+
     /// Creates vCPU `id` (its initial APIC id) and maps its `kvm_run` area.
     public func createVirtualCPU(id: Int) throws(KVMError) -> KVMVirtualCPU {
         let vcpuFD = try Syscall.ioctl(fd, ckvm_create_vcpu(), "KVM_CREATE_VCPU", value: UInt(id))

@@ -57,6 +57,24 @@ enum Syscall {
         return try outcome.get()
     }
 
+    /// Fills `buffer` from `offset` of `fd`, as far as the file goes; returns the bytes read.
+    static func pread(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, offset: Int, _ name: String
+    ) throws(KVMError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let result = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if result == 0 { break }
+            if result < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw KVMError(operation: name, code: code)
+            }
+            done += result
+        }
+        return done
+    }
+
     static func close(_ fd: Int32) {
         // close(2) must not be retried on EINTR on Linux: the descriptor is gone either way.
         _ = Glibc.close(fd)

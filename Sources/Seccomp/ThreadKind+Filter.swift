@@ -118,7 +118,7 @@ extension ThreadKind {
         ckvm_set_cpuid2(), ckvm_set_msrs(), ckvm_get_lapic(), ckvm_set_lapic(), ckvm_get_mp_state(),
         ckvm_set_mp_state(), ckvm_get_vcpu_events(), ckvm_set_vcpu_events(), ckvm_get_fpu(), ckvm_get_xsave(),
         ckvm_set_xsave(), ckvm_get_xcrs(), ckvm_set_xcrs(), ckvm_get_debugregs(), ckvm_set_debugregs(),
-        ckvm_get_msrs(), ckvm_get_tsc_khz(), ckvm_set_tsc_khz(),
+        ckvm_get_msrs(), ckvm_get_tsc_khz(), ckvm_set_tsc_khz(), ckvm_get_stats_fd(),
     ]
     static let tap: Set<UInt> = [ctap_tunsetiff(), ctap_tungetiff(), ctap_tunsetoffload(), ctap_tunsetvnethdrsz()]
 }

@@ -43,6 +43,8 @@ final class ControlSocket: SocketServerHandler {
             switch request {
             case .status:
                 answer(client, session.status())
+            case .statistics:
+                answer(client, try session.kvmStatistics())
             case .pause:
                 try session.pause()
                 answer(client, .object([("ok", .bool(true)), ("state", .string("paused"))]))

@@ -6,6 +6,7 @@ struct ControlProtocolTests {
     @Test func requestsAreBareWordsWithOptionalSpaceAndCR() throws {
         #expect(try ControlRequest.parse(Array("status".utf8)).get() == .status)
         #expect(try ControlRequest.parse(Array("  pause\r".utf8)).get() == .pause)
+        #expect(try ControlRequest.parse(Array("stats".utf8)).get() == .statistics)
         for line in ["", "Status", "status now", "\u{0}stop", String(repeating: "z", count: 4000)] {
             guard case .failure(let error) = ControlRequest.parse(Array(line.utf8)) else {
                 Issue.record("'\(line.prefix(20))' parsed as a request")

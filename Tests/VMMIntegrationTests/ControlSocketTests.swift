@@ -49,6 +49,34 @@ struct ControlSocketTests {
         #expect(!vmm.fileExists(vmm.controlPath) && !vmm.fileExists(vmm.consolePath) && !vmm.fileExists(vmm.pidPath))
     }
 
+    /// `stats` hands over the host kernel's own counters: every exit vmm handled went through
+    /// KVM first, so KVM's count is at least vmm's, and both grow while the guest works.
+    @Test func statsReportsTheKernelsCountersOfTheVMAndEachVCPU() throws {
+        let vmm = try SupervisedVMM(kernel: "echo", arguments: ["--cpus", "2"])
+        let control = try vmm.control()
+        let console = try vmm.console()
+        #expect(console.waitFor("echo: ready"))
+
+        let handled = try #require(control.request("status")?["exits"] as? [String: Any])
+        let first = try #require(control.request("stats"))
+        let vcpus = try #require(first["vcpus"] as? [[String: Any]])
+        #expect(vcpus.map { $0["id"] as? Int } == [0, 1])
+        #expect(first["vm"] is [String: Any])
+        let kernelExits = { (answer: [String: Any]) in
+            ((answer["vcpus"] as? [[String: Any]]) ?? []).reduce(0) { $0 + ($1["exits"] as? Int ?? 0) }
+        }
+        let vmmExits = (handled["io"] as? Int ?? 0) + (handled["mmio"] as? Int ?? 0)
+        #expect(vmmExits > 0 && kernelExits(first) >= vmmExits, "KVM counted \(kernelExits(first)), vmm handled \(vmmExits)")
+
+        console.send("count me\n")
+        #expect(console.waitFor("echo: count me"))
+        let second = try #require(control.request("stats"))
+        #expect(kernelExits(second) > kernelExits(first), "the guest's output made exits")
+        #expect(errorCode(control.request("stats now")) == "bad_request")
+        #expect(control.request("stop")?["ok"] as? Bool == true)
+        #expect(vmm.process.finish(timeout: 10).status == 143)
+    }
+
     @Test func shutdownPressesThePowerButton() throws {
         let vmm = try SupervisedVMM(kernel: "power-button")
         let console = try vmm.console()

@@ -30,6 +30,9 @@ public final class VCPUThread: @unchecked Sendable {
     /// The CPUID table the guest was given (what a snapshot carries).
     public let offeredCPUID: [kvm_cpuid_entry2]
     public let counters = ExitCounters()
+    /// The host kernel's statistics of this vCPU. Opened here, before the vCPU first runs:
+    /// `KVM_GET_STATS_FD` waits for the vCPU's lock, which a running (or halted) vCPU holds.
+    let statistics: Result<KVMStatistics, KVMError>
     /// Read before each stretch of guest runs, without the lock: a lone atomic rather than part of `control`.
     private let wanted = Atomic<Request>(.run)
     private let control = Mutex(Control())
@@ -40,6 +43,7 @@ public final class VCPUThread: @unchecked Sendable {
         self.vcpu = vcpu
         self.offeredCPUID = offeredCPUID
         self.exitHandler = exitHandler
+        statistics = Result { () throws(KVMError) in try vcpu.openStatistics() }
         wakeUp = try EventNotifier()
     }
 

@@ -4,6 +4,8 @@ import DeviceOptions
 /// arguments, per line.
 public enum ControlRequest: Equatable, Sendable {
     case status, pause, resume, shutdown, stop, reboot
+    /// `stats`: the host kernel's counters of the VM and its vCPUs.
+    case statistics
     /// `snapshot DIR [memory-only]`: save the VM into the new folder DIR (an absolute path).
     case snapshot(directory: String, memoryOnly: Bool)
     /// `migrate PATH [max-downtime=MS] [bandwidth=MBPS] [deadline=S] [copy-storage]`.
@@ -25,10 +27,10 @@ public enum ControlRequest: Equatable, Sendable {
 
     private static let words: [String: ControlRequest] = [
         "status": .status, "pause": .pause, "resume": .resume, "shutdown": .shutdown, "stop": .stop,
-        "reboot": .reboot, "migrate-cancel": .migrateCancel,
+        "reboot": .reboot, "migrate-cancel": .migrateCancel, "stats": .statistics,
     ]
     private static let expected =
-        "status, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon, fence, limit"
+        "status, stats, pause, resume, shutdown, stop, reboot, snapshot, migrate, migrate-cancel, balloon, fence, limit"
 
     /// Parses one line without its newline; spaces, tabs and a CR around the words are
     /// ignored (a terminal or socat may send CRLF).

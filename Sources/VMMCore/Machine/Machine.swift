@@ -13,6 +13,8 @@ public final class Machine: Sendable {
     let exitLatch: MachineExitLatch
     private let exited: EventNotifier
     private let log: Logger
+    /// The host kernel's statistics of the VM, opened on first use (`Machine+Statistics`).
+    let vmStatisticsFile = Mutex<KVMStatistics?>(nil)
 
     init(
         vm: KVMVirtualMachine, memory: GuestMemory, devices: PlatformDevices, vcpus: [VCPUThread],
