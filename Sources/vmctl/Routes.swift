@@ -12,6 +12,8 @@ enum Routes {
     /// Switched to the VM's console by HTTP/1.1 `Upgrade` (see `ConsoleAttachment`).
     static func consoleAttach(_ name: String) -> String { "\(vm(name))/console/attach" }
 
+    static func statistics(_ name: String) -> String { "\(vm(name))/stats" }
+
     static func snapshots(_ name: String) -> String { "\(vm(name))/snapshots" }
 
     /// One snapshot; its name is valid too.

@@ -27,7 +27,7 @@ struct VMCtl: AsyncParsableCommand {
             CreateCommand.self, ListCommand.self, InfoCommand.self, StartCommand.self, StopCommand.self,
             PauseCommand.self, ResumeCommand.self, RebootCommand.self, KillCommand.self, DeleteCommand.self,
             SnapshotCommand.self, RestoreCommand.self, CloneCommand.self, ConsoleCommand.self, EventsCommand.self,
-            HostCommand.self, MigrateCommand.self, SetCommand.self,
+            HostCommand.self, MigrateCommand.self, SetCommand.self, StatsCommand.self,
         ]
     )
 

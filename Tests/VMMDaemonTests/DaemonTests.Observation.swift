@@ -32,6 +32,14 @@ extension DaemonTests {
             #expect((host.json["vms"] as? [String: Any])?["running"] as? Int == 1)
             #expect(host.json["cpus"] as? Int ?? 0 >= 1)
 
+            let stats = try await daemon.request("GET", "/v1/vms/measured/stats")
+            #expect(stats.status == 200)
+            let vcpus = stats.json["vcpus"] as? [[String: Any]] ?? []
+            #expect(vcpus.map { $0["id"] as? Int } == [0])
+            #expect((vcpus.first?["counters"] as? [String: Any])?["exits"] as? Int ?? 0 > 0, "\(stats.text)")
+            let printed = try await Vmctl(daemon)("stats", "measured")
+            #expect(printed.status == 0 && printed.output.contains("vcpu 0 exits "), "\(printed)")
+
             let metrics = try await daemon.request("GET", "/metrics").text
             #expect(metrics.contains(#"vmm_vms{state="running"} 1"#))
             #expect(metrics.contains(#"vmm_vm_vcpus{vm="measured"} 1"#))

@@ -149,7 +149,8 @@ extension DaemonTests {
             try await api.expect(422, "POST", vms, body: #"{"name":"beta","kernel":"\#(echo)","cpus":0}"#)
 
             // Bad names, unknown VMs, on every per-VM route.
-            for (method, path) in [("GET", vm), ("PATCH", vm), ("DELETE", vm), ("GET", "\(vm)/console"), ("GET", "\(vm)/console/attach")]
+            for (method, path) in [("GET", vm), ("PATCH", vm), ("DELETE", vm), ("GET", "\(vm)/console"), ("GET", "\(vm)/console/attach"),
+                                   ("GET", "\(vm)/stats")]
                 + actions.map({ ("POST", "\(vm)/\($0)") }) {
                 let body = method == "PATCH" ? #"{"cpus":1}"# : nil
                 try await api.expect(400, method, path, name: "Not_A_Name", body: body)
@@ -165,6 +166,7 @@ extension DaemonTests {
             try await api.expect(422, "PATCH", vm, name: "alpha", body: #"{"memory":1024}"#)
             try await api.expect(200, "GET", "\(vm)/console", name: "alpha")
             try await api.expect(409, "GET", "\(vm)/console/attach", name: "alpha", headers: OpenAPIContract.consoleUpgrade)
+            try await api.expect(409, "GET", "\(vm)/stats", name: "alpha")
             for action in ["stop", "pause", "resume", "reboot", "kill"] {
                 try await api.expect(409, "POST", "\(vm)/\(action)", name: "alpha")
             }
@@ -182,6 +184,7 @@ extension DaemonTests {
             #expect(try await eventually(seconds: 10) { try await daemon.request("GET", "/v1/vms/alpha/console").text.contains("echo: ready") })
             try await api.expect(200, "GET", "\(vm)/console", name: "alpha")
             try await exerciseConsoleAttach(api, daemon)
+            try await api.expect(200, "GET", "\(vm)/stats", name: "alpha")
             try await api.expect(200, "POST", "\(vm)/pause", name: "alpha")
             try await api.expect(409, "POST", "\(vm)/pause", name: "alpha")
             try await api.expect(409, "POST", "\(vm)/reboot", name: "alpha")
@@ -210,6 +213,7 @@ extension DaemonTests {
             }
             hideControl(true)
             try await api.expect(500, "POST", "\(vm)/pause", name: "alpha")
+            try await api.expect(500, "GET", "\(vm)/stats", name: "alpha")
             try await api.expect(500, "POST", "\(vm)/reboot", name: "alpha")
             hideControl(false)
             try await api.expect(200, "POST", "\(vm)/pause", name: "alpha")

@@ -63,7 +63,9 @@ struct ControlSocketTests {
         #expect(vcpus.map { $0["id"] as? Int } == [0, 1])
         #expect(first["vm"] is [String: Any])
         let kernelExits = { (answer: [String: Any]) in
-            ((answer["vcpus"] as? [[String: Any]]) ?? []).reduce(0) { $0 + ($1["exits"] as? Int ?? 0) }
+            ((answer["vcpus"] as? [[String: Any]]) ?? []).reduce(0) {
+                $0 + (($1["counters"] as? [String: Any])?["exits"] as? Int ?? 0)
+            }
         }
         let vmmExits = (handled["io"] as? Int ?? 0) + (handled["mmio"] as? Int ?? 0)
         #expect(vmmExits > 0 && kernelExits(first) >= vmmExits, "KVM counted \(kernelExits(first)), vmm handled \(vmmExits)")

@@ -19,6 +19,19 @@ import VMMAPI
         #expect(ListCommand.table([]) == "NAME  STATE  CPUS  MEMORY  AUTOSTART")
     }
 
+    @Test func statsAreOneCounterPerLineSortedByName() {
+        let statistics = VMStatistics(
+            vm: ["remote_tlb_flush": 3, "pages_4k": 10],
+            vcpus: [.init(id: 0, counters: ["exits": 7, "halt_exits": 2]), .init(id: 1, counters: ["exits": 5])])
+        #expect(StatsCommand.lines(statistics) == """
+            vm pages_4k 10
+            vm remote_tlb_flush 3
+            vcpu 0 exits 7
+            vcpu 0 halt_exits 2
+            vcpu 1 exits 5
+            """)
+    }
+
     @Test func infoIsKeyValueLines() {
         #expect(InfoCommand.fields(Self.web) == """
             name:      web

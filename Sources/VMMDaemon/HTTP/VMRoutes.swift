@@ -31,6 +31,9 @@ struct VMRoutes {
             return Response(status: .noContent)
         }
         registerActions(on: router)
+        router.get("/v1/vms/:name/stats") { _, context in
+            JSONResponse.make(try await manager.statistics(try Self.name(context)))
+        }
         router.get("/v1/vms/:name/console") { _, context in
             JSONResponse.text(try await manager.console(try Self.name(context)))
         }

@@ -21,6 +21,17 @@ extension VMManager {
         return runtimeDirectory(name).consoleSocket
     }
 
+    /// The host kernel's counters of a VM whose `vmm` runs (404 for an unknown VM, 409 for
+    /// one that is not running here).
+    func statistics(_ name: String) async throws -> VMStatistics {
+        let vm = try lookup(name)
+        guard vm.state.hasProcess, vm.state != .incoming else {
+            throw APIError(code: .conflict, message: "VM \(name) is \(vm.state.rawValue): only a running or paused VM"
+                + " has KVM counters (start it first)")
+        }
+        return try await ControlChannel(socketPath: runtimeDirectory(name).controlSocket).statistics()
+    }
+
     nonisolated func subscribe() -> AsyncStream<VMEvent> {
         events.subscribe()
     }

@@ -67,6 +67,15 @@ struct ControlChannel: Sendable {
         try JSONDecoder().decode(Status.self, from: Data(try await request("status").utf8))
     }
 
+    /// The VM's KVM counters (`stats`); a refusal from the `vmm` comes back as an `APIError`.
+    func statistics() async throws -> VMStatistics {
+        let answer = Data(try await request("stats").utf8)
+        if let error = try? JSONDecoder().decode(Reply.self, from: answer).error {
+            throw APIError(code: APIError.Code(rawValue: error.code) ?? .internalError, message: error.message)
+        }
+        return try JSONDecoder().decode(VMStatistics.self, from: answer)
+    }
+
     /// Sends `command` ("pause", "resume", "shutdown", "stop", "reboot"); a refusal from
     /// the `vmm` comes back as an `APIError` with its code.
     func send(_ command: String) async throws {
