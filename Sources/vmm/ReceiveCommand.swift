@@ -25,6 +25,10 @@ struct ReceiveCommand {
                 + "else (a jailed vmm reaches no other path later).")
         static let initrd = OptionDefinition.option(
             "initrd", valueName: "path", help: "The same for the initrd.")
+        static let mergePages = OptionDefinition.flag(
+            "merge-pages",
+            help: "Let the host kernel merge the guest's pages with identical pages elsewhere (KSM: guest RAM is "
+                + "private anonymous memory marked MADV_MERGEABLE; merging happens while /sys/kernel/mm/ksm/run is 1).")
         static let connectTimeout = OptionDefinition.option(
             "connect-timeout", default: "60",
             help: "Seconds to wait for the source to connect; then vmm gives up (exit reason 'migration-failed'), "
@@ -38,7 +42,8 @@ struct ReceiveCommand {
             + "then. If the stream ends, is refused or is damaged before, the guest never ran here and vmm "
             + "exits with status 3 (2 when the VM cannot run on this host: kernel file, CPU features, disks), "
             + "exit reason 'migration-failed'. Afterwards the exit statuses are those of 'vmm run'.",
-        options: [Option.incoming, Option.disk, Option.net, Option.kernel, Option.initrd, Option.connectTimeout]
+        options: [Option.incoming, Option.disk, Option.net, Option.kernel, Option.initrd, Option.mergePages,
+                  Option.connectTimeout]
             + SupervisorOptions.Option.all + JailOptions.Option.all)
 
     let incoming: String
@@ -47,6 +52,7 @@ struct ReceiveCommand {
     let kernel: String?
     let initrd: String?
     let connectTimeout: Double
+    let mergePages: Bool
     let supervisor: SupervisorOptions
     let jail: JailOptions
 
@@ -55,6 +61,7 @@ struct ReceiveCommand {
         disk = parsed.values(Option.disk)
         net = parsed.values(Option.net)
         connectTimeout = try parsed.value(Option.connectTimeout, as: Double.self)
+        mergePages = parsed.flag(Option.mergePages)
         guard connectTimeout > 0 && connectTimeout.isFinite else {
             throw UsageError("--connect-timeout must be a number of seconds above 0", commandName: parsed.commandName)
         }
@@ -122,11 +129,16 @@ struct ReceiveCommand {
         on listener: UnixListener, _ supervision: Supervision, _ builder: MachineBuilder, _ overrides: DeviceOverrides, _ log: Logger
     ) -> Never {
         let receiver = MigrationReceiver(listener: listener, builder: builder, connectTimeout: connectTimeout)
+        let mergePages = mergePages
         let status = Session(
             builder: builder, configuration: nil, inputs: nil, log: log,
             noReboot: supervisor.noReboot, shutdownTimeout: supervisor.shutdownTimeout, seccomp: supervisor.seccomp,
             supervision: supervision,
-            start: .incoming(receiver, configure: { description throws(VMMError) in try overrides.apply(to: description.configuration) })
+            start: .incoming(receiver, configure: { description throws(VMMError) in
+                var configuration = try overrides.apply(to: description.configuration)
+                if mergePages { configuration.mergePages = true }
+                return configuration
+            })
         ).run()
         listener.remove()
         Glibc.exit(status)

@@ -20,6 +20,11 @@ struct RestoreCommand {
         static let newIdentity = OptionDefinition.flag(
             "new-identity", help: "Give the VM a new generation ID (ACPI VMGENID), as a clone needs.")
         static let paused = OptionDefinition.flag("paused", help: "Keep the vCPUs paused until a 'resume' control request.")
+        static let mergePages = OptionDefinition.flag(
+            "merge-pages",
+            help: "Let the host kernel merge the guest's pages with identical pages elsewhere (KSM) once the guest "
+                + "has written them (the pages it has not are the snapshot file's, shared by every VM restored "
+                + "from it); also after a reboot. Merging happens while /sys/kernel/mm/ksm/run is 1.")
         static let catchUpClock = OptionDefinition.flag(
             "catch-up-clock",
             help: "Move the guest's clock on by the time since the snapshot was taken (wall-clock catch-up). "
@@ -34,7 +39,7 @@ struct RestoreCommand {
             + "snapshot uses the disks as they are. Exit statuses are those of 'vmm run'; a "
             + "missing, damaged or incompatible snapshot is status 2 and nothing is started.",
         arguments: [Option.directory],
-        options: [Option.disk, Option.net, Option.newIdentity, Option.paused, Option.catchUpClock]
+        options: [Option.disk, Option.net, Option.newIdentity, Option.paused, Option.catchUpClock, Option.mergePages]
             + SupervisorOptions.Option.all + JailOptions.Option.all)
 
     let directory: String
@@ -43,6 +48,7 @@ struct RestoreCommand {
     let newIdentity: Bool
     let paused: Bool
     let catchUpClock: Bool
+    let mergePages: Bool
     let supervisor: SupervisorOptions
     let jail: JailOptions
 
@@ -53,6 +59,7 @@ struct RestoreCommand {
         newIdentity = parsed.flag(Option.newIdentity)
         paused = parsed.flag(Option.paused)
         catchUpClock = parsed.flag(Option.catchUpClock)
+        mergePages = parsed.flag(Option.mergePages)
         supervisor = try SupervisorOptions(parsed)
         jail = try JailOptions(parsed)
     }
@@ -118,6 +125,7 @@ struct RestoreCommand {
             disks: try DiskConfiguration.parsing(disk), networks: try NetworkConfiguration.parsing(net), of: "the snapshot"
         ).apply(to: description.configuration)
         if newIdentity { configuration.generationID = GenerationID.random() }
+        if mergePages { configuration.mergePages = true }
         return configuration
     }
 

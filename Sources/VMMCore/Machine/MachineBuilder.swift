@@ -199,8 +199,10 @@ public struct MachineBuilder: Sendable {
         _ image: SnapshotImage, configuration: MachineConfiguration, inputs: Inputs, catchUpClock: Bool = false,
         serialOutput: @escaping @Sendable (UInt8) -> Void
     ) throws(VMMError) -> Machine {
-        try restore(
-            image.saved, memory: try image.openMemory(), configuration: configuration, inputs: inputs,
+        let memory = try image.openMemory()
+        if configuration.mergePages { try memory.allowMerging() }
+        return try restore(
+            image.saved, memory: memory, configuration: configuration, inputs: inputs,
             catchUpClock: catchUpClock, serialOutput: serialOutput)
     }
 

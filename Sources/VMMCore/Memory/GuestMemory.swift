@@ -54,12 +54,7 @@ public final class GuestMemory: @unchecked Sendable {
         }
         if mergeable {
             try self.init(mapping: -1, size: size, backing: .mergeable)
-            guard madvise(base, Int(size), MADV_MERGEABLE) == 0 else {
-                let code = errno
-                throw code == EINVAL
-                    ? .invalidConfiguration("--merge-pages: this kernel has no same-page merging (CONFIG_KSM)")
-                    : .system("madvise(MADV_MERGEABLE) of guest memory", code)
-            }
+            try allowMerging()
             return
         }
         let fd = ckvm_memfd_create("vmm-guest-ram", UInt32(MFD_CLOEXEC))
@@ -105,6 +100,20 @@ public final class GuestMemory: @unchecked Sendable {
         self.backing = backing
         self.deviceWrites = DeviceWriteLog(size: size)
         self.discardedFilePages = backing == .snapshotFile ? DiscardedPages(size: size) : nil
+    }
+
+    /// Lets the kernel's same-page merging (KSM) merge this RAM's pages with identical pages
+    /// elsewhere (`--merge-pages`): KSM merges private anonymous pages, so all of mergeable
+    /// RAM, and of a snapshot file's copy-on-write mapping the pages the guest has written
+    /// (the others are the file's page cache, which every VM restored from it shares anyway).
+    public func allowMerging() throws(VMMError) {
+        precondition(backing != .anonymous, "KSM never merges a memfd's shared pages")
+        guard madvise(base, Int(size), MADV_MERGEABLE) == 0 else {
+            let code = errno
+            throw code == EINVAL
+                ? .invalidConfiguration("--merge-pages: this kernel has no same-page merging (CONFIG_KSM)")
+                : .system("madvise(MADV_MERGEABLE) of guest memory", code)
+        }
     }
 
     deinit {

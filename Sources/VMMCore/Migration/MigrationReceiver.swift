@@ -74,7 +74,7 @@ public final class MigrationReceiver: Sendable {
         if cancelled.isSet { connection.cancel() }
         let (hello, configuration, disks) = try handshake(connection, configure: configure)
         do throws(VMMError) {
-            let memory = try GuestMemory(size: configuration.memorySize)
+            let memory = try GuestMemory(size: configuration.memorySize, mergeable: configuration.mergePages)
             let saved = try receiveStream(connection, into: memory, disks: disks, hello: hello)
             try disks?.finish()
             return Incoming(hello: hello, configuration: configuration, saved: saved, memory: memory)

@@ -39,6 +39,7 @@ struct VMMLauncher: Sendable {
     ) throws -> [String] {
         var arguments = [executable, "restore", folder] + (try deviceArguments(definition))
         if newIdentity { arguments.append("--new-identity") }
+        if definition.mergePages { arguments.append("--merge-pages") }
         return arguments + supervisionArguments(directory)
     }
 
@@ -48,6 +49,7 @@ struct VMMLauncher: Sendable {
     func receiveArguments(for definition: VMDefinition, in directory: RuntimeDirectory) throws -> [String] {
         var arguments = [executable, "receive", "--incoming", directory.incomingSocket, "--kernel", definition.kernel]
         if let initrd = definition.initrd { arguments += ["--initrd", initrd] }
+        if definition.mergePages { arguments.append("--merge-pages") }
         return arguments + (try deviceArguments(definition)) + supervisionArguments(directory)
     }
 
