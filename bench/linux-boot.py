@@ -44,7 +44,7 @@ def vmm_counters(socket_path):
 
 def qemu_counters(socket_path):
     qmp = QMP(socket_path, timeout=10)
-    stats = qmp.cmd("query-stats", target="vcpu")["return"][0]["stats"]
+    stats = qmp.cmd("query-stats", target="vcpu")[0]["stats"]
     return {s["name"]: s["value"] for s in stats}
 
 def boot(argv, counters, timeout):
