@@ -33,6 +33,8 @@ struct clinux_spawn {
     char *const *argv;
     char *const *envp;
     const char *log;
+    /// A descriptor the child gets as fd 3 (a jail id's claim), or -1 for none.
+    int keep;
     /// Set by the child: the errno of the step that failed; 0 once it reached execve.
     int error;
 };
@@ -56,11 +58,14 @@ static int clinux_spawn_child(void *argument) {
     }
     sigset_t none;
     sigemptyset(&none);
-    if (setsid() < 0
+    // fd 3 first, before the opens below can take it; dup2 clears close-on-exec.
+    int kept = spawn->keep < 0 ? 0 : spawn->keep == 3 ? fcntl(3, F_SETFD, 0) : (dup2(spawn->keep, 3) < 0 ? -1 : 0);
+    if (kept != 0
+        || setsid() < 0
         || clinux_spawn_move(open("/dev/null", O_RDONLY), 0) != 0
         || clinux_spawn_move(open(spawn->log, O_WRONLY | O_CREAT | O_APPEND, 0640), 1) != 0
         || dup2(1, 2) < 0
-        || syscall(SYS_close_range, 3, ~0U, 0) != 0
+        || syscall(SYS_close_range, spawn->keep < 0 ? 3 : 4, ~0U, 0) != 0
         || sigprocmask(SIG_SETMASK, &none, NULL) != 0) {
         spawn->error = errno;
         _exit(127);

@@ -95,15 +95,24 @@ struct VMMD: AsyncParsableCommand {
         "The user and group ids jailed VMs run under, one per running VM (docs/jail.md).", valueName: "first-last"))
     var vmUidRange = "\(JailPolicy.defaultIDs.lowerBound)-\(JailPolicy.defaultIDs.upperBound)"
 
+    @Option(help: ArgumentHelp(
+        "The folder where the daemons of this host claim their jailed VMs' ids, so that no two VMs of any of them "
+            + "share one; every vmmd of a host must use the same (docs/jail.md).", valueName: "dir"))
+    var jailIdClaims = JailPolicy.defaultClaimsDirectory
+
     @Flag(help: "Run every vmm as root in the host's namespaces instead of jailed (the default when vmmd runs as root).")
     var noJail = false
 
     /// The jail the options describe: on by default for a daemon running as root with the
     /// capabilities it takes; nil and why not otherwise.
     private func jailPolicy() throws -> (policy: JailPolicy?, why: String) {
-        guard let policy = JailPolicy(parsing: vmUidRange) else {
+        guard var policy = JailPolicy(parsing: vmUidRange) else {
             throw ValidationError("--vm-uid-range '\(vmUidRange)' must be FIRST-LAST, ids from 1 to 4294967294, e.g. 100000-165535")
         }
+        guard jailIdClaims.hasPrefix("/") else {
+            throw ValidationError("--jail-id-claims '\(jailIdClaims)' must be an absolute path, e.g. \(JailPolicy.defaultClaimsDirectory)")
+        }
+        policy.claimsDirectory = jailIdClaims
         if noJail { return (nil, "--no-jail") }
         if geteuid() != 0 { return (nil, "vmmd is not root") }
         let missing = JailPolicy.missingCapabilities()

@@ -85,6 +85,33 @@ extension DaemonTests {
         }
     }
 
+    /// Two daemons on one host with the same range never run two VMs under one id: each
+    /// claims its VMs' ids in the host's claims folder, and a VM's claim lives as long as
+    /// its `vmm`, also when its daemon has died.
+    @Test func daemonsSharingAHostNeverShareAJailID() async throws {
+        let range = ["--vm-uid-range", "231100-231109"]
+        func user(_ pid: Int32) -> String? { ProcessStatus.fields(pid)["Uid"]?.split(separator: "\t").first.map(String.init) }
+        try await withDaemon(arguments: range) { first in
+            try await withDaemon(arguments: range) { second in
+                let alpha = try await startJailed(first, "alpha", disk: "\(first.stateDirectory)/alpha.img")
+                let beta = try await startJailed(second, "beta", disk: "\(second.stateDirectory)/beta.img")
+                #expect(user(alpha) == "231100" && user(beta) == "231101", "\(user(alpha) ?? "-") \(user(beta) ?? "-")")
+
+                // The first daemon dies; its VM runs on and keeps its id.
+                try await first.stopDaemon()
+                #expect(!hasEnded(alpha))
+                let gamma = try await startJailed(second, "gamma", disk: "\(second.stateDirectory)/gamma.img")
+                #expect(user(gamma) == "231102", "\(user(gamma) ?? "-")")
+
+                // Once that VM has ended, its id is free again.
+                kill(alpha, SIGKILL)
+                #expect(try await eventually(seconds: 5) { hasEnded(alpha) })
+                let delta = try await startJailed(second, "delta", disk: "\(second.stateDirectory)/delta.img")
+                #expect(user(delta) == "231100", "\(user(delta) ?? "-")")
+            }
+        }
+    }
+
     @Test func noJailRunsVMMAsRootInTheHostsNamespaces() async throws {
         try await withDaemon(arguments: ["--no-jail"]) { daemon in
             try await daemon.create("plain")

@@ -6,10 +6,15 @@ public struct JailPolicy: Sendable, Equatable {
     /// The default: 65536 ids above the first range /etc/subuid usually hands out.
     public static let defaultIDs: ClosedRange<UInt32> = 100_000...165_535
 
-    public let ids: ClosedRange<UInt32>
+    /// Where the daemons of a host claim ids (`JailIDClaim`): one folder for all of them.
+    public static let defaultClaimsDirectory = "/run/vmm/jail-ids"
 
-    public init(ids: ClosedRange<UInt32> = Self.defaultIDs) {
+    public let ids: ClosedRange<UInt32>
+    public var claimsDirectory: String
+
+    public init(ids: ClosedRange<UInt32> = Self.defaultIDs, claimsDirectory: String = Self.defaultClaimsDirectory) {
         self.ids = ids
+        self.claimsDirectory = claimsDirectory
     }
 
     /// `FIRST-LAST`, both above 0 and below 4294967295; nil for anything else.
@@ -19,6 +24,7 @@ public struct JailPolicy: Sendable, Equatable {
               last < UInt32.max
         else { return nil }
         ids = first...last
+        claimsDirectory = Self.defaultClaimsDirectory
     }
 }
 

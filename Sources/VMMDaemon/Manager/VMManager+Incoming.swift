@@ -60,13 +60,13 @@ extension VMManager {
             try directory.prepare()
             let jail = try jailArguments(name)
             let process = try launcher.launch(
-                try launcher.receiveArguments(for: definition, in: directory) + jail.arguments, in: directory, jailed: jail.id != nil)
+                try launcher.receiveArguments(for: definition, in: directory) + jail.arguments, in: directory, jailClaim: jail.claim)
             cgroups.place(process.pid, vm: name, logger: logger)
             if let problem = cgroups.limit(process.pid, vm: name, limits: definition.limits, guestMemory: definition.memory) {
                 logger.warning("VM \(name): arriving without its limits: \(problem)")
             }
             var run = ManagedVM.Run(process: process, startedAt: Date())
-            run.jailID = jail.id
+            run.jailID = jail.claim?.id
             vms[name]?.run = run
             record.pid = process.pid
             incoming[id]?.pid = process.pid

@@ -13,16 +13,29 @@ extension VMManager {
     /// removes its sockets, which stay root's so the daemon reaches them without
     /// CAP_DAC_OVERRIDE) and its snapshot folder (`root:ID`, 1770: it creates a snapshot's
     /// folder there, and cannot rename or remove the finished ones, which are root's).
+    /// The id is the lowest of the range that no running VM of this daemon has and that no
+    /// other daemon of the host has claimed (`JailIDClaim`); the claim goes to the `vmm`.
     /// Nothing when jailing is off.
-    func jailArguments(_ name: String) throws -> (arguments: [String], id: UInt32?) {
+    func jailArguments(_ name: String) throws -> (arguments: [String], claim: JailIDClaim?) {
         guard let policy = configuration.jail else { return ([], nil) }
         let used = Set(vms.values.compactMap { $0.run?.jailID })
-        guard let id = policy.ids.first(where: { !used.contains($0) }) else {
+        var taken: JailIDClaim?
+        do throws(JailIDClaimError) {
+            try JailIDClaim.prepare(policy.claimsDirectory)
+            for id in policy.ids where !used.contains(id) {
+                taken = try JailIDClaim.take(id, in: policy.claimsDirectory)
+                if taken != nil { break }
+            }
+        } catch {
+            throw APIError.internalError(error.description)
+        }
+        guard let claim = taken else {
             throw APIError(
                 code: .unavailable,
-                message: "every id of --vm-uid-range \(policy.ids.lowerBound)-\(policy.ids.upperBound) is taken by a running VM: "
-                    + "stop a VM or give vmmd a wider range")
+                message: "every id of --vm-uid-range \(policy.ids.lowerBound)-\(policy.ids.upperBound) is taken by a running VM "
+                    + "(of this daemon or another on this host): stop a VM or give vmmd a wider range")
         }
+        let id = claim.id
         let root = runtimeDirectory(name).root
         let snapshots = "\(configuration.snapshotsDirectory)/\(name)"
         do {
@@ -36,7 +49,7 @@ extension VMManager {
             "--jail", root, "--uid", String(id), "--gid", String(id),
             "--jail-bind", "\(snapshots)=\(Self.jailedSnapshotsFolder)",
         ]
-        return (arguments, id)
+        return (arguments, claim)
     }
 
     /// `path` as VM `name`'s `vmm` sees it: inside its jail when it has one.

@@ -36,7 +36,7 @@ extension VMManager {
             throw APIError.internalError("cannot prepare \(directory.path): \(error)")
         }
         let jail = try jailArguments(name)
-        let process = try launcher.launch(arguments + jail.arguments, in: directory, jailed: jail.id != nil)
+        let process = try launcher.launch(arguments + jail.arguments, in: directory, jailClaim: jail.claim)
         // Its own cgroup, before it opens /dev/kvm and allocates guest memory.
         cgroups.place(process.pid, vm: name, logger: logger)
         if let definition = vms[name]?.definition,
@@ -49,7 +49,7 @@ extension VMManager {
             throw APIError(code: .conflict, message: "VM \(name) not started: \(problem)")
         }
         var run = ManagedVM.Run(process: process, startedAt: Date())
-        run.jailID = jail.id
+        run.jailID = jail.claim?.id
         vms[name]?.run = run
         vms[name]?.console = ConsoleLog()
         transition(name, to: .starting, reason: "vmm pid \(process.pid)")

@@ -75,10 +75,11 @@ struct VMMLauncher: Sendable {
     }
 
     /// Spawns `vmm` with `arguments` (from `arguments(for:in:)` or `restoreArguments`) and
-    /// returns a handle on it. A jailed `vmm` starts as pid 1 of a new PID namespace: it then
+    /// returns a handle on it. A jailed `vmm` (one with `jailClaim`, its id's claim, which it
+    /// gets as fd 3 and holds for its life) starts as pid 1 of a new PID namespace: it then
     /// needs no fork and no keeper process (docs/jail.md).
-    func launch(_ arguments: [String], in directory: RuntimeDirectory, jailed: Bool = false) throws -> ProcessHandle {
-        if jailed { return try launchInNewPIDNamespace(arguments, in: directory) }
+    func launch(_ arguments: [String], in directory: RuntimeDirectory, jailClaim: JailIDClaim? = nil) throws -> ProcessHandle {
+        if let jailClaim { return try launchInNewPIDNamespace(arguments, in: directory, keeping: jailClaim.fileDescriptor) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -128,14 +129,14 @@ struct VMMLauncher: Sendable {
 
     /// `launch` for a jailed `vmm`: the same session, descriptors and signal defaults, from
     /// clone(2) with `CLONE_NEWPID`, which also hands over the pidfd.
-    private func launchInNewPIDNamespace(_ arguments: [String], in directory: RuntimeDirectory) throws -> ProcessHandle {
+    private func launchInNewPIDNamespace(_ arguments: [String], in directory: RuntimeDirectory, keeping claim: Int32) throws -> ProcessHandle {
         var argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pidfd: Int32 = -1
         let pid = executable.withCString { path in
             directory.logFile.withCString { log in
                 argv.withUnsafeBufferPointer { argv in
-                    var spawn = clinux_spawn(path: path, argv: argv.baseAddress, envp: environ, log: log, error: 0)
+                    var spawn = clinux_spawn(path: path, argv: argv.baseAddress, envp: environ, log: log, keep: claim, error: 0)
                     return clinux_spawn_in_new_pid_namespace(&spawn, &pidfd)
                 }
             }
