@@ -40,13 +40,17 @@ extension LongGuestRuns {
         /// Waits for the destination's socket to listen (vmm receive creates it after its
         /// checks). The file exists from `bind`, a moment before `listen`, and a probe
         /// connection would be taken for the migration: /proc/net/unix says when it listens.
-        private static func waitForSocket(_ path: String) {
+        /// That table is per network namespace: for a destination in one of the test's,
+        /// `listener` names it, and its /proc/PID/net/unix is read (the host's never lists
+        /// the socket: the wait would last its whole 30 s).
+        private static func waitForSocket(_ path: String, of listener: SnapshotTestVM? = nil) {
+            let table = listener.map { "/proc/\($0.command.process.processIdentifier)/net/unix" } ?? "/proc/net/unix"
             let deadline = Date().addingTimeInterval(30)
-            while !isListening(path) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            while !isListening(path, table: table) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         }
 
-        private static func isListening(_ path: String) -> Bool {
-            guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return false }
+        private static func isListening(_ path: String, table: String) -> Bool {
+            guard let table = try? String(contentsOfFile: table, encoding: .utf8) else { return false }
             // Columns: Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON.
             return table.split(separator: "\n").contains { line in
                 let columns = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -417,7 +421,7 @@ extension LongGuestRuns {
             let console = try source.console(), control = try source.control()
             try #require(CounterLog.waitForStep(console, 2), "\(source.log)")
             let (destination, incoming) = try Self.destination(work, "in", ["--net", "tap=mtap1,mac=\(mac)"], in: namespace)
-            Self.waitForSocket(incoming)
+            Self.waitForSocket(incoming, of: destination)
             #expect(control.request("migrate \(incoming)")?["ok"] as? Bool == true)
             #expect(source.finish(timeout: 30).status == 0, "\(source.log)")
             #expect(destination.waitUntilStarted(), "\(destination.log)")
