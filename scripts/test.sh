@@ -28,9 +28,12 @@ swift test --skip-build --skip '^(VMMIntegrationTests|VMMCoreTests)\.'
 swift test --skip-build --filter '^(VMMIntegrationTests|VMMCoreTests)\.'
 # The vmm users install is the release build (optimized, a static PIE), which the runs
 # above never start: the optimizer has broken what debug builds do right (every release
-# `vmm restore` once crashed). The guest suites for run, restore, clone, devices, the jail
-# and seccomp again, on it (~30 s, and ~1 min to build).
+# `vmm restore` once crashed). The guest suites for run, restore, clone, devices, the jail,
+# seccomp and live migration again, on it (~90 s, and ~1 min to build); then migrations
+# between two daemons (~50 s, async: a run of its own), whose destinations are the only
+# jailed `vmm receive` that runs a VM.
 swift build -c release --product vmm
 VMM_BINARY="$PWD/.build/release/vmm" swift test --skip-build --filter \
-    '^VMMIntegrationTests\.(MultibootGuestTests|SnapshotRestoreTests|SnapshotCloneTests|SnapshotDiskTests|ControlProtocolTests|VirtioGuestTests|BalloonGuestTests|LongGuestRuns/JailTests|LongGuestRuns/SeccompTests)/'
+    '^VMMIntegrationTests\.(MultibootGuestTests|SnapshotRestoreTests|SnapshotCloneTests|SnapshotDiskTests|ControlProtocolTests|VirtioGuestTests|BalloonGuestTests|LongGuestRuns/JailTests|LongGuestRuns/SeccompTests|LongGuestRuns/MigrationTests)/'
+VMM_BINARY="$PWD/.build/release/vmm" swift test --skip-build --filter '^VMMDaemonTests\.DaemonTests/HostMigrationTests/'
 Fuzz/run.sh
