@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import VMMCore
 
@@ -33,6 +36,19 @@ final class ConsoleSocket: ConsoleSink, SocketServerHandler {
         output.withLock { o in
             o.backlog.append(byte)
             for client in o.clients { client.send(byte) }
+        }
+    }
+
+    /// Gives clients that are behind up to `seconds` to take what is queued for them (the
+    /// server thread sends it as they read). Each byte the guest prints is a send of its own,
+    /// a buffer of its own in the kernel, so a client's socket holds only a few hundred of
+    /// them and the rest waits in vmm: a client slow when the VM ended (vmmd's console log on
+    /// a busy host) would lose the guest's last words, a panic or a shutdown's last lines.
+    func flush(within seconds: Double) {
+        let deadline = MonotonicClock.now + seconds
+        var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+        while output.withLock({ $0.clients.contains { $0.hasPendingOutput } }) && MonotonicClock.now < deadline {
+            nanosleep(&pause, nil)
         }
     }
 

@@ -47,6 +47,9 @@ final class Session: Sendable {
 
     private static let pauseTimeout = 1.0
     private static let buildTimeout = 5.0
+    /// How long clients that are behind get to take the console output queued for them
+    /// once the VM ended (a client that reads not at all delays vmm's end by this much).
+    private static let consoleFlushTimeout = 1.0
 
     let builder: MachineBuilder
     let log: Logger
@@ -104,6 +107,7 @@ final class Session: Sendable {
             }
             if !sockets.isEmpty { try SocketServer(sockets, log: log).start() }
             report = runMachines(console: console)
+            console.flush(within: Self.consoleFlushTimeout)
         } catch {
             log.error(error.description)
             report = ExitReport(reason: .hostFailure, status: ExitStatus.hostFailure, message: error.description)

@@ -42,6 +42,25 @@ struct ConsoleSocketTests {
         #expect(vmm.process.finish(timeout: 30).status == 1)
     }
 
+    /// A client behind by more than its socket holds when the VM ends (one that did not read
+    /// for a few seconds here, a slow one on a busy host) still gets everything the guest
+    /// printed if it reads within a moment: vmm waits for it before it exits.
+    @Test func aClientBehindWhenTheVMEndsStillGetsTheLastOutput() throws {
+        let vmm = try SupervisedVMM(kernel: "counter")
+        let reader = try vmm.console()
+        let behind = try vmm.console()
+        // Steps of ~40 bytes: 20 of them are more than `behind`'s socket takes one byte at a time.
+        try #require(CounterLog.waitForStep(reader, 20), "\(reader.text.suffix(300))")
+        #expect(try vmm.control().request("stop")?["ok"] as? Bool == true)
+        Thread.sleep(forTimeInterval: 0.3)  // without the wait vmm has ended by now
+        behind.drain(quiet: 5, limit: 20)
+        reader.drain(quiet: 5, limit: 20)
+        #expect(vmm.process.finish(timeout: 10).status == 143)
+        let last = CounterLog.lastStep(reader.text)
+        let steps = CounterLog.steps(behind.text).map(\.step)
+        #expect(last >= 20 && steps == Array(1...last), "the client that was behind got steps \(steps.first ?? 0)...\(steps.last ?? 0) of 1...\(last)")
+    }
+
     @Test func aClientThatNeverReadsDoesNotStallTheGuest() throws {
         let vmm = try SupervisedVMM(kernel: "echo")
         let reader = try vmm.console()

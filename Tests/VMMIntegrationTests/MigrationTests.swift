@@ -60,8 +60,9 @@ extension LongGuestRuns {
 
         /// Waits for `vm` to end while reading its console, as a console client does. vmm
         /// keeps what a client has not read beyond what its socket holds (a few hundred bytes:
-        /// each console byte is a send of its own) only while it runs: read after the end, the
-        /// steps of a slow round (the setup of the destination under load) would be gone.
+        /// each console byte is a send of its own) only until a second after the VM ended:
+        /// read after vmm's end, the steps of a slow round (the destination's setup under
+        /// load) would be gone.
         private static func finish(_ vm: SnapshotTestVM, reading console: UnixSocketConnection, timeout: TimeInterval) -> HostCommand.Result {
             let deadline = Date().addingTimeInterval(timeout)
             while vm.isRunning && !console.isClosed && Date() < deadline { console.drain(quiet: 0.05, limit: 0.05) }
