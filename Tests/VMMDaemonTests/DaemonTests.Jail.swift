@@ -103,9 +103,11 @@ extension DaemonTests {
                 let gamma = try await startJailed(second, "gamma", disk: "\(second.stateDirectory)/gamma.img")
                 #expect(user(gamma) == "231102", "\(user(gamma) ?? "-")")
 
-                // Once that VM has ended, its id is free again.
+                // Once that VM has ended, its id is free again: once every thread has, for
+                // the claim's descriptor is the process's, and the leader turns zombie first.
                 kill(alpha, SIGKILL)
-                #expect(try await eventually(seconds: 5) { hasEnded(alpha) })
+                let threadsLeft = { ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(alpha)/task")) ?? []).count }
+                #expect(try await eventually(seconds: 10) { hasEnded(alpha) && threadsLeft() <= 1 })
                 let delta = try await startJailed(second, "delta", disk: "\(second.stateDirectory)/delta.img")
                 #expect(user(delta) == "231100", "\(user(delta) ?? "-")")
             }
