@@ -69,20 +69,23 @@ struct ControlChannel: Sendable {
 
     /// The VM's KVM counters (`stats`); a refusal from the `vmm` comes back as an `APIError`.
     func statistics() async throws -> VMStatistics {
-        let answer = Data(try await request("stats").utf8)
-        if let error = try? JSONDecoder().decode(Reply.self, from: answer).error {
-            throw APIError(code: APIError.Code(rawValue: error.code) ?? .internalError, message: error.message)
-        }
+        let answer = try await accepted("stats")
         return try JSONDecoder().decode(VMStatistics.self, from: answer)
     }
 
     /// Sends `command` ("pause", "resume", "shutdown", "stop", "reboot"); a refusal from
     /// the `vmm` comes back as an `APIError` with its code.
     func send(_ command: String) async throws {
-        let reply = try JSONDecoder().decode(Reply.self, from: Data(try await request(command).utf8))
-        if let error = reply.error {
+        _ = try await accepted(command)
+    }
+
+    /// The answer to `line`, unless the `vmm` refused it: then an `APIError` with its code.
+    private func accepted(_ line: String) async throws -> Data {
+        let answer = Data(try await request(line).utf8)
+        if let error = try JSONDecoder().decode(Reply.self, from: answer).error {
             throw APIError(code: APIError.Code(rawValue: error.code) ?? .internalError, message: error.message)
         }
+        return answer
     }
 
     func request(_ line: String) async throws -> String {
